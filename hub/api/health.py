@@ -1,0 +1,92 @@
+"""``GET /health`` and ``GET /metrics``: is the hub alive, connected and keeping up?"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from faust.web import Request, Response, View
+
+from hub.broker import wait_for_broker
+from hub.errors import BrokerUnavailableError
+from hub.topics import CUSTOMERS, ROADMAP, WORKITEMS
+
+if TYPE_CHECKING:
+    from hub.app import HubApp
+
+__all__ = ["register", "worker_state", "consumer_lag"]
+
+_SOURCE_TOPICS = (WORKITEMS.name, CUSTOMERS.name, ROADMAP.name)
+_PROBE_TTL = 2.0
+
+
+def worker_state(app: HubApp) -> str:
+    if not app.started:
+        return "starting"
+    if app.rebalancing:
+        return "rebalancing"
+    if getattr(app, "in_recovery", False):
+        return "recovering"
+    return "running"
+
+
+async def consumer_lag(app: HubApp) -> dict[str, int]:
+    """Records on each source topic not yet folded, over the partitions this worker owns."""
+    lag = {topic: 0 for topic in _SOURCE_TOPICS}
+    consumer = app.consumer
+    for tp in consumer.assignment():
+        if tp.topic not in lag:
+            continue
+        highwater = consumer.highwater(tp) or 0
+        position = await consumer.position(tp)
+        lag[tp.topic] += max(0, highwater - (position or 0))
+    for topic, value in lag.items():
+        app.metrics.fold_lag.labels(topic).set(value)
+    return lag
+
+
+class _BrokerProbe:
+    """Cache the reachability answer briefly so a scraping loop cannot hammer the broker."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self._checked_at = 0.0
+        self._answer: tuple[bool, str | None] = (False, "not checked yet")
+
+    async def check(self) -> tuple[bool, str | None]:
+        if time.monotonic() - self._checked_at > _PROBE_TTL:
+            try:
+                await asyncio.to_thread(wait_for_broker, self.bootstrap_servers, 2.0)
+                self._answer = (True, None)
+            except BrokerUnavailableError as exc:
+                self._answer = (False, str(exc))
+            self._checked_at = time.monotonic()
+        return self._answer
+
+
+def register(app: HubApp) -> None:
+    probe = _BrokerProbe(app.bootstrap_servers)
+
+    @app.page("/health")
+    async def health(self: View, request: Request) -> Response:
+        reachable, problem = await probe.check()
+        state = worker_state(app)
+        body: dict[str, Any] = {
+            "status": "ok" if reachable and state == "running" else "degraded",
+            "broker": {"reachable": reachable, "error": problem},
+            "worker": {
+                "state": state,
+                "assigned_partitions": len(app.consumer.assignment()) if app.started else 0,
+            },
+            "lag": await consumer_lag(app) if app.started else {},
+        }
+        return self.json(body, status=200 if reachable else 503)
+
+    @app.page("/metrics")
+    async def metrics(self: View, request: Request) -> Response:
+        if app.started:
+            await consumer_lag(app)
+        return self.bytes(
+            app.metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8"
+        )

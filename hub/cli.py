@@ -1,0 +1,116 @@
+"""The ``hub`` command. Each subcommand builds settings once and hands them down."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+
+from hub import __version__
+from hub.errors import HubError
+from hub.logging import configure_logging
+from hub.settings import Settings, load_settings
+
+__all__ = ["main", "cli"]
+
+log = structlog.get_logger("hub.cli")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj["settings"]
+    return settings
+
+
+@click.group()
+@click.version_option(__version__, prog_name="hub")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Product Ops Hub: where each roadmap item is, where effort goes, who is drifting."""
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    ctx.obj = {"settings": settings}
+
+
+@cli.command()
+@click.pass_context
+def up(ctx: click.Context) -> None:
+    """Run the whole hub: embedded broker (unless configured), worker and API."""
+    from hub.supervisor import Supervisor
+
+    sys.exit(Supervisor(_settings(ctx)).run())
+
+
+@cli.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run one worker (stream processing and API), for scaled deployments."""
+    from hub.worker import run_worker
+
+    run_worker(_settings(ctx))
+
+
+@cli.group()
+def topics() -> None:
+    """Inspect and create the hub's topics."""
+
+
+@topics.command("ensure")
+@click.pass_context
+def topics_ensure(ctx: click.Context) -> None:
+    """Create whichever hub topics are missing (safe to repeat)."""
+    from hub.runtime_files import resolve_bootstrap
+    from hub.topics import ensure_topics
+
+    settings = _settings(ctx)
+    created = ensure_topics(
+        resolve_bootstrap(settings), settings.topic_partitions, settings.topic_replication
+    )
+    click.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else ""))
+
+
+@topics.command("list")
+@click.pass_context
+def topics_list(ctx: click.Context) -> None:
+    """List the hub's topics with their partitions and purpose."""
+    from hub.runtime_files import resolve_bootstrap
+    from hub.topics import TOPICS, list_topics
+
+    on_broker = list_topics(resolve_bootstrap(_settings(ctx)))
+    for topic in TOPICS:
+        partitions = on_broker.get(topic.name)
+        state = f"{partitions} partition(s)" if partitions else "missing"
+        click.echo(f"{topic.name:<22} {state:<16} {topic.purpose}")
+
+
+@cli.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.pass_context
+def publish(ctx: click.Context, file: Any) -> None:
+    """Validate canonical events in FILE (JSON lines, - for stdin) and produce them."""
+    from hub.producer import EventProducer
+    from hub.publish import parse_event_lines
+    from hub.runtime_files import resolve_bootstrap
+
+    events, errors = parse_event_lines(file)
+    if errors:
+        for error in errors:
+            click.echo(f"{file.name}: {error}", err=True)
+        raise click.ClickException(f"{len(errors)} invalid line(s); nothing was published")
+    with EventProducer(resolve_bootstrap(_settings(ctx))) as producer:
+        count = producer.send_events(events)
+    click.echo(f"published {count} event(s)")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except HubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""The canonical event vocabulary: what every connector emits and every projection folds.
+
+Events are immutable facts named in the past tense. Each carries an envelope (who said
+it, about what, when) and a typed payload. ``event_id`` is derived from the source's own
+identity for the change, so pulling the same change twice, or receiving it by pull and by
+webhook, yields the same id and the folds can ignore the repeat.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+__all__ = [
+    "SCHEMA_VERSION", "Event", "EVENT_ADAPTER", "EVENT_TYPES", "EntityKind", "EntityRef",
+    "Source", "StatusCategory", "iso", "make_event_id", "utcnow",
+    "WorkItemFields", "WorkItemCreated", "WorkItemUpdated", "WorkItemStatusChanged",
+    "WorkItemAssigned", "WorkItemEstimated", "WorkItemLinked", "WorkItemDeleted",
+    "WorklogAdded", "CustomerAccountUpserted", "DealUpserted", "DealStageChanged",
+    "DealLinked", "CustomerRequestOpened", "CustomerRequestStatusChanged",
+    "CustomerRequestEscalated", "CustomerRequestLinked", "CustomerRequestClosed",
+    "RoadmapItemFields", "RoadmapItemPlanned", "RoadmapItemChanged", "RoadmapItemRemoved",
+    "TeamDefined",
+]  # fmt: skip
+
+SCHEMA_VERSION = 2
+_ID_NAMESPACE = uuid.UUID("6b1f4a52-1d7e-4a8e-9f55-2b9f0d2c7a10")
+
+EntityKind = Literal[
+    "work_item", "roadmap_item", "customer_account", "deal", "customer_request", "team"
+]
+StatusCategory = Literal["todo", "in_progress", "done"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """Fixed-width UTC text, so stored timestamps also sort correctly as strings."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def make_event_id(connector: str, kind: str, key: str, change_id: str, type_: str) -> str:
+    """The same source change always maps to the same id, whichever path delivered it."""
+    return str(uuid.uuid5(_ID_NAMESPACE, "\x1f".join((connector, kind, key, change_id, type_))))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Frozen):
+    """Which system said it, through which configured connector."""
+
+    system: str = Field(min_length=1, examples=["jira", "hubspot", "roadmap"])
+    connector: str = Field(min_length=1, examples=["jira-main"])
+
+
+class EntityRef(_Frozen):
+    kind: EntityKind
+    key: str = Field(min_length=1)
+
+    @property
+    def stream_key(self) -> str:
+        """The Kafka message key: all changes to one entity share a partition, in order."""
+        return f"{self.kind}/{self.key}"
+
+
+class _Payload(_Frozen):
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description="Source fields with no canonical home."
+    )
+
+
+class _Envelope(_Frozen):
+    event_id: str = Field(min_length=1)
+    schema_version: int = SCHEMA_VERSION
+    source: Source
+    entity: EntityRef
+    occurred_at: AwareDatetime = Field(description="When it happened in the source.")
+    observed_at: AwareDatetime = Field(default_factory=utcnow)
+
+    @field_validator("occurred_at", "observed_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _entity_matches_type(self) -> _Envelope:
+        kind = str(getattr(self, "type", "")).partition(".")[0]
+        if kind and kind != self.entity.kind:
+            raise ValueError(f"a {getattr(self, 'type')} event must be about a {kind}, "
+                             f"not a {self.entity.kind}")
+        return self
+
+
+# --- work items -------------------------------------------------------------------
+
+
+class WorkItemFields(_Payload):
+    """A full snapshot of a work item as the source shows it now."""
+
+    title: str | None = None
+    item_type: str | None = None
+    project: str | None = None
+    status: str | None = None
+    status_category: StatusCategory | None = None
+    assignee: str | None = None
+    reporter: str | None = None
+    priority: str | None = None
+    labels: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    fix_versions: tuple[str, ...] = ()
+    sprint: str | None = None
+    parent: str | None = None
+    roadmap_item: str | None = None
+    resolution: str | None = None
+    due_date: date | None = None
+    estimate: float | None = None
+    team: str | None = None
+    created_at: AwareDatetime | None = None
+    url: str | None = None
+
+
+class WorkItemCreated(_Envelope):
+    type: Literal["work_item.created"] = "work_item.created"
+    payload: WorkItemFields
+
+
+class WorkItemUpdated(_Envelope):
+    type: Literal["work_item.updated"] = "work_item.updated"
+    payload: WorkItemFields
+
+
+class StatusChange(_Payload):
+    from_status: str | None = None
+    to_status: str
+    from_category: StatusCategory | None = None
+    to_category: StatusCategory
+    actor: str | None = None
+
+
+class WorkItemStatusChanged(_Envelope):
+    type: Literal["work_item.status_changed"] = "work_item.status_changed"
+    payload: StatusChange
+
+
+class Assignment(_Payload):
+    from_assignee: str | None = None
+    to_assignee: str | None = None
+    actor: str | None = None
+
+
+class WorkItemAssigned(_Envelope):
+    type: Literal["work_item.assigned"] = "work_item.assigned"
+    payload: Assignment
+
+
+class Estimate(_Payload):
+    from_estimate: float | None = None
+    to_estimate: float | None = None
+    unit: Literal["points", "hours"] = "points"
+
+
+class WorkItemEstimated(_Envelope):
+    type: Literal["work_item.estimated"] = "work_item.estimated"
+    payload: Estimate
+
+
+class Link(_Payload):
+    """A relation from the event's entity to another; ``removed`` undoes it."""
+
+    relation: str = Field(min_length=1, examples=["parent", "roadmap_item", "blocks"])
+    target: EntityRef
+    removed: bool = False
+
+
+class WorkItemLinked(_Envelope):
+    type: Literal["work_item.linked"] = "work_item.linked"
+    payload: Link
+
+
+class Deletion(_Payload):
+    reason: str | None = None
+
+
+class WorkItemDeleted(_Envelope):
+    type: Literal["work_item.deleted"] = "work_item.deleted"
+    payload: Deletion
+
+
+class Worklog(_Payload):
+    worklog_id: str
+    author: str | None = None
+    started_at: AwareDatetime
+    seconds_spent: int = Field(ge=0)
+
+
+class WorklogAdded(_Envelope):
+    type: Literal["work_item.worklog_added"] = "work_item.worklog_added"
+    payload: Worklog
+
+
+# --- customers, deals and requests ------------------------------------------------
+
+
+class Account(_Payload):
+    name: str
+    tier: str | None = None
+    arr: float | None = Field(default=None, description="Annual recurring revenue.")
+    currency: str | None = None
+    domain: str | None = None
+
+
+class CustomerAccountUpserted(_Envelope):
+    type: Literal["customer_account.upserted"] = "customer_account.upserted"
+    payload: Account
+
+
+class Deal(_Payload):
+    name: str | None = None
+    account: str | None = None
+    pipeline: str | None = None
+    stage: str | None = None
+    amount: float | None = None
+    currency: str | None = None
+    close_date: date | None = None
+    is_closed: bool = False
+    is_won: bool = False
+
+
+class DealUpserted(_Envelope):
+    type: Literal["deal.upserted"] = "deal.upserted"
+    payload: Deal
+
+
+class StageChange(_Payload):
+    pipeline: str | None = None
+    from_stage: str | None = None
+    to_stage: str
+
+
+class DealStageChanged(_Envelope):
+    type: Literal["deal.stage_changed"] = "deal.stage_changed"
+    payload: StageChange
+
+
+class DealLinked(_Envelope):
+    type: Literal["deal.linked"] = "deal.linked"
+    payload: Link
+
+
+class Request(_Payload):
+    title: str | None = None
+    account: str | None = None
+    priority: str | None = None
+    status: str | None = None
+    channel: str | None = None
+    team: str | None = None
+    url: str | None = None
+
+
+class CustomerRequestOpened(_Envelope):
+    type: Literal["customer_request.opened"] = "customer_request.opened"
+    payload: Request
+
+
+class RequestStatusChange(_Payload):
+    from_status: str | None = None
+    to_status: str
+
+
+class CustomerRequestStatusChanged(_Envelope):
+    type: Literal["customer_request.status_changed"] = "customer_request.status_changed"
+    payload: RequestStatusChange
+
+
+class Escalation(_Payload):
+    team: str
+
+
+class CustomerRequestEscalated(_Envelope):
+    type: Literal["customer_request.escalated"] = "customer_request.escalated"
+    payload: Escalation
+
+
+class CustomerRequestLinked(_Envelope):
+    type: Literal["customer_request.linked"] = "customer_request.linked"
+    payload: Link
+
+
+class Closure(_Payload):
+    resolution: str | None = None
+
+
+class CustomerRequestClosed(_Envelope):
+    type: Literal["customer_request.closed"] = "customer_request.closed"
+    payload: Closure
+
+
+# --- roadmap and teams ------------------------------------------------------------
+
+
+class RoadmapItemFields(_Payload):
+    """A roadmap item as planned; every change re-states the whole plan."""
+
+    title: str
+    teams: tuple[str, ...] = ()
+    planned_start: date | None = None
+    target_date: date | None = None
+    committed_at: AwareDatetime | None = None
+    priority: str | None = None
+    epics: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    jql: str | None = None
+    planned_allocation: dict[str, float] = Field(
+        default_factory=dict, description="Team -> planned FTE."
+    )
+    budget: float | None = None
+    cancelled: bool = False
+
+
+class RoadmapItemPlanned(_Envelope):
+    type: Literal["roadmap_item.planned"] = "roadmap_item.planned"
+    payload: RoadmapItemFields
+
+
+class RoadmapItemChanged(_Envelope):
+    type: Literal["roadmap_item.changed"] = "roadmap_item.changed"
+    payload: RoadmapItemFields
+
+
+class RoadmapItemRemoved(_Envelope):
+    type: Literal["roadmap_item.removed"] = "roadmap_item.removed"
+    payload: Deletion
+
+
+class Team(_Payload):
+    name: str
+    capacity_fte: float = Field(default=0.0, ge=0)
+    wip_limit: int | None = Field(default=None, ge=0)
+    timezone: str = "UTC"
+    cost_rate: float | None = Field(default=None, ge=0, description="Cost per FTE-week.")
+    members: tuple[str, ...] = ()
+
+
+class TeamDefined(_Envelope):
+    type: Literal["team.defined"] = "team.defined"
+    payload: Team
+
+
+Event = Annotated[
+    WorkItemCreated | WorkItemUpdated | WorkItemStatusChanged | WorkItemAssigned
+    | WorkItemEstimated | WorkItemLinked | WorkItemDeleted | WorklogAdded
+    | CustomerAccountUpserted | DealUpserted | DealStageChanged | DealLinked
+    | CustomerRequestOpened | CustomerRequestStatusChanged | CustomerRequestEscalated
+    | CustomerRequestLinked | CustomerRequestClosed
+    | RoadmapItemPlanned | RoadmapItemChanged | RoadmapItemRemoved | TeamDefined,
+    Field(discriminator="type"),
+]  # fmt: skip
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES: dict[str, type[_Envelope]] = {
+    cls.model_fields["type"].default: cls  # type: ignore[misc]
+    for cls in _Envelope.__subclasses__()
+}

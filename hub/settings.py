@@ -1,0 +1,83 @@
+"""One frozen settings object, built once in ``main`` and passed down.
+
+Nothing else in the hub reads ``os.environ``: tests build ``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Everything the hub can be told, by environment (``HUB_*``) or ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="host:port[,host:port]; unset starts the embedded broker.",
+    )
+    data_dir: Path = Field(default=Path("data"), description="Tables, token, state.")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=6066, ge=1, le=65535)
+    api_token: SecretStr | None = None
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    store: str = Field(default="rocksdb://", description="Faust table store URL.")
+    topic_partitions: int = Field(default=4, ge=1, le=1024)
+    topic_replication: int = Field(default=1, ge=1, le=16)
+    app_id: str = Field(default="product-ops-hub", min_length=1)
+    broker_session_timeout: float = Field(default=6.0, gt=0)
+    broker_rebalance_timeout: float = Field(default=6.0, gt=0)
+    broker_heartbeat_interval: float = Field(default=1.0, gt=0)
+    public_url: str | None = Field(
+        default=None, description="How users reach the API; used in links."
+    )
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if not value.startswith(("rocksdb://", "memory://")):
+            raise ValueError("must be rocksdb:// or memory://")
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{server.strip()!r} is not host:port")
+        return value
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def api_url(self) -> str:
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "HUB_" + "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"invalid setting {name}: {err['msg']}")
+        raise ConfigError("; ".join(lines)) from None

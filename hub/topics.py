@@ -1,0 +1,93 @@
+"""The hub's topics: a short, documented list, and which event goes where.
+
+Events are keyed by their entity key, so every change to one entity lands on one
+partition in order, and a fold keyed the same way needs no repartitioning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from hub.events import EntityKind
+
+__all__ = ["Topic", "TOPICS", "WORKITEMS", "CUSTOMERS", "ROADMAP", "DEADLETTER",
+           "topic_for_kind", "ensure_topics", "list_topics"]  # fmt: skip
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    purpose: str
+    compacted: bool = False
+
+
+WORKITEMS = Topic("hub.workitems", "work item changes, status transitions, worklogs")
+CUSTOMERS = Topic("hub.customers", "accounts, deals and customer requests")
+ROADMAP = Topic("hub.roadmap", "roadmap items and team definitions, as planned")
+DEADLETTER = Topic("hub.deadletter", "records that could not be processed, with the reason")
+CONNECT_CONFIGS = Topic("hub.connect-configs", "connector configurations", compacted=True)
+CONNECT_OFFSETS = Topic("hub.connect-offsets", "connector cursors", compacted=True)
+CONNECT_STATUS = Topic("hub.connect-status", "connector states", compacted=True)
+
+TOPICS: tuple[Topic, ...] = (
+    WORKITEMS, CUSTOMERS, ROADMAP, DEADLETTER, CONNECT_CONFIGS, CONNECT_OFFSETS, CONNECT_STATUS,
+)  # fmt: skip
+
+_BY_KIND: dict[str, Topic] = {
+    "work_item": WORKITEMS,
+    "customer_account": CUSTOMERS,
+    "deal": CUSTOMERS,
+    "customer_request": CUSTOMERS,
+    "roadmap_item": ROADMAP,
+    "team": ROADMAP,
+}
+
+
+def topic_for_kind(kind: EntityKind) -> Topic:
+    return _BY_KIND[kind]
+
+
+def ensure_topics(bootstrap_servers: str, partitions: int, replication: int) -> list[str]:
+    """Create whichever hub topics are missing; return the names it created."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="hub-admin")
+    try:
+        existing = set(admin.list_topics())
+        wanted = []
+        for topic in TOPICS:
+            if topic.name in existing:
+                continue
+            configs = {"cleanup.policy": "compact"} if topic.compacted else {}
+            # Connector state must be readable by every instance: one partition keeps it ordered.
+            count = 1 if topic.compacted else partitions
+            wanted.append(NewTopic(topic.name, count, replication, topic_configs=configs))
+        if wanted:
+            try:
+                admin.create_topics(wanted)
+            except TopicAlreadyExistsError:  # another instance won the race
+                pass
+        created = [t.name for t in wanted]
+        if created:
+            log.info("topics created", topics=created)
+        return created
+    finally:
+        admin.close()
+
+
+def list_topics(bootstrap_servers: str) -> dict[str, int]:
+    """Topic name -> partition count, for every topic on the broker."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="hub-admin")
+    try:
+        described = admin.describe_topics(sorted(admin.list_topics()))
+        return {d.get("name", d.get("topic")): len(d["partitions"]) for d in described}
+    finally:
+        admin.close()
