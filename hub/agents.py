@@ -30,8 +30,12 @@ BATCH_SIZE = 1000
 BATCH_WITHIN = 0.1  # seconds a partial batch may wait
 # Table keys are the topics' message keys, byte for byte, so a key's changelog partition
 # and its API routing land where its events do.
-TABLE_SCHEMA = faust.Schema(key_type=str, value_type=dict, key_serializer="raw",
-                            value_serializer="json")  # fmt: skip
+TABLE_SCHEMA: faust.Schema = faust.Schema(
+    key_type=str,
+    value_type=dict,  # type: ignore[arg-type]
+    key_serializer="raw",
+    value_serializer="json",
+)
 
 
 def register(app: HubApp) -> None:

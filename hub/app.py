@@ -30,7 +30,7 @@ class HubApp(faust.App):
         from hub.api.middleware import hub_middleware
 
         web_app: aioweb.Application = web.web_app
-        web_app.middlewares.append(hub_middleware(self))
+        web_app.middlewares.append(hub_middleware(self))  # type: ignore[arg-type]
 
 
 def create_app(settings: Settings, bootstrap_servers: str, api_token: str) -> HubApp:
@@ -51,7 +51,7 @@ def create_app(settings: Settings, bootstrap_servers: str, api_token: str) -> Hu
         key_serializer="raw",
         value_serializer="raw",
         web_bind=settings.api_host,
-        web_host=settings.api_host,
+        web_host=settings.advertised_host,
         web_port=settings.api_port,
         web_graph_enabled=False,
         web_stats_enabled=False,

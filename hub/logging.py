@@ -47,7 +47,9 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact_secrets(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key, value in list(event_dict.items()):
         event_dict[key] = MASK if _SECRET_KEY.search(key) else _redact(value)
     return event_dict

@@ -69,7 +69,9 @@ class EventProducer:
         for event in events:
             topic = topic_for_kind(event.entity.kind).name
             futures.append(
-                self._producer.send(topic, key=event.entity.stream_key.encode(), value=encode(event))
+                self._producer.send(
+                    topic, key=event.entity.stream_key.encode(), value=encode(event)
+                )
             )
         self._wait(futures)
         return len(futures)

@@ -5,6 +5,7 @@ Nothing else in the hub reads ``os.environ``: tests build ``Settings(...)`` dire
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +31,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Tables, token, state.")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=6066, ge=1, le=65535)
+    api_advertised_host: str | None = Field(
+        default=None,
+        description="Host other workers use to reach this one; defaults to api_host, "
+        "or the machine's hostname when api_host is 0.0.0.0.",
+    )
     api_token: SecretStr | None = None
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -51,6 +57,11 @@ class Settings(BaseSettings):
             raise ValueError("must be rocksdb:// or memory://")
         return value
 
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _host_ports(cls, value: str | None) -> str | None:
@@ -65,6 +76,14 @@ class Settings(BaseSettings):
     @property
     def embedded_broker(self) -> bool:
         return self.kafka_bootstrap_servers is None
+
+    @property
+    def advertised_host(self) -> str:
+        if self.api_advertised_host:
+            return self.api_advertised_host
+        if self.api_host in ("0.0.0.0", "::"):
+            return socket.gethostname()
+        return self.api_host
 
     @property
     def api_url(self) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -96,7 +96,9 @@ class Supervisor:
         _require_free_port(self.settings.api_host, self.settings.api_port)
         token, token_file = resolve_api_token(self.settings)
         with self._broker() as bootstrap:
-            ensure_topics(bootstrap, self.settings.topic_partitions, self.settings.topic_replication)
+            ensure_topics(
+                bootstrap, self.settings.topic_partitions, self.settings.topic_replication
+            )
             log.info(
                 "hub starting",
                 api=self.settings.api_url,
@@ -114,7 +116,9 @@ class Supervisor:
                 if time.monotonic() - started > 60:
                     restarts = 0
                 delay = RESTART_BACKOFF[min(restarts, len(RESTART_BACKOFF) - 1)]
-                log.error("worker exited; restarting", status=self._worker.returncode, in_seconds=delay)
+                log.error(
+                    "worker exited; restarting", status=self._worker.returncode, in_seconds=delay
+                )
                 restarts += 1
                 self._stop.wait(delay)
             self._stop_worker()

@@ -6,6 +6,7 @@ partition in order, and a fold keyed the same way needs no repartitioning.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 
 import structlog
@@ -69,10 +70,8 @@ def ensure_topics(bootstrap_servers: str, partitions: int, replication: int) -> 
             count = 1 if topic.compacted else partitions
             wanted.append(NewTopic(topic.name, count, replication, topic_configs=configs))
         if wanted:
-            try:
+            with suppress(TopicAlreadyExistsError):  # another instance won the race
                 admin.create_topics(wanted)
-            except TopicAlreadyExistsError:  # another instance won the race
-                pass
         created = [t.name for t in wanted]
         if created:
             log.info("topics created", topics=created)
@@ -91,3 +90,33 @@ def list_topics(bootstrap_servers: str) -> dict[str, int]:
         return {d.get("name", d.get("topic")): len(d["partitions"]) for d in described}
     finally:
         admin.close()
+
+
+def read_topic(
+    bootstrap_servers: str, topic: str, idle: float = 1.0
+) -> list[tuple[bytes | None, bytes]]:
+    """Every record on ``topic`` as (key, value), oldest first, for tools and inspection.
+
+    Reads until the topic has been quiet for ``idle`` seconds rather than trusting the
+    broker's reported end offsets, which not every Kafka-compatible broker reports exactly.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
+                             client_id="hub-reader", group_id=None)  # fmt: skip
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        records: list[tuple[int, int, bytes | None, bytes]] = []
+        while True:
+            batch = consumer.poll(timeout_ms=int(idle * 1000))
+            if not batch:
+                break
+            for tp_records in batch.values():
+                records.extend((r.timestamp, r.offset, r.key, r.value) for r in tp_records)
+        records.sort(key=lambda r: (r[0], r[1]))
+        return [(key, value) for _, _, key, value in records]
+    finally:
+        consumer.close()

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from faust.exceptions import SameNode
 from faust.web import Request, Response, View
 from pydantic import TypeAdapter, ValidationError
 
 from hub.api.errors import ApiError
+from hub.api.routing import forward_to_owner
 from hub.events import EntityKind, EntityRef
 from projections.tracking import TRACKING_KEY
 
@@ -36,10 +36,9 @@ def register(app: HubApp) -> None:
             ref = EntityRef(kind=_KIND.validate_python(kind), key=key)
         except ValidationError:
             raise ApiError(400, "bad_kind", f"unknown entity kind {kind!r}") from None
-        try:
-            return await app.router.route_req(app.ledger.name, ref.stream_key, self.web, request)  # type: ignore[attr-defined]
-        except SameNode:
-            pass
+        forwarded = await forward_to_owner(app, app.ledger, ref.stream_key, self, request)  # type: ignore[attr-defined]
+        if forwarded is not None:
+            return forwarded
         state = app.ledger.get(ref.stream_key)  # type: ignore[attr-defined]
         if state is None:
             raise ApiError(404, "not_found", f"no {kind} {key!r} has been seen")

@@ -28,6 +28,8 @@ def worker_state(app: HubApp) -> str:
         return "rebalancing"
     if getattr(app, "in_recovery", False):
         return "recovering"
+    if not app.assignor.assigned_actives():
+        return "joining"
     return "running"
 
 
@@ -87,6 +89,4 @@ def register(app: HubApp) -> None:
     async def metrics(self: View, request: Request) -> Response:
         if app.started:
             await consumer_lag(app)
-        return self.bytes(
-            app.metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        return self.bytes(app.metrics.render(), content_type="text/plain; version=0.0.4")

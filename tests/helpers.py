@@ -1,0 +1,171 @@
+"""Shared test helpers: running hub processes and talking to their API over real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from hub.events import make_event_id
+
+__all__ = ["HubProcess", "event_dict", "write_jsonl", "descendants"]
+
+
+def event_dict(
+    type_: str, key: str, change: str, *, at: datetime | None = None,
+    payload: dict[str, Any] | None = None, kind: str | None = None,
+    connector: str = "test", system: str = "jira",
+) -> dict[str, Any]:  # fmt: skip
+    """A canonical event as JSON-ready dict, with a deterministic id."""
+    kind = kind or type_.partition(".")[0]
+    at = at or datetime(2026, 1, 5, 9, tzinfo=UTC)
+    return {
+        "type": type_,
+        "event_id": make_event_id(connector, kind, key, change, type_),
+        "source": {"system": system, "connector": connector},
+        "entity": {"kind": kind, "key": key},
+        "occurred_at": at.isoformat(),
+        "payload": payload or {},
+    }
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+class HubProcess:
+    """A ``hub`` subcommand in its own process, with its own data dir, port and token."""
+
+    def __init__(self, args: list[str], data_dir: Path, port: int, *,
+                 bootstrap: str | None = None, token: str = "test-token",
+                 extra_env: dict[str, str] | None = None) -> None:  # fmt: skip
+        self.port = port
+        self.token = token
+        self.data_dir = data_dir
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        env.update({
+            "HUB_DATA_DIR": str(data_dir), "HUB_API_PORT": str(port), "HUB_API_TOKEN": token,
+            "HUB_LOG_FORMAT": "json", "HUB_STORE": "memory://",
+            "HUB_APP_ID": f"test-{uuid.uuid4().hex[:8]}",
+        })  # fmt: skip
+        if bootstrap:
+            env["HUB_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+        env.update(extra_env or {})
+        self.log_path = data_dir / f"{args[0]}.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub", *args], env=env, stdout=self._log,
+            stderr=subprocess.STDOUT, cwd=data_dir,
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, *, token: str | None = "default", **kw: Any) -> requests.Response:
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {self.token if token == 'default' else token}"
+        return requests.get(self.url + path, headers=headers, timeout=10, **kw)
+
+    def wait_healthy(self, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"hub exited early:\n{self.log()}")
+            try:
+                response = self.get("/health", token=None)
+                last = response.text
+                body = response.json()
+                if response.status_code == 200 and body["worker"]["state"] == "running":
+                    return dict(body)
+            except requests.RequestException as exc:
+                last = exc
+            time.sleep(0.3)
+        raise AssertionError(f"not healthy in {timeout}s: {last}\n{self.log()}")
+
+    def wait_for(self, path: str, predicate: Any = None, timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            response = self.get(path)
+            last = (response.status_code, response.text)
+            if response.status_code == 200 and (predicate is None or predicate(response.json())):
+                return response.json()
+            time.sleep(0.3)
+        raise AssertionError(f"{path} never matched: {last}\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> float:
+        """Signal and wait; returns how long the stop took."""
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError(
+                    f"did not stop within {timeout}s\n{self.log()[-3000:]}"
+                ) from None
+        self._log.close()
+        return time.monotonic() - started
+
+    def __enter__(self) -> HubProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)

@@ -1,0 +1,56 @@
+"""Idempotent folding: a projection remembers what it applied."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hub.codec import decode_dict, encode
+from hub.projector import RawRecord, fold_batch
+from projections.ledger import fold_ledger
+from projections.tracking import Position, apply_tracked
+from tests.helpers import event_dict
+
+
+def _event(change: str, day: int) -> object:
+    return decode_dict(event_dict("work_item.updated", "X-1", change,
+                                  at=datetime(2026, 1, day, tzinfo=UTC)))  # fmt: skip
+
+
+def test_the_same_event_id_twice_changes_nothing() -> None:
+    """A re-delivered event (same id, another offset) is skipped."""
+    first = _event("a", 1)
+    state, changed = apply_tracked(fold_ledger, None, first, Position("t", 0, 5))
+    again, changed_again = apply_tracked(fold_ledger, state, first, Position("t", 0, 9))
+    assert changed and not changed_again
+    assert again == state and again["events"] == 1
+
+
+def test_positions_at_or_before_the_bookmark_are_replays() -> None:
+    """After a restart the log replays old offsets; those are skipped even with unseen ids."""
+    state, _ = apply_tracked(fold_ledger, None, _event("a", 1), Position("t", 0, 5))
+    replay, changed = apply_tracked(fold_ledger, state, _event("b", 2), Position("t", 0, 5))
+    assert not changed and replay["events"] == 1
+    newer, changed = apply_tracked(fold_ledger, state, _event("b", 2), Position("t", 0, 6))
+    assert changed and newer["events"] == 2
+
+
+def test_out_of_order_events_keep_the_latest_as_last() -> None:
+    """The ledger's 'last' follows the source's time, not arrival order."""
+    state = fold_ledger(None, _event("late", 9))
+    state = fold_ledger(state, _event("early", 2))
+    assert state["last_occurred_at"].startswith("2026-01-09")
+    assert state["first_occurred_at"].startswith("2026-01-02")
+
+
+def test_fold_batch_folds_per_key_and_rejects_bad_records() -> None:
+    """A batch gives one state per touched key, counts repeats, and returns undecodable records."""
+    good = encode(_event("a", 1))  # type: ignore[arg-type]
+    records = [
+        RawRecord(good, Position("t", 0, 1)),
+        RawRecord(good, Position("t", 0, 2)),
+        RawRecord(b"{broken", Position("t", 0, 3)),
+    ]
+    result = fold_batch(records, lambda key: None, fold_ledger)
+    assert list(result.states) == ["work_item/X-1"]
+    assert result.applied == 1 and result.duplicates == 1
+    assert [(r.position.offset, why[:8]) for r, why in result.rejected] == [(3, "not JSON")]
