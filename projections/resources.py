@@ -1,0 +1,180 @@
+"""Team resources per ISO week: capacity, WIP, throughput, effort by initiative, support load.
+
+Effort follows LinearB's allocation model: each person's working day is split equally
+across the work items they had in progress that day (or by the time they logged, when they
+logged any that day); five working days make one FTE-week. An item's effort belongs to its
+roadmap initiative, found through its parents; effort on items with none is unplanned.
+Per-person detail is used for the split only and never leaves this module.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+from hub.events import iso
+from projections.roadmap import plan_at
+from projections.rollups import Entities, WorkIndex
+from projections.timeline import iso_week, parse, week_bounds, working_days
+
+__all__ = ["team_resources", "daily_allocation", "roadmap_owner", "FTE_DAYS_PER_WEEK"]
+
+FTE_DAYS_PER_WEEK = 5
+UNPLANNED = "unplanned"
+
+
+def roadmap_owner(entities: Entities, index: WorkIndex) -> dict[str, str]:
+    """Work item -> the roadmap initiative it (or an ancestor) belongs to."""
+    owner: dict[str, str] = {}
+    for key, state in sorted(entities.get("roadmap_item", {}).items()):
+        if state.get("removed_at"):
+            continue
+        for member in index.members(key, plan_at(state)):
+            owner.setdefault(member, key)
+    return owner
+
+
+def _assignee_on(state: dict[str, Any], day_end: str) -> str | None:
+    person = None
+    for change in state["assignments"]:
+        if change["at"] > day_end:
+            break
+        person = change["to"]
+    if person is None and not state["assignments"]:
+        person = state["fields"].get("assignee")
+    return person
+
+
+def daily_allocation(
+    entities: Entities, index: WorkIndex, start: datetime, end: datetime
+) -> dict[date, dict[str, float]]:
+    """Day -> work item -> share of one person-day, for working days in [start, end)."""
+    active: dict[tuple[str, date], set[str]] = defaultdict(set)  # (person, day) -> items
+    logged: dict[tuple[str, date], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    now_iso = iso(index.now)
+    for key, state in entities.get("work_item", {}).items():
+        view = index.views[key]
+        if view["deleted_at"]:
+            continue
+        for segment in view["timeline"]:
+            if segment["category"] != "in_progress":
+                continue
+            seg_start = max(parse(segment["entered_at"]), start)
+            seg_end = min(parse(segment["exited_at"] or now_iso), end)
+            for day in working_days(seg_start, seg_end):
+                person = _assignee_on(state, f"{day.isoformat()}T23:59:59.999999Z")
+                if person:
+                    active[(person, day)].add(key)
+        for log in state["worklogs"].values():
+            day = parse(log["started_at"]).date()
+            if log["author"] and start.date() <= day < end.date():
+                logged[(log["author"], day)][key] += log["seconds"]
+    shares: dict[date, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (person, day), items in active.items():
+        if (person, day) in logged:
+            continue
+        for key in items:
+            shares[day][key] += 1 / len(items)
+    for (_person, day), seconds in logged.items():
+        total = sum(seconds.values())
+        for key, spent in seconds.items():
+            shares[day][key] += spent / total
+    return shares
+
+
+def _weeks(start: datetime, end: datetime) -> list[str]:
+    weeks, cursor = [], start
+    while cursor < end:
+        week = iso_week(cursor)
+        if week not in weeks:
+            weeks.append(week)
+        cursor = week_bounds(week)[1]
+    return weeks
+
+
+def team_resources(
+    team: str, entities: Entities, index: WorkIndex, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """One row per ISO week touched by [start, end) for ``team``."""
+    team_state = entities.get("team", {}).get(team)
+    owner = roadmap_owner(entities, index)
+    items = {k: v for k, v in index.views.items() if v["team"] == team and not v["deleted_at"]}
+    shares = daily_allocation(entities, index, start, end)
+    roadmap = entities.get("roadmap_item", {})
+    requests = entities.get("customer_request", {}).values()
+    rows = []
+    for week in _weeks(start, end):
+        monday, next_monday = week_bounds(week)
+        week_start, week_end = iso(monday), iso(min(next_monday, index.now))
+        plan = plan_at(team_state, iso(next_monday)) if team_state else None
+        effort: dict[str, float] = defaultdict(float)
+        for day, by_item in shares.items():
+            if not monday.date() <= day < next_monday.date():
+                continue
+            for key, share in by_item.items():
+                if key in items:
+                    effort[owner.get(key, UNPLANNED)] += share / FTE_DAYS_PER_WEEK
+        total = sum(effort.values())
+        done = [
+            v
+            for v in items.values()
+            if v["done_at"] and week_start <= v["done_at"] < iso(next_monday)
+        ]
+        wip = [v for v in items.values() if _in_progress_at(v, week_end)]
+        escalated = [
+            r
+            for r in requests
+            if any(
+                e["team"] == team and week_start <= e["at"] < iso(next_monday)
+                for e in r.get("escalations", [])
+            )
+        ]
+        open_support = [
+            r
+            for r in requests
+            if r.get("escalations")
+            and r["escalations"][-1]["team"] == team
+            and r["escalations"][-1]["at"] < week_end
+            and not (r.get("closed_at") and r["closed_at"] <= week_end)
+        ]
+        rate = plan.get("cost_rate") if plan else None
+        distribution: dict[str, int] = defaultdict(int)
+        for v in done:
+            distribution[v["type"] or "unknown"] += 1
+        initiatives = {k: round(v, 4) for k, v in sorted(effort.items()) if k != UNPLANNED}
+        rows.append(
+            {
+                "week": week,
+                "capacity_fte": plan.get("capacity_fte") if plan else None,
+                "wip": len(wip),
+                "wip_limit": plan.get("wip_limit") if plan else None,
+                "throughput": len(done),
+                "effort_fte": round(total, 4),
+                "effort_by_initiative_fte": initiatives,
+                "unplanned_fte": round(effort.get(UNPLANNED, 0.0), 4),
+                "unplanned_share": round(effort.get(UNPLANNED, 0.0) / total, 4) if total else None,
+                "support_escalations": len(escalated),
+                "support_open": len(open_support),
+                "flow_distribution": dict(sorted(distribution.items())),
+                "spend_by_initiative": (
+                    {k: round(v * rate, 2) for k, v in initiatives.items()}
+                    if rate is not None
+                    else None
+                ),
+                "budgets": {
+                    k: (plan_at(roadmap[k]) or {}).get("budget")
+                    for k in initiatives
+                    if k in roadmap
+                },
+            }
+        )
+    return rows
+
+
+def _in_progress_at(view: dict[str, Any], moment: str) -> bool:
+    for segment in view["timeline"]:
+        ends = segment["exited_at"]
+        if segment["entered_at"] <= moment and (ends is None or ends > moment):
+            return bool(segment["category"] == "in_progress")
+    return False

@@ -1,0 +1,54 @@
+"""Roadmap items and teams as planned: every change re-states the plan, kept with its history.
+
+Keeping every version (not just the latest) is what lets drift be judged against the plan
+as it stood, and scope be compared with the scope at commitment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.events import (
+    Event,
+    RoadmapItemChanged,
+    RoadmapItemPlanned,
+    RoadmapItemRemoved,
+    TeamDefined,
+    iso,
+)
+from projections.timeline import insert_sorted
+
+__all__ = ["fold_roadmap_item", "fold_team", "plan_at"]
+
+State = dict[str, Any]
+
+
+def fold_roadmap_item(state: State | None, event: Event) -> State:
+    state = state or {
+        "kind": "roadmap_item",
+        "key": event.entity.key,
+        "versions": [],
+        "removed_at": None,
+    }
+    at = iso(event.occurred_at)
+    match event:
+        case RoadmapItemPlanned() | RoadmapItemChanged():
+            version = {"at": at, **event.payload.model_dump(mode="json")}
+            state = {**state, "versions": insert_sorted(state["versions"], version)}
+        case RoadmapItemRemoved():
+            state = {**state, "removed_at": at}
+    return state
+
+
+def plan_at(state: State, at: str | None = None) -> dict[str, Any] | None:
+    """The plan as it stood at ``at`` (default: the latest)."""
+    versions = [v for v in state["versions"] if at is None or v["at"] <= at]
+    return versions[-1] if versions else None
+
+
+def fold_team(state: State | None, event: Event) -> State:
+    state = state or {"kind": "team", "key": event.entity.key, "versions": []}
+    if isinstance(event, TeamDefined):
+        version = {"at": iso(event.occurred_at), **event.payload.model_dump(mode="json")}
+        state = {**state, "versions": insert_sorted(state["versions"], version)}
+    return state

@@ -1,0 +1,245 @@
+"""Views across entities: roadmap item progress, scope and demand; customer request lifecycle.
+
+Inputs are the folded states of every entity (``Entities``); outputs are what the API
+returns. Pure functions of their inputs and ``now``, so the same code answers live queries,
+time-travel queries (states rebuilt from the log up to a moment) and tests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from hub.events import iso
+from projections.customers import current_links
+from projections.roadmap import plan_at
+from projections.timeline import seconds_between
+from projections.work_items import parent_of, roadmap_of, work_item_view
+
+__all__ = ["Entities", "WorkIndex", "roadmap_item_view", "request_view", "stage_of_roadmap_item"]
+
+State = dict[str, Any]
+Entities = Mapping[str, Mapping[str, State]]  # kind -> key -> folded state
+
+
+class WorkIndex:
+    """Work item views and the parent tree, computed once per query over many items."""
+
+    def __init__(self, entities: Entities, now: datetime) -> None:
+        self.now = now
+        states = entities.get("work_item", {})
+        self.views = {key: work_item_view(state, now) for key, state in states.items()}
+        self.children: dict[str, list[str]] = defaultdict(list)
+        self.by_roadmap: dict[str, set[str]] = defaultdict(set)
+        for key, state in states.items():
+            parent = parent_of(state)
+            if parent:
+                self.children[parent].append(key)
+            roadmap = roadmap_of(state)
+            if roadmap:
+                self.by_roadmap[roadmap].add(key)
+
+    def members(self, roadmap_id: str, plan: Mapping[str, Any] | None) -> set[str]:
+        """Work items of a roadmap item: linked directly, by plan keys, epics or labels, and
+        every descendant of those (parents inherit their children)."""
+        roots = set(self.by_roadmap.get(roadmap_id, ()))
+        if plan:
+            named = set(plan.get("keys") or ()) | set(plan.get("epics") or ())
+            roots |= named & self.views.keys()
+            labels = set(plan.get("labels") or ())
+            if labels:
+                roots |= {k for k, v in self.views.items() if labels & set(v["labels"])}
+        found: set[str] = set()
+        stack = list(roots)
+        while stack:
+            key = stack.pop()
+            if key in found:
+                continue
+            found.add(key)
+            stack.extend(self.children.get(key, ()))
+        return found
+
+    def leaves(self, members: Iterable[str]) -> list[str]:
+        """Members that carry the work themselves: those with no member children."""
+        members = set(members)
+        return sorted(k for k in members if not members.intersection(self.children.get(k, ())))
+
+
+def _progress(views: list[dict[str, Any]]) -> dict[str, Any]:
+    total = len(views)
+    done = sum(1 for v in views if v["status_category"] == "done")
+    estimated = [v for v in views if v["estimate"] is not None]
+    est_total = sum(v["estimate"] for v in estimated)
+    est_done = sum(v["estimate"] for v in estimated if v["status_category"] == "done")
+    return {
+        "items_total": total,
+        "items_done": done,
+        "items_in_progress": sum(1 for v in views if v["status_category"] == "in_progress"),
+        "by_count": round(done / total, 4) if total else None,
+        "estimate_total": est_total,
+        "estimate_done": est_done,
+        "by_estimate": round(est_done / est_total, 4) if est_total else None,
+    }
+
+
+def stage_of_roadmap_item(
+    state: State, plan: Mapping[str, Any] | None, progress: Mapping[str, Any]
+) -> str:
+    if state.get("removed_at"):
+        return "retired"
+    if plan and plan.get("cancelled"):
+        return "cancelled"
+    if progress["items_total"] and progress["items_done"] == progress["items_total"]:
+        return "launched"
+    if progress["items_done"] or progress["items_in_progress"]:
+        return "in_progress"
+    if plan and (plan.get("committed_at") or plan.get("planned_start") or plan.get("target_date")):
+        return "planned"
+    return "concept"
+
+
+def _scope(
+    index: WorkIndex, leaves: list[str], deleted: list[str], committed_at: str | None
+) -> dict[str, Any]:
+    """Scope at commitment (leaves that existed then) against scope now."""
+    if not committed_at:
+        return {"committed_at": None}
+    views = index.views
+
+    def existed(key: str) -> bool:
+        created = views[key]["created_at"]
+        gone = views[key]["deleted_at"]
+        return bool(created and created <= committed_at and (gone is None or gone > committed_at))
+
+    committed = {k for k in [*leaves, *deleted] if existed(k)}
+    current = set(leaves)
+    added, removed = sorted(current - committed), sorted(committed - current)
+
+    def estimate(keys: Iterable[str]) -> float:
+        return sum(views[k]["estimate"] or 0 for k in keys)
+
+    base = len(committed)
+    return {
+        "committed_at": committed_at,
+        "committed_items": base,
+        "committed_estimate": estimate(committed),
+        "items_added": len(added),
+        "items_removed": len(removed),
+        "estimate_added": estimate(added),
+        "estimate_removed": estimate(removed),
+        "growth_pct": round(100 * (len(current) - base) / base, 1) if base else None,
+        "added": added,
+        "removed": removed,
+    }
+
+
+def roadmap_item_view(
+    key: str, entities: Entities, index: WorkIndex, *, plan_as_of: str | None = None
+) -> dict[str, Any] | None:
+    state = entities.get("roadmap_item", {}).get(key)
+    if state is None:
+        return None
+    plan = plan_at(state, plan_as_of)
+    members = index.members(key, plan)
+    live = [k for k in members if not index.views[k]["deleted_at"]]
+    deleted = [k for k in members if index.views[k]["deleted_at"]]
+    leaves = index.leaves(live)
+    leaf_views = [index.views[k] for k in leaves]
+    progress = _progress(leaf_views)
+    started = min((v["started_at"] for v in leaf_views if v["started_at"]), default=None)
+    finished = None
+    if leaf_views and progress["items_done"] == progress["items_total"]:
+        finished = max(v["done_at"] for v in leaf_views if v["done_at"])
+    activity = max((index.views[k]["updated_at"] or "" for k in members), default="") or None
+    plan = plan or {}
+    return {
+        "id": key,
+        "title": plan.get("title"),
+        "teams": plan.get("teams", []),
+        "priority": plan.get("priority"),
+        "stage": stage_of_roadmap_item(state, plan, progress),
+        "planned_start": plan.get("planned_start"),
+        "target_date": plan.get("target_date"),
+        "started_at": started,
+        "finished_at": finished,
+        "last_activity_at": activity,
+        "progress": progress,
+        "scope": _scope(index, leaves, deleted, plan.get("committed_at")),
+        "demand": _demand(key, set(members), entities),
+        "budget": plan.get("budget"),
+        "planned_allocation": plan.get("planned_allocation", {}),
+        "work_items": sorted(members),
+        "plan_versions": len(state["versions"]),
+        "removed_at": state.get("removed_at"),
+    }
+
+
+def _demand(roadmap_id: str, members: set[str], entities: Entities) -> dict[str, Any]:
+    accounts = entities.get("customer_account", {})
+    requests = [
+        r
+        for r in entities.get("customer_request", {}).values()
+        if roadmap_id in current_links(r, "roadmap_item")
+        or members.intersection(current_links(r, "work_item"))
+    ]
+    deals = [
+        d
+        for d in entities.get("deal", {}).values()
+        if roadmap_id in current_links(d, "roadmap_item")
+        or members.intersection(current_links(d, "work_item"))
+    ]
+    account_keys = {r.get("account") for r in requests} | {d.get("account") for d in deals}
+    account_keys.discard(None)
+    arr = sum(accounts[a].get("arr") or 0 for a in account_keys if a and a in accounts)
+    open_deals = [d for d in deals if not d.get("is_closed")]
+    return {
+        "accounts": sorted(account_keys),  # type: ignore[type-var]
+        "arr": arr,
+        "requests_total": len(requests),
+        "requests_open": sum(1 for r in requests if not r.get("closed_at")),
+        "deals_open": len(open_deals),
+        "deals_open_amount": sum(d.get("amount") or 0 for d in open_deals),
+    }
+
+
+def request_view(state: State, entities: Entities, index: WorkIndex) -> dict[str, Any]:
+    """A customer request through opened -> linked -> delivered / closed."""
+    work = current_links(state, "work_item")
+    roadmap = current_links(state, "roadmap_item")
+    link_times = [v["at"] for v in state.get("links", {}).values() if not v["removed"]]
+    linked_at = min(link_times) if link_times else None
+    work_views = [index.views[k] for k in work if k in index.views]
+    delivered_at = None
+    if work_views and all(v["status_category"] == "done" for v in work_views):
+        delivered_at = max(v["done_at"] for v in work_views if v["done_at"])
+    account = entities.get("customer_account", {}).get(state.get("account") or "")
+    opened = state.get("opened_at")
+    ended = delivered_at or state.get("closed_at")
+    stage = "opened"
+    if linked_at:
+        stage = "linked"
+    if delivered_at:
+        stage = "delivered"
+    if state.get("closed_at") and not delivered_at:
+        stage = "closed"
+    return {
+        "key": state["key"],
+        "title": state.get("title"),
+        "status": state.get("status"),
+        "priority": state.get("priority"),
+        "stage": stage,
+        "account": state.get("account"),
+        "account_name": account.get("name") if account else None,
+        "arr": account.get("arr") if account else None,
+        "team": state["escalations"][-1]["team"] if state.get("escalations") else state.get("team"),
+        "work_items": work,
+        "roadmap_items": roadmap,
+        "opened_at": opened,
+        "linked_at": linked_at,
+        "delivered_at": delivered_at,
+        "closed_at": state.get("closed_at"),
+        "time_to_delivery_seconds": seconds_between(opened, ended) if opened and ended else None,
+        "age_seconds": seconds_between(opened, iso(index.now)) if opened else None,
+    }

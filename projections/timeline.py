@@ -1,0 +1,83 @@
+"""Time arithmetic shared by the folds: ISO instants, status timelines, durations."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+__all__ = ["parse", "seconds_between", "insert_sorted", "is_blocked_status", "build_timeline",
+           "iso_week", "week_bounds", "working_days"]  # fmt: skip
+
+_BLOCKED = re.compile(r"block|wait|hold|paus|imped", re.I)
+
+
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def seconds_between(start: str, end: str) -> float:
+    return max(0.0, (parse(end) - parse(start)).total_seconds())
+
+
+def insert_sorted(
+    items: list[dict[str, Any]], item: dict[str, Any], key: str = "at"
+) -> list[dict[str, Any]]:
+    """A new list with ``item`` placed by ``key``; ties keep arrival order."""
+    keys = [i[key] for i in items]
+    position = bisect.bisect_right(keys, item[key])
+    return [*items[:position], item, *items[position:]]
+
+
+def is_blocked_status(status: str | None) -> bool:
+    return bool(status and _BLOCKED.search(status))
+
+
+def build_timeline(
+    created_at: str | None,
+    initial: tuple[str | None, str | None],
+    transitions: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Stages with entry and exit times, from the first known status to the last transition."""
+    segments: list[dict[str, Any]] = []
+    status, category = initial
+    if transitions:
+        status = transitions[0].get("from_status") or status
+        category = transitions[0].get("from_category") or category
+    start = created_at or (transitions[0]["at"] if transitions else None)
+    if start is None:
+        return segments
+    for move in transitions:
+        if move["at"] < start:
+            start = move["at"]
+        segments.append({"status": status, "category": category, "entered_at": start,
+                         "exited_at": move["at"]})  # fmt: skip
+        status, category, start = move["to_status"], move["to_category"], move["at"]
+    segments.append(
+        {"status": status, "category": category, "entered_at": start, "exited_at": None}
+    )
+    return [s for s in segments if s["status"] is not None or s["exited_at"] is None]
+
+
+def iso_week(moment: datetime | date) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_bounds(week: str) -> tuple[datetime, datetime]:
+    """Monday 00:00 UTC of ``YYYY-Www`` and the Monday after."""
+    year, number = week.split("-W")
+    monday = datetime.fromisocalendar(int(year), int(number), 1).replace(tzinfo=UTC)
+    return monday, monday + timedelta(days=7)
+
+
+def working_days(start: datetime, end: datetime) -> list[date]:
+    """Monday-to-Friday dates touched by [start, end)."""
+    days = []
+    day = start.date()
+    while datetime.combine(day, datetime.min.time(), UTC) < end:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days

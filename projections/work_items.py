@@ -1,0 +1,215 @@
+"""Work item lifecycle: stages with entry and exit times, lead and cycle time, flow efficiency.
+
+The fold stores facts (snapshots, transitions, assignments, links, worklogs); the numbers
+that depend on "now" are derived by ``work_item_view``. Transitions are kept sorted by when
+they happened in the source, so events arriving out of order still build the right
+timeline. Definitions follow Swarmia and the Flow Framework: cycle time counts only time
+in in-progress statuses; blocked time is in-progress time in a blocked-looking status; flow
+efficiency is active time over the whole started-to-done flow time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hub.events import (
+    Event,
+    WorkItemAssigned,
+    WorkItemCreated,
+    WorkItemDeleted,
+    WorkItemEstimated,
+    WorkItemLinked,
+    WorkItemStatusChanged,
+    WorkItemUpdated,
+    WorklogAdded,
+    iso,
+)
+from projections.timeline import build_timeline, insert_sorted, is_blocked_status, seconds_between
+
+__all__ = ["fold_work_item", "work_item_view", "new_work_item"]
+
+State = dict[str, Any]
+_SNAPSHOT_FIELDS = (
+    "title",
+    "item_type",
+    "project",
+    "status",
+    "status_category",
+    "assignee",
+    "priority",
+    "labels",
+    "components",
+    "fix_versions",
+    "sprint",
+    "parent",
+    "roadmap_item",
+    "resolution",
+    "due_date",
+    "estimate",
+    "team",
+    "url",
+)
+
+
+def new_work_item(key: str) -> State:
+    return {
+        "kind": "work_item",
+        "key": key,
+        "fields": {},
+        "fields_at": "",
+        "created_at": None,
+        "transitions": [],
+        "assignments": [],
+        "estimate_at": "",
+        "links": {},
+        "worklogs": {},
+        "deleted_at": None,
+        "last_activity_at": None,
+        "attributes": {},
+    }
+
+
+def _touch(state: State, at: str) -> State:
+    last = state["last_activity_at"]
+    return {**state, "last_activity_at": at if last is None or at > last else last}
+
+
+def fold_work_item(state: State | None, event: Event) -> State:
+    state = _touch(state or new_work_item(event.entity.key), iso(event.occurred_at))
+    at = iso(event.occurred_at)
+    match event:
+        case WorkItemCreated() | WorkItemUpdated():
+            payload = event.payload.model_dump(mode="json")
+            if at >= state["fields_at"]:
+                fields = {name: payload[name] for name in _SNAPSHOT_FIELDS}
+                if state["estimate_at"] > at:  # a later estimate event wins over an older snapshot
+                    fields["estimate"] = state["fields"].get("estimate")
+                state = {
+                    **state,
+                    "fields": fields,
+                    "fields_at": at,
+                    "attributes": {**state["attributes"], **payload["attributes"]},
+                }
+            created = payload["created_at"] or (at if isinstance(event, WorkItemCreated) else None)
+            if created and (state["created_at"] is None or created < state["created_at"]):
+                state = {**state, "created_at": created}
+        case WorkItemStatusChanged():
+            move = {
+                "at": at,
+                "from_status": event.payload.from_status,
+                "to_status": event.payload.to_status,
+                "from_category": event.payload.from_category,
+                "to_category": event.payload.to_category,
+                "event_id": event.event_id,
+            }
+            state = {**state, "transitions": insert_sorted(state["transitions"], move)}
+        case WorkItemAssigned():
+            change = {"at": at, "to": event.payload.to_assignee}
+            state = {**state, "assignments": insert_sorted(state["assignments"], change)}
+        case WorkItemEstimated():
+            if at >= state["estimate_at"]:
+                fields = {**state["fields"], "estimate": event.payload.to_estimate}
+                state = {**state, "fields": fields, "estimate_at": at}
+        case WorkItemLinked():
+            relation = event.payload.relation
+            links = {k: dict(v) for k, v in state["links"].items()}
+            current = links.setdefault(relation, {}).get(event.payload.target.key)
+            if current is None or at >= current["at"]:
+                links[relation][event.payload.target.key] = {
+                    "at": at,
+                    "removed": event.payload.removed,
+                }
+            state = {**state, "links": links}
+        case WorklogAdded():
+            log = {
+                "author": event.payload.author,
+                "started_at": iso(event.payload.started_at),
+                "seconds": event.payload.seconds_spent,
+            }
+            state = {**state, "worklogs": {**state["worklogs"], event.payload.worklog_id: log}}
+        case WorkItemDeleted():
+            state = {**state, "deleted_at": at}
+    return state
+
+
+def linked(state: State, relation: str) -> list[str]:
+    """Targets of ``relation`` that are currently linked (latest link event wins)."""
+    return sorted(k for k, v in state["links"].get(relation, {}).items() if not v["removed"])
+
+
+def parent_of(state: State) -> str | None:
+    parents = linked(state, "parent")
+    return state["fields"].get("parent") or (parents[0] if parents else None)
+
+
+def roadmap_of(state: State) -> str | None:
+    direct = linked(state, "roadmap_item")
+    return state["fields"].get("roadmap_item") or (direct[0] if direct else None)
+
+
+def timeline(state: State) -> list[dict[str, Any]]:
+    initial = (state["fields"].get("status"), state["fields"].get("status_category"))
+    return build_timeline(state["created_at"], initial, state["transitions"])
+
+
+def work_item_view(state: State, now: datetime) -> dict[str, Any]:
+    """What the API shows: current stage, timeline and the flow numbers as of ``now``."""
+    now_iso = iso(now)
+    segments = timeline(state)
+    cycle = blocked = 0.0
+    started_at = done_at = None
+    reopens = 0
+    for index, segment in enumerate(segments):
+        end = segment["exited_at"] or now_iso
+        seconds = seconds_between(segment["entered_at"], end)
+        segment["seconds"] = seconds
+        category = segment["category"]
+        if category == "in_progress":
+            cycle += seconds
+            if is_blocked_status(segment["status"]):
+                blocked += seconds
+            started_at = started_at or segment["entered_at"]
+        if category == "done":
+            done_at = segment["entered_at"]
+            started_at = started_at or segment["entered_at"]
+        elif done_at is not None and index > 0:
+            reopens += 1
+            done_at = None
+    current = segments[-1] if segments else {"status": None, "category": None}
+    category = current["category"] or state["fields"].get("status_category")
+    stage = (
+        "blocked"
+        if category == "in_progress" and is_blocked_status(current["status"])
+        else category
+    )
+    created = state["created_at"]
+    flow_time = seconds_between(started_at, done_at or now_iso) if started_at else None
+    fields = state["fields"]
+    return {
+        "key": state["key"],
+        "title": fields.get("title"),
+        "type": fields.get("item_type"),
+        "project": fields.get("project"),
+        "status": current["status"] or fields.get("status"),
+        "status_category": category,
+        "stage": "deleted" if state["deleted_at"] else stage,
+        "team": fields.get("team"),
+        "parent": parent_of(state),
+        "roadmap_item": roadmap_of(state),
+        "estimate": fields.get("estimate"),
+        "priority": fields.get("priority"),
+        "labels": fields.get("labels") or [],
+        "url": fields.get("url"),
+        "created_at": created,
+        "started_at": started_at,
+        "done_at": done_at,
+        "updated_at": state["last_activity_at"],
+        "deleted_at": state["deleted_at"],
+        "lead_time_seconds": seconds_between(created, done_at) if created and done_at else None,
+        "cycle_time_seconds": cycle if started_at else None,
+        "blocked_seconds": blocked,
+        "flow_efficiency": round((cycle - blocked) / flow_time, 4) if flow_time else None,
+        "reopen_count": reopens,
+        "timeline": segments,
+    }
