@@ -10,41 +10,55 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import faust
 import structlog
+from faust.types import TP
 
+from hub.log_reader import SOURCE_TOPICS
 from hub.producer import dead_letter_record
 from hub.projector import RawRecord, fold_batch
+from hub.read_model import ReadModel, follow_changelog
 from hub.topics import CUSTOMERS, DEADLETTER, ROADMAP, WORKITEMS
-from projections.ledger import fold_ledger
-from projections.tracking import Fold, Position
+from projections.entities import fold_entity
+from projections.tracking import TRACKING_KEY, Fold, Position, reflected_positions, refold_from
 
 if TYPE_CHECKING:
     from hub.app import HubApp
 
-__all__ = ["register", "BATCH_SIZE", "BATCH_WITHIN", "TABLE_SCHEMA"]
+__all__ = ["register", "BATCH_SIZE", "BATCH_WITHIN"]
 
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 1000
 BATCH_WITHIN = 0.1  # seconds a partial batch may wait
-# Table keys are the topics' message keys, byte for byte, so a key's changelog partition
-# and its API routing land where its events do.
-TABLE_SCHEMA: faust.Schema = faust.Schema(
-    key_type=str,
-    value_type=dict,  # type: ignore[arg-type]
-    key_serializer="raw",
-    value_serializer="json",
-)
 
 
 def register(app: HubApp) -> None:
     source = app.topic(WORKITEMS.name, CUSTOMERS.name, ROADMAP.name)
     app.deadletter_topic = app.topic(DEADLETTER.name)  # type: ignore[attr-defined]
-    ledger = app.Table("ledger", default=None, partitions=app.hub_settings.topic_partitions,
-                       schema=TABLE_SCHEMA, use_partitioner=True)  # fmt: skip
-    app.ledger = ledger  # type: ignore[attr-defined]
-    app.agent(source, name="fold-ledger")(_projector(app, ledger, fold_ledger))
+    table = app.Table(
+        "projections",
+        default=None,
+        partitions=app.hub_settings.topic_partitions,
+        # Keys are the topics' message keys, byte for byte (bytes = raw serializer), so a
+        # key's changelog partition is the partition its events come from.
+        key_type=bytes,
+        use_partitioner=True,
+        help="Folded state of every entity, keyed kind/key.",
+    )
+    app.projections = table  # type: ignore[attr-defined]
+
+    @table.on_recover
+    async def check_recovered_state() -> None:
+        await _refold_if_stale(app, table)
+
+    app.agent(source, name="fold-entities")(_projector(app, table, fold_entity))
+
+    app.read_model = ReadModel()  # type: ignore[attr-defined]
+    changelog = table.changelog_topic.get_topic_name()
+
+    @app.task
+    async def follow_projections() -> None:
+        await follow_changelog(app.bootstrap_servers, changelog, app.read_model)  # type: ignore[attr-defined]
 
 
 def _projector(app: HubApp, table: Any, fold: Fold) -> Callable[[Any], Any]:
@@ -60,22 +74,27 @@ def _projector(app: HubApp, table: Any, fold: Fold) -> Callable[[Any], Any]:
                 for e in events
             ]
             last_by_key = {_key(e.message.key): e for e in events}
-            result = fold_batch(records, lambda key: table.get(key), fold)
-            for key, state in result.states.items():
+            result = fold_batch(records, lambda key: table.get(key.encode()), fold)
+            # Position order: a changelog that loses its tail loses only the newest writes.
+            for key, state in sorted(result.states.items(), key=_newest_position):
                 # The store files a write under the partition of the "current" event.
                 stream._set_current_event(last_by_key.get(key, events[-1]))
-                table[key] = state
+                table[key.encode()] = state
             for record, reason in result.rejected:
                 log.warning("dead-lettered", topic=record.position.topic, reason=reason)
                 metrics.dead_lettered.labels("worker").inc()
                 await app.deadletter_topic.send(  # type: ignore[attr-defined]
                     value=dead_letter_record(
-                        record.value, reason, "worker",
-                        context={"topic": record.position.topic,
-                                 "partition": record.position.partition,
-                                 "offset": record.position.offset},
+                        record.value,
+                        reason,
+                        "worker",
+                        context={
+                            "topic": record.position.topic,
+                            "partition": record.position.partition,
+                            "offset": record.position.offset,
+                        },
                     )
-                )  # fmt: skip
+                )
             for e in events:
                 metrics.events_folded.labels(e.message.topic).inc()
                 await stream.ack(e)
@@ -84,6 +103,33 @@ def _projector(app: HubApp, table: Any, fold: Fold) -> Callable[[Any], Any]:
 
     agent.__name__ = agent.__qualname__ = f"fold_{table.name}"
     return agent
+
+
+def _newest_position(item: tuple[str, dict[str, Any]]) -> int:
+    return max(item[1].get(TRACKING_KEY, {}).get("positions", {}).values(), default=-1)
+
+
+async def _refold_if_stale(app: HubApp, table: Any) -> None:
+    """After table recovery: re-read any source partition the recovered table is behind."""
+    consumer = app.consumer
+    sources = [tp for tp in app.assignor.assigned_actives() if tp.topic in SOURCE_TOPICS]
+    if not sources:
+        return
+    reflected = reflected_positions(value for _, value in table.items())
+    next_offsets = {}
+    for tp in sources:
+        position = await consumer.position(tp)
+        if position is not None:
+            next_offsets[f"{tp.topic}/{tp.partition}"] = position
+    for stream, offset in refold_from(reflected, next_offsets).items():
+        topic, _, partition = stream.rpartition("/")
+        log.warning(
+            "table behind the log; re-folding",
+            stream=stream,
+            from_offset=offset,
+            consumer_at=next_offsets[stream],
+        )
+        await consumer.seek(TP(topic, int(partition)), offset)
 
 
 def _key(raw: bytes | str | None) -> str:

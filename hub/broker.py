@@ -91,10 +91,13 @@ class EmbeddedBroker:
         command = [
             str(broker_binary()),
             "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
-        ]  # fmt: skip
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
         try:
             self._process = subprocess.Popen(
                 command,

@@ -13,26 +13,52 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     TypeAdapter,
-    field_validator,
     model_validator,
 )
 
 __all__ = [
-    "SCHEMA_VERSION", "Event", "EVENT_ADAPTER", "EVENT_TYPES", "EntityKind", "EntityRef",
-    "Source", "StatusCategory", "iso", "make_event_id", "utcnow",
-    "WorkItemFields", "WorkItemCreated", "WorkItemUpdated", "WorkItemStatusChanged",
-    "WorkItemAssigned", "WorkItemEstimated", "WorkItemLinked", "WorkItemDeleted",
-    "WorklogAdded", "CustomerAccountUpserted", "DealUpserted", "DealStageChanged",
-    "DealLinked", "CustomerRequestOpened", "CustomerRequestStatusChanged",
-    "CustomerRequestEscalated", "CustomerRequestLinked", "CustomerRequestClosed",
-    "RoadmapItemFields", "RoadmapItemPlanned", "RoadmapItemChanged", "RoadmapItemRemoved",
+    "SCHEMA_VERSION",
+    "Event",
+    "EVENT_ADAPTER",
+    "EVENT_TYPES",
+    "EntityKind",
+    "EntityRef",
+    "Source",
+    "StatusCategory",
+    "iso",
+    "make_event_id",
+    "utcnow",
+    "WorkItemFields",
+    "WorkItemCreated",
+    "WorkItemUpdated",
+    "WorkItemStatusChanged",
+    "WorkItemAssigned",
+    "WorkItemEstimated",
+    "WorkItemLinked",
+    "WorkItemDeleted",
+    "WorklogAdded",
+    "CustomerAccountUpserted",
+    "DealUpserted",
+    "DealStageChanged",
+    "DealLinked",
+    "CustomerRequestOpened",
+    "CustomerRequestStatusChanged",
+    "CustomerRequestEscalated",
+    "CustomerRequestLinked",
+    "CustomerRequestClosed",
+    "RoadmapItemFields",
+    "RoadmapItemPlanned",
+    "RoadmapItemChanged",
+    "RoadmapItemRemoved",
     "TeamDefined",
-]  # fmt: skip
+]
 
 SCHEMA_VERSION = 2
 _ID_NAMESPACE = uuid.UUID("6b1f4a52-1d7e-4a8e-9f55-2b9f0d2c7a10")
@@ -50,6 +76,16 @@ def utcnow() -> datetime:
 def iso(moment: datetime) -> str:
     """Fixed-width UTC text, so stored timestamps also sort correctly as strings."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# Every time in an event: zone required, held in UTC, written in one fixed-width format.
+UtcDatetime = Annotated[
+    AwareDatetime, AfterValidator(_to_utc), PlainSerializer(iso, return_type=str, when_used="json")
+]
 
 
 def make_event_id(connector: str, kind: str, key: str, change_id: str, type_: str) -> str:
@@ -89,13 +125,8 @@ class _Envelope(_Frozen):
     schema_version: int = SCHEMA_VERSION
     source: Source
     entity: EntityRef
-    occurred_at: AwareDatetime = Field(description="When it happened in the source.")
-    observed_at: AwareDatetime = Field(default_factory=utcnow)
-
-    @field_validator("occurred_at", "observed_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+    occurred_at: UtcDatetime = Field(description="When it happened in the source.")
+    observed_at: UtcDatetime = Field(default_factory=utcnow)
 
     @model_validator(mode="after")
     def _entity_matches_type(self) -> _Envelope:
@@ -130,7 +161,7 @@ class WorkItemFields(_Payload):
     due_date: date | None = None
     estimate: float | None = None
     team: str | None = None
-    created_at: AwareDatetime | None = None
+    created_at: UtcDatetime | None = None
     url: str | None = None
 
 
@@ -204,7 +235,7 @@ class WorkItemDeleted(_Envelope):
 class Worklog(_Payload):
     worklog_id: str
     author: str | None = None
-    started_at: AwareDatetime
+    started_at: UtcDatetime
     seconds_spent: int = Field(ge=0)
 
 
@@ -320,7 +351,7 @@ class RoadmapItemFields(_Payload):
     teams: tuple[str, ...] = ()
     planned_start: date | None = None
     target_date: date | None = None
-    committed_at: AwareDatetime | None = None
+    committed_at: UtcDatetime | None = None
     priority: str | None = None
     epics: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
@@ -363,14 +394,29 @@ class TeamDefined(_Envelope):
 
 
 Event = Annotated[
-    WorkItemCreated | WorkItemUpdated | WorkItemStatusChanged | WorkItemAssigned
-    | WorkItemEstimated | WorkItemLinked | WorkItemDeleted | WorklogAdded
-    | CustomerAccountUpserted | DealUpserted | DealStageChanged | DealLinked
-    | CustomerRequestOpened | CustomerRequestStatusChanged | CustomerRequestEscalated
-    | CustomerRequestLinked | CustomerRequestClosed
-    | RoadmapItemPlanned | RoadmapItemChanged | RoadmapItemRemoved | TeamDefined,
+    WorkItemCreated
+    | WorkItemUpdated
+    | WorkItemStatusChanged
+    | WorkItemAssigned
+    | WorkItemEstimated
+    | WorkItemLinked
+    | WorkItemDeleted
+    | WorklogAdded
+    | CustomerAccountUpserted
+    | DealUpserted
+    | DealStageChanged
+    | DealLinked
+    | CustomerRequestOpened
+    | CustomerRequestStatusChanged
+    | CustomerRequestEscalated
+    | CustomerRequestLinked
+    | CustomerRequestClosed
+    | RoadmapItemPlanned
+    | RoadmapItemChanged
+    | RoadmapItemRemoved
+    | TeamDefined,
     Field(discriminator="type"),
-]  # fmt: skip
+]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 EVENT_TYPES: dict[str, type[_Envelope]] = {

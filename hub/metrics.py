@@ -21,27 +21,36 @@ class Metrics:
             "hub_events_folded_total", "Events folded into projections.", ["topic"], registry=r
         )
         self.events_duplicate = Counter(
-            "hub_events_duplicate_total", "Events ignored as already applied.", ["topic"],
+            "hub_events_duplicate_total",
+            "Events ignored as already applied.",
+            ["topic"],
             registry=r,
-        )  # fmt: skip
+        )
         self.dead_lettered = Counter(
-            "hub_dead_letters_total", "Records sent to the dead-letter topic.", ["origin"],
+            "hub_dead_letters_total",
+            "Records sent to the dead-letter topic.",
+            ["origin"],
             registry=r,
-        )  # fmt: skip
+        )
         self.fold_lag = Gauge(
             "hub_fold_lag_events", "Events on the topic not yet folded.", ["topic"], registry=r
         )
         self.sync_seconds = Histogram(
-            "hub_connector_sync_seconds", "Duration of one connector sync.", ["connector"],
+            "hub_connector_sync_seconds",
+            "Duration of one connector sync.",
+            ["connector"],
             registry=r,
-        )  # fmt: skip
+        )
         self.sync_errors = Counter(
             "hub_connector_errors_total", "Failed connector syncs.", ["connector"], registry=r
         )
         self.api_latency = Histogram(
-            "hub_api_request_seconds", "API request latency.", ["method", "route", "status"],
-            registry=r, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
-        )  # fmt: skip
+            "hub_api_request_seconds",
+            "API request latency.",
+            ["method", "route", "status"],
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+        )
         self.alerts = Gauge("hub_alerts", "Alerts by state.", ["state"], registry=r)
 
     def render(self) -> bytes:

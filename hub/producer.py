@@ -26,9 +26,13 @@ log = structlog.get_logger(__name__)
 
 
 def dead_letter_record(
-    raw: bytes | str | Any, error: str, origin: str, *, context: dict[str, Any] | None = None,
+    raw: bytes | str | Any,
+    error: str,
+    origin: str,
+    *,
+    context: dict[str, Any] | None = None,
     failed_at: datetime | None = None,
-) -> bytes:  # fmt: skip
+) -> bytes:
     """What the dead-letter topic holds: the untouched input, why it failed, where from."""
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", errors="backslashreplace")

@@ -14,8 +14,14 @@ from pathlib import Path
 from hub.errors import ConfigError
 from hub.settings import Settings
 
-__all__ = ["resolve_api_token", "token_path", "write_broker_address", "read_broker_address",
-           "clear_broker_address", "resolve_bootstrap"]  # fmt: skip
+__all__ = [
+    "resolve_api_token",
+    "token_path",
+    "write_broker_address",
+    "read_broker_address",
+    "clear_broker_address",
+    "resolve_bootstrap",
+]
 
 
 def token_path(settings: Settings) -> Path:

@@ -13,8 +13,17 @@ import structlog
 
 from hub.events import EntityKind
 
-__all__ = ["Topic", "TOPICS", "WORKITEMS", "CUSTOMERS", "ROADMAP", "DEADLETTER",
-           "topic_for_kind", "ensure_topics", "list_topics"]  # fmt: skip
+__all__ = [
+    "Topic",
+    "TOPICS",
+    "WORKITEMS",
+    "CUSTOMERS",
+    "ROADMAP",
+    "DEADLETTER",
+    "topic_for_kind",
+    "ensure_topics",
+    "list_topics",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -35,8 +44,14 @@ CONNECT_OFFSETS = Topic("hub.connect-offsets", "connector cursors", compacted=Tr
 CONNECT_STATUS = Topic("hub.connect-status", "connector states", compacted=True)
 
 TOPICS: tuple[Topic, ...] = (
-    WORKITEMS, CUSTOMERS, ROADMAP, DEADLETTER, CONNECT_CONFIGS, CONNECT_OFFSETS, CONNECT_STATUS,
-)  # fmt: skip
+    WORKITEMS,
+    CUSTOMERS,
+    ROADMAP,
+    DEADLETTER,
+    CONNECT_CONFIGS,
+    CONNECT_OFFSETS,
+    CONNECT_STATUS,
+)
 
 _BY_KIND: dict[str, Topic] = {
     "work_item": WORKITEMS,
@@ -102,8 +117,12 @@ def read_topic(
     """
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-                             client_id="hub-reader", group_id=None)  # fmt: skip
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        client_id="hub-reader",
+        group_id=None,
+    )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]

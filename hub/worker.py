@@ -33,8 +33,9 @@ def run_worker(settings: Settings) -> None:
     token, _ = resolve_api_token(settings)
     ensure_topics(bootstrap, settings.topic_partitions, settings.topic_replication)
     app = create_app(settings, bootstrap, token)
-    worker = _HubWorker(app, loglevel=settings.log_level.upper(), quiet=True,
-                        redirect_stdouts=False)  # fmt: skip
+    worker = _HubWorker(
+        app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False
+    )
     worker.hub_settings = settings
     worker.spinner = None  # it draws on stdout, which is for people and pipes, not progress
 

@@ -27,10 +27,14 @@ Entities = Mapping[str, Mapping[str, State]]  # kind -> key -> folded state
 class WorkIndex:
     """Work item views and the parent tree, computed once per query over many items."""
 
-    def __init__(self, entities: Entities, now: datetime) -> None:
+    def __init__(
+        self, entities: Entities, now: datetime, views: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         self.now = now
         states = entities.get("work_item", {})
-        self.views = {key: work_item_view(state, now) for key, state in states.items()}
+        if views is None:
+            views = {key: work_item_view(state, now) for key, state in states.items()}
+        self.views = views
         self.children: dict[str, list[str]] = defaultdict(list)
         self.by_roadmap: dict[str, set[str]] = defaultdict(set)
         for key, state in states.items():

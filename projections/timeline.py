@@ -7,8 +7,16 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-__all__ = ["parse", "seconds_between", "insert_sorted", "is_blocked_status", "build_timeline",
-           "iso_week", "week_bounds", "working_days"]  # fmt: skip
+__all__ = [
+    "parse",
+    "seconds_between",
+    "insert_sorted",
+    "is_blocked_status",
+    "build_timeline",
+    "iso_week",
+    "week_bounds",
+    "working_days",
+]
 
 _BLOCKED = re.compile(r"block|wait|hold|paus|imped", re.I)
 
@@ -51,8 +59,9 @@ def build_timeline(
     for move in transitions:
         if move["at"] < start:
             start = move["at"]
-        segments.append({"status": status, "category": category, "entered_at": start,
-                         "exited_at": move["at"]})  # fmt: skip
+        segments.append(
+            {"status": status, "category": category, "entered_at": start, "exited_at": move["at"]}
+        )
         status, category, start = move["to_status"], move["to_category"], move["at"]
     segments.append(
         {"status": status, "category": category, "entered_at": start, "exited_at": None}

@@ -22,10 +22,16 @@ __all__ = ["HubProcess", "event_dict", "write_jsonl", "descendants"]
 
 
 def event_dict(
-    type_: str, key: str, change: str, *, at: datetime | None = None,
-    payload: dict[str, Any] | None = None, kind: str | None = None,
-    connector: str = "test", system: str = "jira",
-) -> dict[str, Any]:  # fmt: skip
+    type_: str,
+    key: str,
+    change: str,
+    *,
+    at: datetime | None = None,
+    payload: dict[str, Any] | None = None,
+    kind: str | None = None,
+    connector: str = "test",
+    system: str = "jira",
+) -> dict[str, Any]:
     """A canonical event as JSON-ready dict, with a deterministic id."""
     kind = kind or type_.partition(".")[0]
     at = at or datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -76,18 +82,30 @@ def alive(pid: int) -> bool:
 class HubProcess:
     """A ``hub`` subcommand in its own process, with its own data dir, port and token."""
 
-    def __init__(self, args: list[str], data_dir: Path, port: int, *,
-                 bootstrap: str | None = None, token: str = "test-token",
-                 extra_env: dict[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        args: list[str],
+        data_dir: Path,
+        port: int,
+        *,
+        bootstrap: str | None = None,
+        token: str = "test-token",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port
         self.token = token
         self.data_dir = data_dir
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-        env.update({
-            "HUB_DATA_DIR": str(data_dir), "HUB_API_PORT": str(port), "HUB_API_TOKEN": token,
-            "HUB_LOG_FORMAT": "json", "HUB_STORE": "memory://",
-            "HUB_APP_ID": f"test-{uuid.uuid4().hex[:8]}",
-        })  # fmt: skip
+        env.update(
+            {
+                "HUB_DATA_DIR": str(data_dir),
+                "HUB_API_PORT": str(port),
+                "HUB_API_TOKEN": token,
+                "HUB_LOG_FORMAT": "json",
+                "HUB_STORE": "memory://",
+                "HUB_APP_ID": f"test-{uuid.uuid4().hex[:8]}",
+            }
+        )
         if bootstrap:
             env["HUB_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
         env.update(extra_env or {})
@@ -95,9 +113,12 @@ class HubProcess:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub", *args], env=env, stdout=self._log,
-            stderr=subprocess.STDOUT, cwd=data_dir,
-        )  # fmt: skip
+            [sys.executable, "-m", "hub", *args],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=data_dir,
+        )
 
     @property
     def url(self) -> str:

@@ -6,10 +6,10 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
-from hub.broker import wait_for_broker
-from hub.errors import BrokerUnavailableError
 from hub.topics import CUSTOMERS, ROADMAP, WORKITEMS
 
 if TYPE_CHECKING:
@@ -58,11 +58,18 @@ class _BrokerProbe:
 
     async def check(self) -> tuple[bool, str | None]:
         if time.monotonic() - self._checked_at > _PROBE_TTL:
+            client = AIOKafkaClient(
+                bootstrap_servers=self.bootstrap_servers,
+                request_timeout_ms=2000,
+                client_id="hub-health",
+            )
             try:
-                await asyncio.to_thread(wait_for_broker, self.bootstrap_servers, 2.0)
+                await asyncio.wait_for(client.bootstrap(), timeout=3)
                 self._answer = (True, None)
-            except BrokerUnavailableError as exc:
-                self._answer = (False, str(exc))
+            except (KafkaError, OSError, TimeoutError) as exc:
+                self._answer = (False, f"broker at {self.bootstrap_servers}: {exc!r}")
+            finally:
+                await client.close()
             self._checked_at = time.monotonic()
         return self._answer
 

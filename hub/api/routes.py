@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.api import entities, health
+from hub.api import customers, health, openapi, roadmap, teams, workitems
 
 if TYPE_CHECKING:
     from hub.app import HubApp
@@ -13,5 +13,5 @@ __all__ = ["register"]
 
 
 def register(app: HubApp) -> None:
-    health.register(app)
-    entities.register(app)
+    for module in (health, workitems, roadmap, customers, teams, openapi):
+        module.register(app)

@@ -21,19 +21,28 @@ def test_hub_up_serves_health_events_and_stops_cleanly(tmp_path: Path) -> None:
         children = descendants(hub.process.pid)
         assert len(children) >= 2, "expected the broker and a worker below hub up"
 
-        events = write_jsonl(tmp_path / "events.jsonl", [
-            event_dict("work_item.created", "UP-1", "1", payload={"title": "x"}),
-            event_dict("team.defined", "core", "1", payload={"name": "Core"}),
-        ])  # fmt: skip
+        events = write_jsonl(
+            tmp_path / "events.jsonl",
+            [
+                event_dict("work_item.created", "UP-1", "1", payload={"title": "x"}),
+                event_dict("team.defined", "core", "1", payload={"name": "Core"}),
+            ],
+        )
         env = {"HUB_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-        published = subprocess.run([sys.executable, "-m", "hub", "publish", str(events)],
-                                   env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+        published = subprocess.run(
+            [sys.executable, "-m", "hub", "publish", str(events)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert published.returncode == 0, published.stderr
         assert "published 2 event(s)" in published.stdout
 
-        item = hub.wait_for("/api/v1/entities/work_item/UP-1")
-        assert item["events"] == 1 and item["last_type"] == "work_item.created"
-        hub.wait_for("/api/v1/entities/team/core")
+        item = hub.wait_for("/api/v1/workitems/UP-1")
+        assert item["title"] == "x" and item["stage"] is None
+        teams = hub.wait_for("/api/v1/teams", lambda body: body["items"])
+        assert teams["items"][0]["name"] == "Core"
 
         took = hub.stop(signal.SIGTERM, timeout=15)
         assert took < 10, f"stopping took {took:.1f}s"
@@ -51,7 +60,7 @@ def test_hub_up_generates_a_private_token_when_none_is_configured(tmp_path: Path
         token = token_file.read_text().strip()
         assert str(token_file) in hub.log()
         assert token not in hub.log()
-        assert hub.get("/api/v1/entities/team/x", token=None).status_code == 401
-        assert hub.get("/api/v1/entities/team/x", token="wrong").status_code == 401
-        assert hub.get("/api/v1/entities/team/x", token=token).status_code == 404
+        assert hub.get("/api/v1/workitems/NOPE-1", token=None).status_code == 401
+        assert hub.get("/api/v1/workitems/NOPE-1", token="wrong").status_code == 401
+        assert hub.get("/api/v1/workitems/NOPE-1", token=token).status_code == 404
         hub.stop()

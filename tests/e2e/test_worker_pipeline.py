@@ -33,13 +33,18 @@ def test_published_events_are_folded_and_bad_records_dead_lettered(
         ]
         path = write_jsonl(tmp_path / "events.jsonl", rows + rows[:1])  # one duplicate line
         env = {"HUB_KAFKA_BOOTSTRAP_SERVERS": broker, "PATH": "/usr/bin:/bin"}
-        done = subprocess.run([sys.executable, "-m", "hub", "publish", str(path)], env=env,
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "hub", "publish", str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
 
-        item = worker.wait_for("/api/v1/entities/work_item/PIPE-1", lambda b: b["events"] == 2)
-        assert item["last_type"] == "work_item.status_changed" and "_tracking" not in item
-        worker.wait_for("/api/v1/entities/customer_account/acme")
+        item = worker.wait_for("/api/v1/workitems/PIPE-1", lambda b: b["stage"] == "in_progress")
+        assert item["title"] == "a" and "_tracking" not in item
+        worker.wait_for("/api/v1/customers/acme/requests")
 
         dead = [json.loads(v) for _, v in read_topic(broker, DEADLETTER.name)]
         mine = [d for d in dead if "PIPE-0" not in d["raw"] and '"work_item.created"' in d["raw"]]
@@ -52,8 +57,8 @@ def test_published_events_are_folded_and_bad_records_dead_lettered(
         assert "hub_events_duplicate_total" in metrics and "hub_dead_letters_total" in metrics
         assert "hub_api_request_seconds_bucket" in metrics
 
-        bad = worker.get("/api/v1/entities/spaceship/x")
-        assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_kind"
+        bad = worker.get("/api/v1/workitems?stage=sleeping")
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_parameter"
         missing = worker.get("/api/v1/nothing-here")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
         worker.stop()
@@ -66,8 +71,13 @@ def test_publish_refuses_a_file_with_any_invalid_line(broker: str, tmp_path: Pat
     path = tmp_path / "mixed.jsonl"
     path.write_text(json.dumps(good) + "\n\n" + json.dumps(bad) + "\n{oops\n")
     env = {"HUB_KAFKA_BOOTSTRAP_SERVERS": broker, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "hub", "publish", str(path)], env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "publish", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert "line 3: invalid work_item.created event: occurred_at" in done.stderr
     assert "line 4: not JSON" in done.stderr

@@ -23,8 +23,11 @@ def test_every_event_type_round_trips_through_the_codec() -> None:
         "work_item.estimated": {"to_estimate": 3},
         "work_item.linked": {"relation": "parent", "target": {"kind": "work_item", "key": "E-1"}},
         "work_item.deleted": {},
-        "work_item.worklog_added": {"worklog_id": "1", "started_at": "2026-01-01T09:00:00Z",
-                                    "seconds_spent": 3600},
+        "work_item.worklog_added": {
+            "worklog_id": "1",
+            "started_at": "2026-01-01T09:00:00Z",
+            "seconds_spent": 3600,
+        },
         "customer_account.upserted": {"name": "Acme", "arr": 120000},
         "deal.upserted": {"name": "Big", "amount": 5, "close_date": "2026-03-01"},
         "deal.stage_changed": {"to_stage": "won"},
@@ -32,14 +35,16 @@ def test_every_event_type_round_trips_through_the_codec() -> None:
         "customer_request.opened": {"title": "Broken"},
         "customer_request.status_changed": {"to_status": "pending"},
         "customer_request.escalated": {"team": "core"},
-        "customer_request.linked": {"relation": "work_item",
-                                    "target": {"kind": "work_item", "key": "X-1"}},
+        "customer_request.linked": {
+            "relation": "work_item",
+            "target": {"kind": "work_item", "key": "X-1"},
+        },
         "customer_request.closed": {"resolution": "solved"},
         "roadmap_item.planned": {"title": "SSO", "teams": ["core"], "target_date": "2026-06-30"},
         "roadmap_item.changed": {"title": "SSO v2"},
         "roadmap_item.removed": {},
         "team.defined": {"name": "Core", "capacity_fte": 5},
-    }  # fmt: skip
+    }
     assert set(samples) == set(EVENT_TYPES)
     for type_, payload in samples.items():
         event = decode_dict(event_dict(type_, "K-1", "c1", payload=payload))
@@ -102,8 +107,9 @@ def test_type_and_entity_kind_must_agree() -> None:
 
 def test_version_1_events_are_upcast_on_read() -> None:
     """A v1 event (source as a bare string) reads as the current version."""
-    raw = event_dict("work_item.status_changed", "X-1", "c",
-                     payload={"to_status": "Done", "to_category": "done"})  # fmt: skip
+    raw = event_dict(
+        "work_item.status_changed", "X-1", "c", payload={"to_status": "Done", "to_category": "done"}
+    )
     raw.update(schema_version=1, source="jira")
     event = decode(json.dumps(raw))
     assert isinstance(event, WorkItemStatusChanged)

@@ -30,25 +30,56 @@ def build(events: list[Any]) -> dict[str, dict[str, dict]]:
 
 
 def item(key: str, when: datetime, **fields: Any) -> Any:
-    base = {"status": "To Do", "status_category": "todo", "team": "core", "item_type": "Story",
-            "created_at": when.isoformat()}  # fmt: skip
+    base = {
+        "status": "To Do",
+        "status_category": "todo",
+        "team": "core",
+        "item_type": "Story",
+        "created_at": when.isoformat(),
+    }
     return ev("work_item.created", key, "c", when, **{**base, **fields})
 
 
 def start(key: str, when: datetime) -> Any:
-    return ev("work_item.status_changed", key, "s", when, from_status="To Do",
-              to_status="In Progress", from_category="todo", to_category="in_progress")  # fmt: skip
+    return ev(
+        "work_item.status_changed",
+        key,
+        "s",
+        when,
+        from_status="To Do",
+        to_status="In Progress",
+        from_category="todo",
+        to_category="in_progress",
+    )
 
 
 def finish(key: str, when: datetime) -> Any:
-    return ev("work_item.status_changed", key, "f", when, from_status="In Progress",
-              to_status="Done", from_category="in_progress", to_category="done")  # fmt: skip
+    return ev(
+        "work_item.status_changed",
+        key,
+        "f",
+        when,
+        from_status="In Progress",
+        to_status="Done",
+        from_category="in_progress",
+        to_category="done",
+    )
 
 
 def scenario() -> list[Any]:
     return [
-        ev("roadmap_item.planned", "R1", "p1", at(1), title="Exports", teams=["core"],
-           epics=["E-1"], committed_at=at(3).isoformat(), target_date="2026-02-01", budget=1000),
+        ev(
+            "roadmap_item.planned",
+            "R1",
+            "p1",
+            at(1),
+            title="Exports",
+            teams=["core"],
+            epics=["E-1"],
+            committed_at=at(3).isoformat(),
+            target_date="2026-02-01",
+            budget=1000,
+        ),
         ev("team.defined", "core", "t1", at(1), name="Core", capacity_fte=4, cost_rate=2000),
         ev("customer_account.upserted", "acme", "a1", at(1), name="Acme", arr=50000),
         ev("customer_account.upserted", "globex", "a1", at(1), name="Globex", arr=20000),
@@ -58,17 +89,31 @@ def scenario() -> list[Any]:
         item("T-1", at(2), parent="S-2", estimate=1, assignee="bo"),  # sub-task: leaf under S-2
         item("S-3", at(6), parent="E-1", estimate=2),  # added after commitment
         item("U-1", at(2), assignee="ana"),  # unplanned
-        start("S-1", at(5, 9)), finish("S-1", at(7, 12)),
-        start("U-1", at(5, 9)), finish("U-1", at(5, 17)),
+        start("S-1", at(5, 9)),
+        finish("S-1", at(7, 12)),
+        start("U-1", at(5, 9)),
+        finish("U-1", at(5, 17)),
         start("T-1", at(6, 9)),
         ev("customer_request.opened", "Z-1", "o", at(4), title="Need CSV", account="acme"),
-        ev("customer_request.linked", "Z-1", "l", at(4, 10), relation="work_item",
-           target={"kind": "work_item", "key": "S-1"}),
+        ev(
+            "customer_request.linked",
+            "Z-1",
+            "l",
+            at(4, 10),
+            relation="work_item",
+            target={"kind": "work_item", "key": "S-1"},
+        ),
         ev("customer_request.opened", "Z-2", "o", at(4), title="Also", account="globex"),
-        ev("customer_request.linked", "Z-2", "l", at(4, 11), relation="roadmap_item",
-           target={"kind": "roadmap_item", "key": "R1"}),
+        ev(
+            "customer_request.linked",
+            "Z-2",
+            "l",
+            at(4, 11),
+            relation="roadmap_item",
+            target={"kind": "roadmap_item", "key": "R1"},
+        ),
         ev("customer_request.escalated", "Z-2", "e", at(6, 12), team="core"),
-    ]  # fmt: skip
+    ]
 
 
 NOW = at(9, 18)

@@ -42,8 +42,10 @@ def test_the_cli_fails_with_one_line_on_a_bad_setting() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "hub", "topics", "list"],
         env={"HUB_API_PORT": "not-a-port", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

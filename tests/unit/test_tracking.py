@@ -6,40 +6,40 @@ from datetime import UTC, datetime
 
 from hub.codec import decode_dict, encode
 from hub.projector import RawRecord, fold_batch
-from projections.ledger import fold_ledger
 from projections.tracking import Position, apply_tracked
+from projections.work_items import fold_work_item
 from tests.helpers import event_dict
 
 
 def _event(change: str, day: int) -> object:
-    return decode_dict(event_dict("work_item.updated", "X-1", change,
-                                  at=datetime(2026, 1, day, tzinfo=UTC)))  # fmt: skip
+    return decode_dict(
+        event_dict("work_item.updated", "X-1", change, at=datetime(2026, 1, day, tzinfo=UTC))
+    )
 
 
 def test_the_same_event_id_twice_changes_nothing() -> None:
     """A re-delivered event (same id, another offset) is skipped."""
     first = _event("a", 1)
-    state, changed = apply_tracked(fold_ledger, None, first, Position("t", 0, 5))
-    again, changed_again = apply_tracked(fold_ledger, state, first, Position("t", 0, 9))
+    state, changed = apply_tracked(fold_work_item, None, first, Position("t", 0, 5))
+    again, changed_again = apply_tracked(fold_work_item, state, first, Position("t", 0, 9))
     assert changed and not changed_again
-    assert again == state and again["events"] == 1
+    assert again == state and len(again["_tracking"]["event_ids"]) == 1
 
 
 def test_positions_at_or_before_the_bookmark_are_replays() -> None:
     """After a restart the log replays old offsets; those are skipped even with unseen ids."""
-    state, _ = apply_tracked(fold_ledger, None, _event("a", 1), Position("t", 0, 5))
-    replay, changed = apply_tracked(fold_ledger, state, _event("b", 2), Position("t", 0, 5))
-    assert not changed and replay["events"] == 1
-    newer, changed = apply_tracked(fold_ledger, state, _event("b", 2), Position("t", 0, 6))
-    assert changed and newer["events"] == 2
+    state, _ = apply_tracked(fold_work_item, None, _event("a", 1), Position("t", 0, 5))
+    replay, changed = apply_tracked(fold_work_item, state, _event("b", 2), Position("t", 0, 5))
+    assert not changed and replay is state
+    newer, changed = apply_tracked(fold_work_item, state, _event("b", 2), Position("t", 0, 6))
+    assert changed and len(newer["_tracking"]["event_ids"]) == 2
 
 
-def test_out_of_order_events_keep_the_latest_as_last() -> None:
-    """The ledger's 'last' follows the source's time, not arrival order."""
-    state = fold_ledger(None, _event("late", 9))
-    state = fold_ledger(state, _event("early", 2))
-    assert state["last_occurred_at"].startswith("2026-01-09")
-    assert state["first_occurred_at"].startswith("2026-01-02")
+def test_out_of_order_events_keep_the_latest_activity() -> None:
+    """Last activity follows the source's time, not arrival order."""
+    state = fold_work_item(None, _event("late", 9))
+    state = fold_work_item(state, _event("early", 2))
+    assert state["last_activity_at"].startswith("2026-01-09")
 
 
 def test_fold_batch_folds_per_key_and_rejects_bad_records() -> None:
@@ -50,7 +50,7 @@ def test_fold_batch_folds_per_key_and_rejects_bad_records() -> None:
         RawRecord(good, Position("t", 0, 2)),
         RawRecord(b"{broken", Position("t", 0, 3)),
     ]
-    result = fold_batch(records, lambda key: None, fold_ledger)
+    result = fold_batch(records, lambda key: None, fold_work_item)
     assert list(result.states) == ["work_item/X-1"]
     assert result.applied == 1 and result.duplicates == 1
     assert [(r.position.offset, why[:8]) for r, why in result.rejected] == [(3, "not JSON")]

@@ -19,14 +19,40 @@ def at(day: int, hour: int) -> datetime:
 
 
 def move(change: str, when: datetime, old: str, new: str, old_cat: str, new_cat: str) -> Event:
-    return decode_dict(event_dict("work_item.status_changed", "W-1", change, at=when, payload={
-        "from_status": old, "to_status": new, "from_category": old_cat, "to_category": new_cat}))  # fmt: skip
+    return decode_dict(
+        event_dict(
+            "work_item.status_changed",
+            "W-1",
+            change,
+            at=when,
+            payload={
+                "from_status": old,
+                "to_status": new,
+                "from_category": old_cat,
+                "to_category": new_cat,
+            },
+        )
+    )
 
 
 def history() -> list[Event]:
-    created = decode_dict(event_dict("work_item.created", "W-1", "c", at=at(5, 9), payload={
-        "title": "Export", "status": "To Do", "status_category": "todo", "team": "core",
-        "item_type": "Story", "estimate": 3, "created_at": at(5, 9).isoformat()}))  # fmt: skip
+    created = decode_dict(
+        event_dict(
+            "work_item.created",
+            "W-1",
+            "c",
+            at=at(5, 9),
+            payload={
+                "title": "Export",
+                "status": "To Do",
+                "status_category": "todo",
+                "team": "core",
+                "item_type": "Story",
+                "estimate": 3,
+                "created_at": at(5, 9).isoformat(),
+            },
+        )
+    )
     return [
         created,
         move("1", at(5, 10), "To Do", "In Progress", "todo", "in_progress"),
@@ -71,9 +97,11 @@ def test_cycle_time_counts_only_in_progress_time_across_a_pause() -> None:
 
 def test_a_reopened_item_counts_the_reopen_and_finishes_later() -> None:
     """Done -> In Progress -> Done adds one reopen, 2h of cycle time and moves done_at."""
-    events = [*history(),
-              move("7", at(9, 9), "Done", "In Progress", "done", "in_progress"),
-              move("8", at(9, 11), "In Progress", "Done", "in_progress", "done")]  # fmt: skip
+    events = [
+        *history(),
+        move("7", at(9, 9), "Done", "In Progress", "done", "in_progress"),
+        move("8", at(9, 11), "In Progress", "Done", "in_progress", "done"),
+    ]
     view = work_item_view(fold(events), now=at(20, 0))
     assert view["reopen_count"] == 1
     assert view["cycle_time_seconds"] == 52 * HOUR

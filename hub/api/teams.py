@@ -1,0 +1,72 @@
+"""``/api/v1/teams``: teams, and where each team's effort goes week by week."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from faust.web import Request, Response, View
+
+from hub.api.errors import ApiError
+from hub.api.params import Query
+from hub.api.snapshots import snapshot
+from projections.resources import team_resources
+from projections.roadmap import plan_at
+
+if TYPE_CHECKING:
+    from hub.app import HubApp
+
+__all__ = ["register", "DEFAULT_WEEKS", "MAX_WEEKS"]
+
+DEFAULT_WEEKS = 4
+MAX_WEEKS = 53
+
+
+def register(app: HubApp) -> None:
+    @app.page("/api/v1/teams")
+    async def teams(self: View, request: Request) -> Response:
+        Query(request, set())
+        snap = await snapshot(app, None)
+        defined = snap.entities.get("team", {})
+        names = set(defined) | {v["team"] for v in snap.index.views.values() if v["team"]}
+        rows: list[dict[str, Any]] = []
+        for name in sorted(names):
+            plan = plan_at(defined[name]) if name in defined else None
+            active = [
+                v
+                for v in snap.index.views.values()
+                if v["team"] == name and v["stage"] in ("in_progress", "blocked")
+            ]
+            rows.append(
+                {
+                    "team": name,
+                    "name": plan.get("name") if plan else name,
+                    "defined": plan is not None,
+                    "capacity_fte": plan.get("capacity_fte") if plan else None,
+                    "wip": len(active),
+                    "wip_limit": plan.get("wip_limit") if plan else None,
+                    "timezone": plan.get("timezone") if plan else None,
+                }
+            )
+        return self.json({"items": rows, "next_cursor": None})
+
+    @app.page("/api/v1/teams/{team}/resources")
+    async def resources(self: View, request: Request, team: str) -> Response:
+        query = Query(request, {"from", "to"})
+        snap = await snapshot(app, None)
+        now = snap.index.now
+        end = query.time("to") or now
+        start = query.time("from") or end - timedelta(weeks=DEFAULT_WEEKS)
+        if start >= end:
+            raise ApiError(400, "bad_parameter", "from must be before to")
+        if end - start > timedelta(weeks=MAX_WEEKS):
+            raise ApiError(400, "bad_parameter", f"at most {MAX_WEEKS} weeks per request")
+        known = team in snap.entities.get("team", {}) or any(
+            v["team"] == team for v in snap.index.views.values()
+        )
+        if not known:
+            raise ApiError(404, "not_found", f"no team {team!r}")
+        weeks = team_resources(team, snap.entities, snap.index, start, end)
+        return self.json(
+            {"team": team, "from": start.isoformat(), "to": end.isoformat(), "weeks": weeks}
+        )

@@ -1,0 +1,116 @@
+"""The query side: every entity's folded state in memory, fed from the table's changelog.
+
+Each worker folds only the partitions it owns, but every worker follows the whole
+changelog of the projection table, so any worker answers any query (small-reference-data
+"global table" style) and cross-entity views (roadmap rollups, team resources) see all
+entities. Views are cached per entity and recomputed when its state changes, or, for work
+still open, when the cached view is over a second old (its cycle time grows with now).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from hub.events import utcnow
+from projections.rollups import WorkIndex
+from projections.tracking import TRACKING_KEY
+from projections.work_items import work_item_view
+
+__all__ = ["ReadModel", "follow_changelog"]
+
+log = structlog.get_logger(__name__)
+State = dict[str, Any]
+VIEW_TTL = 1.0  # seconds an open item's view may lag behind "now"
+
+
+class ReadModel:
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+        self.entities: dict[str, dict[str, State]] = {}
+        self.version = 0
+        self.records_applied = 0
+        self._clock = clock
+        self._views: dict[str, tuple[State, float, dict[str, Any]]] = {}
+        self._index: tuple[int, float, WorkIndex] | None = None
+
+    def apply(self, stream_key: str, state: State | None) -> None:
+        kind, _, key = stream_key.partition("/")
+        bucket = self.entities.setdefault(kind, {})
+        if state is None:
+            bucket.pop(key, None)
+        else:
+            state.pop(TRACKING_KEY, None)  # ids and positions matter to folds, not queries
+            bucket[key] = state
+        self.version += 1
+        self.records_applied += 1
+
+    def get(self, kind: str, key: str) -> State | None:
+        return self.entities.get(kind, {}).get(key)
+
+    def work_item_view(self, key: str) -> dict[str, Any] | None:
+        state = self.get("work_item", key)
+        if state is None:
+            return None
+        cached = self._views.get(key)
+        now = time.monotonic()
+        if cached and cached[0] is state:
+            view = cached[2]
+            if (
+                view["status_category"] == "done"
+                or view["deleted_at"]
+                or now - cached[1] < VIEW_TTL
+            ):
+                return view
+        view = work_item_view(state, self._clock())
+        self._views[key] = (state, now, view)
+        return view
+
+    def index(self) -> WorkIndex:
+        """All work item views and the parent tree; rebuilt when data changed or a second passed."""
+        now = time.monotonic()
+        if self._index and self._index[0] == self.version and now - self._index[1] < VIEW_TTL:
+            return self._index[2]
+        keys = list(self.entities.get("work_item", {}))
+        views = {k: v for k in keys if (v := self.work_item_view(k)) is not None}
+        index = WorkIndex(self.entities, self._clock(), views=views)
+        self._index = (self.version, now, index)
+        return index
+
+
+async def follow_changelog(bootstrap_servers: str, topic: str, model: ReadModel) -> None:
+    """Apply every record of ``topic`` (all partitions, from the start) to ``model``, forever."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="hub-read-model",
+    )
+    await consumer.start()
+    try:
+        partitions: set[int] | None = None
+        while not partitions:
+            await consumer.topics()  # refreshes cluster metadata
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                await asyncio.sleep(0.5)
+        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        await consumer.seek_to_beginning()
+        log.info("read model following", topic=topic, partitions=len(partitions))
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    key = record.key.decode() if record.key else ""
+                    value = json.loads(record.value) if record.value is not None else None
+                    model.apply(key, value)
+    finally:
+        await consumer.stop()
