@@ -103,6 +103,55 @@ def publish(ctx: click.Context, file: Any) -> None:
     click.echo(f"published {count} event(s)")
 
 
+@cli.command()
+@click.option("--until", help="Fold only what had happened by this ISO time (with zone).")
+@click.option("--out", type=click.File("w"), help="Write the rebuilt states as JSON lines.")
+@click.option(
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="Write the rebuilt states to the projection table (workers must be stopped).",
+)
+@click.option("--force", is_flag=True, help="With --apply: skip the check for running workers.")
+@click.pass_context
+def replay(ctx: click.Context, until: str | None, out: Any, apply_: bool, force: bool) -> None:
+    """Rebuild all projections from the beginning of the log."""
+    import json
+    from datetime import datetime
+
+    from hub.rebuild import apply_rebuild, rebuild
+    from hub.runtime_files import resolve_bootstrap
+
+    settings = _settings(ctx)
+    bootstrap = resolve_bootstrap(settings)
+    moment = None
+    if until:
+        moment = datetime.fromisoformat(until.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise click.BadParameter(
+                "needs a time zone, e.g. 2026-03-01T00:00:00Z", param_hint="--until"
+            )
+    from hub.log_reader import log_size
+
+    estimate = max(1, log_size(bootstrap))
+    with click.progressbar(
+        length=estimate, label="replaying", show_pos=True, file=sys.stderr
+    ) as bar:
+        entities, report = rebuild(bootstrap, until=moment, progress=bar.update)
+    click.echo(
+        f"replayed {report.events} event(s) in {report.seconds:.1f}s "
+        f"({report.events_per_second:,.0f}/s): "
+        + ", ".join(f"{n} {kind}" for kind, n in report.entities.items())
+    )
+    if out is not None:
+        for kind, states in entities.items():
+            for key, state in states.items():
+                out.write(json.dumps({"kind": kind, "key": key, "state": state}) + "\n")
+    if apply_:
+        written = apply_rebuild(bootstrap, settings.app_id, entities, force=force)
+        click.echo(f"wrote {written} rebuilt state(s); start the workers to serve them")
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -16,7 +16,7 @@ from hub.events import Event
 from hub.topics import CUSTOMERS, ROADMAP, WORKITEMS
 from projections.tracking import Position
 
-__all__ = ["read_events", "SOURCE_TOPICS"]
+__all__ = ["read_events", "log_size", "SOURCE_TOPICS"]
 
 log = structlog.get_logger(__name__)
 SOURCE_TOPICS = (WORKITEMS.name, CUSTOMERS.name, ROADMAP.name)
@@ -55,5 +55,21 @@ def read_events(
                     except SkippableError:
                         continue  # the worker already dead-lettered it
                     yield event, Position(tp.topic, tp.partition, record.offset)
+    finally:
+        consumer.close()
+
+
+def log_size(bootstrap_servers: str, topics: tuple[str, ...] = SOURCE_TOPICS) -> int:
+    """Records on ``topics`` as the broker reports them: an estimate, for progress bars."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=None, client_id="hub-log-size"
+    )
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(tps)
+        starts = consumer.beginning_offsets(tps)
+        return sum(ends[tp] - starts[tp] for tp in tps)
     finally:
         consumer.close()

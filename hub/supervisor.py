@@ -86,6 +86,10 @@ class Supervisor:
             "HUB_DATA_DIR": str(self.settings.data_dir),
             "HUB_LOG_FORMAT": self.settings.log_format,
         }
+        if self.settings.embedded_broker:
+            # The embedded broker keeps nothing across runs, so neither should the tables;
+            # and its end offsets can trail what a local RocksDB already persisted.
+            env["HUB_STORE"] = "memory://"
         return subprocess.Popen(
             [sys.executable, "-m", "hub", "worker"], env=env, preexec_fn=die_with_parent
         )
