@@ -7,6 +7,7 @@ acknowledges, so a crash anywhere replays the batch and the folds skip what they
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ __all__ = ["register", "BATCH_SIZE", "BATCH_WITHIN"]
 
 log = structlog.get_logger(__name__)
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000
 BATCH_WITHIN = 0.1  # seconds a partial batch may wait
 
 
@@ -56,6 +57,12 @@ def register(app: HubApp) -> None:
     app.read_model = ReadModel()  # type: ignore[attr-defined]
     changelog = table.changelog_topic.get_topic_name()
 
+    @app.timer(interval=1.0)
+    async def refresh_read_model_index() -> None:
+        model = app.read_model  # type: ignore[attr-defined]
+        if model.records_applied:
+            model.index(refresh=True)
+
     @app.task
     async def follow_projections() -> None:
         await follow_changelog(app.bootstrap_servers, changelog, app.read_model)  # type: ignore[attr-defined]
@@ -63,46 +70,57 @@ def register(app: HubApp) -> None:
 
 def _projector(app: HubApp, table: Any, fold: Fold) -> Callable[[Any], Any]:
     metrics = app.metrics
+    # Decoded states of the keys this worker folded, so a hot key is not decoded from the
+    # store on every batch. Cleared on every rebalance: ownership may have moved.
+    cache: dict[str, dict[str, Any]] = {}
+    app.on_partitions_revoked.connect(lambda *_, **__: cache.clear())
+
+    def load(key: str) -> dict[str, Any] | None:
+        state = cache.get(key)
+        return state if state is not None else table.get(key.encode())
 
     async def agent(stream: Any) -> None:
+        # Table writes queue in Faust's producer buffer; at its default of 100 the stream
+        # stalls every 100 writes to drain it one message at a time. A batch writes up to
+        # one value per touched key, so let a whole batch queue before flow control kicks in.
+        app.producer.buffer.max_messages = 4 * BATCH_SIZE
         async for events in stream.noack_take(BATCH_SIZE, within=BATCH_WITHIN):
+            messages = [e.message for e in events]
             records = [
-                RawRecord(
-                    e.message.value,
-                    Position(e.message.topic, e.message.partition, e.message.offset),
-                )
-                for e in events
+                RawRecord(m.value, Position(m.topic, m.partition, m.offset)) for m in messages
             ]
             last_by_key = {_key(e.message.key): e for e in events}
-            result = fold_batch(records, lambda key: table.get(key.encode()), fold)
+            result = fold_batch(records, load, fold)
             # Position order: a changelog that loses its tail loses only the newest writes.
             for key, state in sorted(result.states.items(), key=_newest_position):
                 # The store files a write under the partition of the "current" event.
                 stream._set_current_event(last_by_key.get(key, events[-1]))
                 table[key.encode()] = state
+                cache[key] = state
             for record, reason in result.rejected:
-                log.warning("dead-lettered", topic=record.position.topic, reason=reason)
-                metrics.dead_lettered.labels("worker").inc()
-                await app.deadletter_topic.send(  # type: ignore[attr-defined]
-                    value=dead_letter_record(
-                        record.value,
-                        reason,
-                        "worker",
-                        context={
-                            "topic": record.position.topic,
-                            "partition": record.position.partition,
-                            "offset": record.position.offset,
-                        },
-                    )
-                )
+                await _dead_letter(app, record, reason)
             for e in events:
-                metrics.events_folded.labels(e.message.topic).inc()
                 await stream.ack(e)
+            for topic, count in Counter(m.topic for m in messages).items():
+                metrics.events_folded.labels(topic).inc(count)
             if result.duplicates:
-                metrics.events_duplicate.labels(events[0].message.topic).inc(result.duplicates)
+                metrics.events_duplicate.labels(messages[0].topic).inc(result.duplicates)
 
     agent.__name__ = agent.__qualname__ = f"fold_{table.name}"
     return agent
+
+
+async def _dead_letter(app: HubApp, record: RawRecord, reason: str) -> None:
+    log.warning("dead-lettered", topic=record.position.topic, reason=reason)
+    app.metrics.dead_lettered.labels("worker").inc()
+    context = {
+        "topic": record.position.topic,
+        "partition": record.position.partition,
+        "offset": record.position.offset,
+    }
+    await app.deadletter_topic.send(  # type: ignore[attr-defined]
+        value=dead_letter_record(record.value, reason, "worker", context=context)
+    )
 
 
 def _newest_position(item: tuple[str, dict[str, Any]]) -> int:

@@ -58,6 +58,10 @@ def create_app(settings: Settings, bootstrap_servers: str, api_token: str) -> Hu
         web_tables_enabled=False,
         web_metrics_enabled=False,
         table_standby_replicas=0,
+        # Agents fold in batches; let Faust hand them big ones.
+        stream_buffer_maxsize=32_768,
+        broker_max_poll_records=5_000,
+        consumer_max_fetch_size=8 * 1024 * 1024,
     )
     app.hub_settings = settings
     app.bootstrap_servers = bootstrap_servers

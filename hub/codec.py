@@ -72,6 +72,15 @@ def decode_dict(raw: Any) -> Event:
 
 
 def decode(data: bytes | str) -> Event:
+    # Fast path: current-version events validate straight from JSON in pydantic-core.
+    try:
+        event = EVENT_ADAPTER.validate_json(data)
+    except ValidationError:
+        pass
+    else:
+        if event.schema_version == SCHEMA_VERSION:
+            return event
+    # Slow path: upcasting, and error messages a person can act on.
     try:
         raw = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -1,14 +1,14 @@
 """Reading the event log from the beginning, outside any consumer group.
 
 Time travel and replays read the source topics directly: the log is the source of truth,
-so any past state can be rebuilt from it.
+so any past state can be rebuilt from it. Reading stops once the log has been quiet for
+``idle`` seconds, rather than at the broker's reported end offsets, which not every
+Kafka-compatible broker reports exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import structlog
+from collections.abc import AsyncIterator
 
 from hub.codec import decode
 from hub.errors import SkippableError
@@ -16,47 +16,49 @@ from hub.events import Event
 from hub.topics import CUSTOMERS, ROADMAP, WORKITEMS
 from projections.tracking import Position
 
-__all__ = ["read_events", "log_size", "SOURCE_TOPICS"]
+__all__ = ["event_batches", "log_size", "SOURCE_TOPICS"]
 
-log = structlog.get_logger(__name__)
 SOURCE_TOPICS = (WORKITEMS.name, CUSTOMERS.name, ROADMAP.name)
 
 
-def read_events(
+async def event_batches(
     bootstrap_servers: str, topics: tuple[str, ...] = SOURCE_TOPICS, idle: float = 0.5
-) -> Iterator[tuple[Event, Position]]:
-    """Every decodable event on ``topics`` with its position, until the log goes quiet."""
-    from kafka import KafkaConsumer, TopicPartition
+) -> AsyncIterator[list[tuple[Event, Position]]]:
+    """Decodable events on ``topics`` with their positions, a fetched batch at a time."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        group_id=None,
-        client_id="hub-log-reader",
-        max_poll_records=5000,
-        fetch_max_bytes=64 * 1024 * 1024,
-    )
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", client_id="hub-log-reader",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )  # fmt: skip
+    await consumer.start()
     try:
+        await consumer.topics()
         tps = [
             TopicPartition(t, p)
             for t in topics
             for p in sorted(consumer.partitions_for_topic(t) or ())
         ]
+        if not tps:
+            return
         consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
+        await consumer.seek_to_beginning()
         while True:
-            batch = consumer.poll(timeout_ms=int(idle * 1000))
-            if not batch:
+            fetched = await consumer.getmany(timeout_ms=int(idle * 1000), max_records=10_000)
+            if not fetched:
                 return
-            for tp, records in batch.items():
+            batch = []
+            for tp, records in fetched.items():
                 for record in records:
                     try:
                         event = decode(record.value)
                     except SkippableError:
-                        continue  # the worker already dead-lettered it
-                    yield event, Position(tp.topic, tp.partition, record.offset)
+                        continue  # the worker dead-letters it
+                    batch.append((event, Position(tp.topic, tp.partition, record.offset)))
+            yield batch
     finally:
-        consumer.close()
+        await consumer.stop()
 
 
 def log_size(bootstrap_servers: str, topics: tuple[str, ...] = SOURCE_TOPICS) -> int:

@@ -71,10 +71,15 @@ class ReadModel:
         self._views[key] = (state, now, view)
         return view
 
-    def index(self) -> WorkIndex:
-        """All work item views and the parent tree; rebuilt when data changed or a second passed."""
+    def index(self, *, refresh: bool = False) -> WorkIndex:
+        """All work item views and the parent tree, at most ``VIEW_TTL`` old.
+
+        A timer refreshes it every second, so list queries never pay for a rebuild;
+        key lookups (``work_item_view``) are always current.
+        """
         now = time.monotonic()
-        if self._index and self._index[0] == self.version and now - self._index[1] < VIEW_TTL:
+        fresh = self._index and (self._index[0] == self.version or now - self._index[1] < VIEW_TTL)
+        if self._index and fresh and not refresh:
             return self._index[2]
         keys = list(self.entities.get("work_item", {}))
         views = {k: v for k in keys if (v := self.work_item_view(k)) is not None}

@@ -10,20 +10,19 @@ are skipped.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from hub.errors import FatalError
-from hub.events import Event
-from hub.log_reader import read_events
-from projections.replay import Entities, replay
-from projections.tracking import Position
+from hub.log_reader import event_batches
+from projections.replay import Entities, Replay
 
-__all__ = ["RebuildReport", "rebuild", "apply_rebuild", "changelog_topic"]
+__all__ = ["RebuildReport", "rebuild", "rebuild_async", "apply_rebuild", "changelog_topic"]
 
 
 @dataclass
@@ -42,30 +41,34 @@ def changelog_topic(app_id: str) -> str:
     return f"{app_id}-projections-changelog"
 
 
+async def rebuild_async(
+    bootstrap_servers: str,
+    *,
+    until: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Entities, RebuildReport]:
+    """Fold the whole log; ``progress`` is told how many events each batch held."""
+    started = time.perf_counter()
+    rebuilt = Replay(until)
+    async for batch in event_batches(bootstrap_servers):
+        rebuilt.feed(batch)
+        if progress:
+            progress(len(batch))
+    report = RebuildReport(
+        rebuilt.events,
+        {k: len(v) for k, v in sorted(rebuilt.entities.items())},
+        time.perf_counter() - started,
+    )
+    return rebuilt.entities, report
+
+
 def rebuild(
     bootstrap_servers: str,
     *,
     until: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[Entities, RebuildReport]:
-    started = time.perf_counter()
-    count = 0
-
-    def counted() -> Iterator[tuple[Event, Position]]:
-        nonlocal count
-        for item in read_events(bootstrap_servers):
-            count += 1
-            if progress and count % 10_000 == 0:
-                progress(10_000)
-            yield item
-
-    entities = replay(counted(), until=until)
-    if progress:
-        progress(count % 10_000)
-    report = RebuildReport(
-        count, {k: len(v) for k, v in sorted(entities.items())}, time.perf_counter() - started
-    )
-    return entities, report
+    return asyncio.run(rebuild_async(bootstrap_servers, until=until, progress=progress))
 
 
 def _group_members(bootstrap_servers: str, group: str) -> int:

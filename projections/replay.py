@@ -13,20 +13,33 @@ from hub.events import Event
 from projections.entities import fold_entity
 from projections.tracking import Position, apply_tracked
 
-__all__ = ["replay"]
+__all__ = ["Replay", "replay", "Entities"]
 
 Entities = dict[str, dict[str, dict[str, Any]]]
+
+
+class Replay:
+    """Fold batches as they arrive (idempotently) into kind -> key -> state."""
+
+    def __init__(self, until: datetime | None = None) -> None:
+        self.until = until
+        self.entities: Entities = {}
+        self.events = 0
+
+    def feed(self, events: Iterable[tuple[Event, Position | None]]) -> None:
+        until, entities = self.until, self.entities
+        for event, position in events:
+            self.events += 1
+            if until is not None and event.occurred_at > until:
+                continue
+            bucket = entities.setdefault(event.entity.kind, {})
+            key = event.entity.key
+            bucket[key], _ = apply_tracked(fold_entity, bucket.get(key), event, position)
 
 
 def replay(
     events: Iterable[tuple[Event, Position | None]], until: datetime | None = None
 ) -> Entities:
-    """Fold events (idempotently) into kind -> key -> state, skipping those after ``until``."""
-    entities: Entities = {}
-    for event, position in events:
-        if until is not None and event.occurred_at > until:
-            continue
-        bucket = entities.setdefault(event.entity.kind, {})
-        key = event.entity.key
-        bucket[key], _ = apply_tracked(fold_entity, bucket.get(key), event, position)
-    return entities
+    rebuilt = Replay(until)
+    rebuilt.feed(events)
+    return rebuilt.entities

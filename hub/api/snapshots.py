@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from hub.log_reader import read_events
-from projections.replay import replay
+from hub.rebuild import rebuild_async
 from projections.rollups import Entities, WorkIndex
 
 if TYPE_CHECKING:
@@ -32,8 +30,5 @@ async def snapshot(app: HubApp, as_of: datetime | None) -> Snapshot:
     if as_of is None:
         return Snapshot(model.entities, model.index(), None)
 
-    def rebuild() -> Entities:
-        return replay(read_events(app.bootstrap_servers), until=as_of)
-
-    entities = await asyncio.to_thread(rebuild)
+    entities, _ = await rebuild_async(app.bootstrap_servers, until=as_of)
     return Snapshot(entities, WorkIndex(entities, as_of), as_of)

@@ -9,6 +9,7 @@ from faust.web import Request, Response, View
 from hub.api.errors import ApiError
 from hub.api.params import Query, page_body, paginate
 from hub.api.snapshots import snapshot
+from hub.events import utcnow
 from projections.roadmap import plan_at
 
 if TYPE_CHECKING:
@@ -28,11 +29,16 @@ def register(app: HubApp) -> None:
     @app.page("/api/v1/workitems/{key}")
     async def work_item(self: View, request: Request, key: str) -> Response:
         query = Query(request, {"as_of"})
-        snap = await snapshot(app, query.time("as_of"))
-        view = snap.index.views.get(key)
+        as_of = query.time("as_of")
+        if as_of is None:  # a live key lookup needs this one view, not the whole index
+            view = app.read_model.work_item_view(key)  # type: ignore[attr-defined]
+            moment = utcnow()
+        else:
+            snap = await snapshot(app, as_of)
+            view, moment = snap.index.views.get(key), as_of
         if view is None:
             raise ApiError(404, "not_found", f"no work item {key!r}")
-        return self.json({**view, "as_of": snap.index.now.isoformat()})
+        return self.json({**view, "as_of": moment.isoformat()})
 
     @app.page("/api/v1/workitems")
     async def work_items(self: View, request: Request) -> Response:
