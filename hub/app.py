@@ -7,11 +7,15 @@ of half a minute, on Apache Kafka and on the embedded broker alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import faust
 from aiohttp import web as aioweb
 
+from connectors.secrets import SecretResolver
+from connectors.state import STATE_TOPICS, ConnectState
+from hub.follow import follow_topics
 from hub.metrics import Metrics
 from hub.settings import Settings
 
@@ -23,8 +27,16 @@ class HubApp(faust.App):
 
     hub_settings: Settings
     api_token: str
+    secrets: SecretResolver
+    connect_state: ConnectState
     metrics: Metrics
     bootstrap_servers: str
+
+    async def produce(self, topic: str, key: str | None, value: bytes | None) -> Any:
+        """Queue one record on the app's producer; await the result for the broker's ack."""
+        return await self.producer.send(
+            topic, key.encode() if key else None, value, None, None, None
+        )
 
     def on_webserver_init(self, web: Any) -> None:
         from hub.api.middleware import hub_middleware
@@ -33,7 +45,13 @@ class HubApp(faust.App):
         web_app.middlewares.append(hub_middleware(self))  # type: ignore[arg-type]
 
 
-def create_app(settings: Settings, bootstrap_servers: str, api_token: str) -> HubApp:
+def create_app(
+    settings: Settings,
+    bootstrap_servers: str,
+    api_token: str,
+    environ: Mapping[str, str] | None = None,
+) -> HubApp:
+    """``environ`` is where connector secret references (``${env:NAME}``) resolve."""
     brokers = [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",")]
     app = HubApp(
         settings.app_id,
@@ -67,6 +85,14 @@ def create_app(settings: Settings, bootstrap_servers: str, api_token: str) -> Hu
     app.bootstrap_servers = bootstrap_servers
     app.api_token = api_token
     app.metrics = Metrics()
+    app.secrets = SecretResolver(environ or {})
+    app.connect_state = ConnectState()
+
+    @app.task
+    async def follow_connect_state() -> None:
+        await follow_topics(
+            bootstrap_servers, STATE_TOPICS, app.connect_state.apply, "hub-api-connect"
+        )
 
     from hub import agents
     from hub.api import routes

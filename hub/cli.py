@@ -152,6 +152,11 @@ def replay(ctx: click.Context, until: str | None, out: Any, apply_: bool, force:
         click.echo(f"wrote {written} rebuilt state(s); start the workers to serve them")
 
 
+from hub import connect_cli  # noqa: E402
+
+connect_cli.register(cli)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -9,8 +9,6 @@ still open, when the cached view is over a second old (its cycle time grows with
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -19,6 +17,7 @@ from typing import Any
 import structlog
 
 from hub.events import utcnow
+from hub.follow import follow_topics
 from projections.rollups import WorkIndex
 from projections.tracking import TRACKING_KEY
 from projections.work_items import work_item_view
@@ -89,33 +88,10 @@ class ReadModel:
 
 
 async def follow_changelog(bootstrap_servers: str, topic: str, model: ReadModel) -> None:
-    """Apply every record of ``topic`` (all partitions, from the start) to ``model``, forever."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
+    """Apply every record of the projection table's changelog to ``model``, forever."""
+    await follow_topics(
+        bootstrap_servers,
+        [topic],
+        lambda _topic, key, value: model.apply(key, value),
         client_id="hub-read-model",
     )
-    await consumer.start()
-    try:
-        partitions: set[int] | None = None
-        while not partitions:
-            await consumer.topics()  # refreshes cluster metadata
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await asyncio.sleep(0.5)
-        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
-        await consumer.seek_to_beginning()
-        log.info("read model following", topic=topic, partitions=len(partitions))
-        while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for records in batches.values():
-                for record in records:
-                    key = record.key.decode() if record.key else ""
-                    value = json.loads(record.value) if record.value is not None else None
-                    model.apply(key, value)
-    finally:
-        await consumer.stop()

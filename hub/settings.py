@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     broker_session_timeout: float = Field(default=6.0, gt=0)
     broker_rebalance_timeout: float = Field(default=6.0, gt=0)
     broker_heartbeat_interval: float = Field(default=1.0, gt=0)
+    connectors_file: Path | None = Field(
+        default=None, description="connectors.yaml applied when the connector runtime starts."
+    )
+    fault_crash_after_pages: int | None = Field(
+        default=None,
+        ge=1,
+        description="Fault injection for tests only: the runtime exits after producing this "
+        "many pages and before committing the last cursor.",
+    )
     public_url: str | None = Field(
         default=None, description="How users reach the API; used in links."
     )

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 import structlog
@@ -36,13 +37,14 @@ __all__ = ["Supervisor"]
 
 log = structlog.get_logger(__name__)
 
-WORKER_STOP_GRACE = 7.0  # seconds; leaves room for the broker inside the 10 s promise
+CHILD_STOP_GRACE = 7.0  # seconds; leaves room for the broker inside the 10 s promise
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def _require_free_port(host: str, port: int) -> None:
     """Fail before starting anything, rather than restart a worker that can never bind."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
         try:
             sock.bind((host, port))
         except OSError as exc:
@@ -56,7 +58,7 @@ class Supervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._stop = threading.Event()
-        self._worker: subprocess.Popen[bytes] | None = None
+        self._children: list[_Child] = []
 
     def request_stop(self, signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
         if not self._stop.is_set():
@@ -78,7 +80,7 @@ class Supervisor:
             finally:
                 clear_broker_address(self.settings)
 
-    def _spawn_worker(self, bootstrap: str, token: str) -> subprocess.Popen[bytes]:
+    def _child_env(self, bootstrap: str, token: str) -> dict[str, str]:
         env = {
             **os.environ,
             "HUB_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -90,9 +92,7 @@ class Supervisor:
             # The embedded broker keeps nothing across runs, so neither should the tables;
             # and its end offsets can trail what a local RocksDB already persisted.
             env["HUB_STORE"] = "memory://"
-        return subprocess.Popen(
-            [sys.executable, "-m", "hub", "worker"], env=env, preexec_fn=die_with_parent
-        )
+        return env
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.request_stop)
@@ -109,34 +109,70 @@ class Supervisor:
                 auth=str(token_file) if token_file else "HUB_API_TOKEN",
                 broker=bootstrap,
             )
-            restarts = 0
+            env = self._child_env(bootstrap, token)
+            children = [
+                _Child("worker", ["worker"], env),
+                _Child("connect", self._connect_args(), env),
+            ]
+            self._children = children
             while not self._stop.is_set():
-                self._worker = self._spawn_worker(bootstrap, token)
-                started = time.monotonic()
-                while not self._stop.is_set() and self._worker.poll() is None:
-                    self._stop.wait(0.2)
-                if self._stop.is_set():
-                    break
-                if time.monotonic() - started > 60:
-                    restarts = 0
-                delay = RESTART_BACKOFF[min(restarts, len(RESTART_BACKOFF) - 1)]
-                log.error(
-                    "worker exited; restarting", status=self._worker.returncode, in_seconds=delay
-                )
-                restarts += 1
-                self._stop.wait(delay)
-            self._stop_worker()
+                for child in children:
+                    child.keep_alive()
+                self._stop.wait(0.2)
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.wait_stopped()
         log.info("hub stopped")
         return 0
 
-    def _stop_worker(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is None or worker.poll() is not None:
+    def _connect_args(self) -> list[str]:
+        path = self.settings.connectors_file
+        if path is None and Path("connectors.yaml").exists():
+            path = Path("connectors.yaml")
+        return ["connect", *(["--config", str(path)] if path else [])]
+
+
+class _Child:
+    """A ``hub`` subcommand kept running: restarted with backoff when it exits."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.name, self.args, self.env = name, args, env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.restarts = 0
+        self.not_before = 0.0
+
+    def keep_alive(self) -> None:
+        now = time.monotonic()
+        if self.process is not None and self.process.poll() is None:
+            if now - self.started > 60:
+                self.restarts = 0
             return
-        worker.send_signal(signal.SIGTERM)
+        if self.process is not None:
+            delay = RESTART_BACKOFF[min(self.restarts, len(RESTART_BACKOFF) - 1)]
+            log.error(
+                f"{self.name} exited; restarting", status=self.process.returncode, in_seconds=delay
+            )
+            self.restarts += 1
+            self.not_before = now + delay
+            self.process = None
+        if now >= self.not_before:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hub", *self.args], env=self.env, preexec_fn=die_with_parent
+            )
+            self.started = now
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self) -> None:
+        if self.process is None:
+            return
         try:
-            worker.wait(WORKER_STOP_GRACE)
+            self.process.wait(CHILD_STOP_GRACE)
         except subprocess.TimeoutExpired:
-            log.warning("worker did not stop in time; killing it")
-            worker.kill()
-            worker.wait()
+            log.warning(f"{self.name} did not stop in time; killing it")
+            self.process.kill()
+            self.process.wait()

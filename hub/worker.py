@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import faust
 import structlog
@@ -32,7 +33,7 @@ def run_worker(settings: Settings) -> None:
     bootstrap = resolve_bootstrap(settings)
     token, _ = resolve_api_token(settings)
     ensure_topics(bootstrap, settings.topic_partitions, settings.topic_replication)
-    app = create_app(settings, bootstrap, token)
+    app = create_app(settings, bootstrap, token, environ=os.environ)
     worker = _HubWorker(
         app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False
     )

@@ -165,6 +165,7 @@ def document() -> dict[str, Any]:
                 ],
                 "TeamResources",
             ),
+            **_connector_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -220,6 +221,13 @@ def document() -> dict[str, Any]:
                 "RequestPage": _page_of("Request"),
                 "Team": _obj("team", team={"type": "string"}, capacity_fte=_n, wip=_i),
                 "TeamPage": _page_of("Team"),
+                "ConnectorConfig": _obj(
+                    "type",
+                    "settings",
+                    type={"type": "string"},
+                    poll_interval={"type": "string", "examples": ["60s"]},
+                    settings={"type": "object"},
+                ),
                 "TeamResources": _obj(
                     "team",
                     "weeks",
@@ -236,6 +244,62 @@ def document() -> dict[str, Any]:
                 }
                 for name in ("BadRequest", "Unauthorized", "NotFound")
             },
+        },
+    }
+
+
+def _op(summary: str, params: list[dict[str, Any]], body: bool = False) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params,
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            **ERRORS,
+        },
+    }
+    if body:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ConnectorConfig"}}
+            },
+        }
+    return operation
+
+
+def _connector_paths() -> dict[str, Any]:
+    name = _param("name", "path", "Connector name.")
+    return {
+        "/api/v1/connectors": {"get": _op("Connectors with their state", [])},
+        "/api/v1/connectors/{name}": {
+            "get": _op("A connector's configuration (secrets as references)", [name]),
+            "put": _op(
+                "Create or replace a connector (201 / 200); 400 lists bad fields", [name], True
+            ),
+            "delete": _op("Delete a connector", [name]),
+        },
+        "/api/v1/connectors/{name}/status": {
+            "get": _op(
+                "State (RUNNING/PAUSED/FAILED), last sync, events produced, lag, last error", [name]
+            )
+        },
+        "/api/v1/connectors/{name}/pause": {"put": _op("Pause", [name])},
+        "/api/v1/connectors/{name}/resume": {"put": _op("Resume", [name])},
+        "/api/v1/connectors/{name}/restart": {"post": _op("Restart the current sync", [name])},
+        "/api/v1/connectors/{name}/cursor": {
+            "get": _op("The committed cursor", [name]),
+            "delete": _op("Reset the cursor: a full backfill on the next sync", [name]),
+        },
+        "/api/v1/connector-types": {"get": _op("Connector types and their settings schemas", [])},
+        "/api/v1/connector-types/{type_name}/validate": {
+            "post": _op(
+                "Check a config field by field and live against the source",
+                [_param("type_name", "path")],
+                True,
+            )
         },
     }
 

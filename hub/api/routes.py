@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.api import customers, health, openapi, roadmap, teams, workitems
+from hub.api import connectors, customers, health, openapi, roadmap, teams, webhooks, workitems
 
 if TYPE_CHECKING:
     from hub.app import HubApp
@@ -13,5 +13,5 @@ __all__ = ["register"]
 
 
 def register(app: HubApp) -> None:
-    for module in (health, workitems, roadmap, customers, teams, openapi):
+    for module in (health, workitems, roadmap, customers, teams, connectors, webhooks, openapi):
         module.register(app)

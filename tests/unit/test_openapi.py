@@ -23,5 +23,6 @@ def test_every_api_route_is_documented_and_every_documented_route_exists(tmp_pat
     assert served == set(spec["paths"])
     assert spec["openapi"].startswith("3.")
     for path, item in spec["paths"].items():
-        names = {p["name"] for p in item["get"]["parameters"] if p["in"] == "path"}
-        assert names == {part[1:-1] for part in path.split("/") if part.startswith("{")}, path
+        for operation in item.values():
+            names = {p["name"] for p in operation["parameters"] if p["in"] == "path"}
+            assert names == {part[1:-1] for part in path.split("/") if part.startswith("{")}, path

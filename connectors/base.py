@@ -1,0 +1,111 @@
+"""What a connector is: a config model, a ``pull`` that yields pages, optional webhooks.
+
+A connector maps one source's API to canonical events and never touches Kafka. The
+runtime produces each page's events, waits for the broker's acknowledgement, and only then
+stores the page's cursor: a crash between the two re-pulls the page, and the events' ids,
+derived from the source's own change ids, make the repeat harmless.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.http import HttpClient, RetryPolicy, TokenBucket
+from connectors.secrets import SecretResolver
+from hub.errors import FatalError
+from hub.events import EVENT_TYPES, EntityRef, Event, Source, make_event_id
+
+__all__ = ["Connector", "ConnectorSettings", "Page", "Reject", "FieldProblem", "Cursor"]
+
+Cursor = dict[str, Any]
+
+
+class ConnectorSettings(BaseModel):
+    """Base of every connector type's settings: strict, with a request budget."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_second: float = Field(default=5.0, gt=0, description="Request budget.")
+    page_size: int = Field(default=100, ge=1, le=1000)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A source record the connector could not map; it goes to the dead-letter topic."""
+
+    raw: Any
+    error: str
+
+
+@dataclass
+class Page:
+    events: list[Event]
+    cursor: Cursor
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    message: str
+
+
+class Connector(ABC):
+    """Subclasses set ``type_name``, ``system``, ``settings_model`` and implement ``pull``."""
+
+    type_name: ClassVar[str]
+    system: ClassVar[str]
+    settings_model: ClassVar[type[ConnectorSettings]]
+    supports_webhooks: ClassVar[bool] = False
+
+    def __init__(self, name: str, settings: ConnectorSettings, secrets: SecretResolver) -> None:
+        self.name = name
+        self.settings = settings
+        self.secrets = secrets
+        self.source = Source(system=self.system, connector=name)
+
+    def http(self, base_url: str, **kwargs: Any) -> HttpClient:
+        bucket = TokenBucket(
+            self.settings.requests_per_second, burst=max(1, int(self.settings.requests_per_second))
+        )
+        return HttpClient(base_url=base_url, bucket=bucket, policy=RetryPolicy(), **kwargs)
+
+    def event(
+        self,
+        type_: str,
+        key: str,
+        change_id: str,
+        occurred_at: datetime,
+        payload: Mapping[str, Any],
+    ) -> Event:
+        """A canonical event whose id is derived from the source's own change id."""
+        kind = type_.partition(".")[0]
+        model = EVENT_TYPES[type_]
+        return model(  # type: ignore[return-value,call-arg]
+            event_id=make_event_id(self.name, kind, key, change_id, type_),
+            source=self.source,
+            entity=EntityRef(kind=kind, key=key),  # type: ignore[arg-type]
+            occurred_at=occurred_at,
+            payload=payload,
+        )
+
+    @abstractmethod
+    def pull(self, cursor: Cursor | None) -> Iterator[Page]:
+        """Pages of events changed since ``cursor`` (None: a first backfill), oldest first."""
+
+    @abstractmethod
+    def check(self) -> list[FieldProblem]:
+        """A live check against the source: credentials, permissions, configured scope."""
+
+    def verify_webhook(self, method: str, uri: str, headers: Mapping[str, str], body: bytes) -> str:
+        """The delivery's signature; raises ``WebhookRejected`` unless authentic and fresh."""
+        raise FatalError(f"connector type {self.type_name} does not accept webhooks")
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Page:
+        raise FatalError(f"connector type {self.type_name} does not accept webhooks")

@@ -1,0 +1,107 @@
+"""``canonical_http``: any service that already speaks the hub's event vocabulary.
+
+For in-house tools and scripts: the source serves canonical events over HTTP, oldest
+first, ``GET {base_url}/events?after=<cursor>&limit=N`` answering
+``{"events": [...], "next_after": "<cursor after this page>", "has_more": bool}``, and
+may push the same events to ``POST /webhooks/<connector>``, signed like Jira's
+(``X-Hub-Signature: sha256=...``).
+Events that fail validation are dead-lettered with the reason; the rest flow on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+
+import requests
+from pydantic import Field
+
+from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
+from connectors.http import HttpError
+from connectors.secrets import SecretRef
+from connectors.webhooks import WebhookRejected, verify_hub_signature_sha256
+from hub.codec import decode_dict
+from hub.errors import ConfigError, HubError, SkippableError
+
+__all__ = ["CanonicalHttpConnector", "CanonicalHttpSettings"]
+
+
+class CanonicalHttpSettings(ConnectorSettings):
+    base_url: str = Field(pattern=r"^https?://", description="Where /events is served.")
+    token: SecretRef = Field(description="Bearer token, as ${env:NAME} or ${file:/path}.")
+    webhook_secret: SecretRef | None = None
+
+
+class CanonicalHttpConnector(Connector):
+    type_name = "canonical_http"
+    system = "custom"
+    settings_model = CanonicalHttpSettings
+    supports_webhooks = True
+    settings: CanonicalHttpSettings
+
+    def _client(self):  # type: ignore[no-untyped-def]
+        token = self.secrets.resolve(self.settings.token)
+        return self.http(self.settings.base_url, headers={"Authorization": f"Bearer {token}"})
+
+    def pull(self, cursor: Cursor | None) -> Iterator[Page]:
+        client = self._client()
+        after = (cursor or {}).get("after")
+        while True:
+            params = {"limit": self.settings.page_size, **({"after": after} if after else {})}
+            body = client.get_json("/events", params=params)
+            events, rejects = self._map(body.get("events", []))
+            after = body.get("next_after") or after
+            yield Page(events, {"after": after}, rejects)
+            if not body.get("has_more"):
+                return
+
+    def _map(self, raws: list[object]) -> tuple[list, list[Reject]]:  # type: ignore[type-arg]
+        events, rejects = [], []
+        for raw in raws:
+            try:
+                event = decode_dict(raw)
+            except SkippableError as exc:
+                rejects.append(Reject(raw, str(exc)))
+                continue
+            if event.source.connector != self.name:
+                rejects.append(
+                    Reject(
+                        raw,
+                        f"source.connector is {event.source.connector!r}, expected {self.name!r}",
+                    )
+                )
+                continue
+            events.append(event)
+        return events, rejects
+
+    def check(self) -> list[FieldProblem]:
+        try:
+            client = self._client()
+        except ConfigError as exc:
+            return [FieldProblem("settings.token", str(exc))]
+        try:
+            client.get_json("/events", params={"limit": 1})
+        except HttpError as exc:
+            field = "settings.token" if exc.status in (401, 403) else "settings.base_url"
+            return [FieldProblem(field, str(exc))]
+        except (HubError, requests.RequestException) as exc:
+            return [FieldProblem("settings.base_url", f"cannot reach the source: {exc}")]
+        return []
+
+    def verify_webhook(
+        self, method: str, uri: str, headers: Mapping[str, str], body: bytes
+    ) -> None:
+        if self.settings.webhook_secret is None:
+            raise WebhookRejected("webhooks are not enabled for this connector (no webhook_secret)")
+        verify_hub_signature_sha256(
+            self.secrets.resolve(self.settings.webhook_secret), headers, body
+        )
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Page:
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            return Page([], {}, [Reject(body.decode(errors="replace"), f"not JSON: {exc}")])
+        raws = payload.get("events", []) if isinstance(payload, dict) else []
+        events, rejects = self._map(raws)
+        return Page(events, {}, rejects)

@@ -1,0 +1,24 @@
+"""Connector types by name. Imported lazily so one broken connector cannot break the rest."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from connectors.base import Connector
+
+__all__ = ["connector_types", "TYPES"]
+
+# type name -> "module:Class"
+TYPES = {
+    "canonical_http": "connectors.canonical_http:CanonicalHttpConnector",
+}
+
+
+def connector_types() -> dict[str, type[Connector]]:
+    found = {}
+    for name, target in TYPES.items():
+        module, _, attr = target.partition(":")
+        found[name] = getattr(import_module(module), attr)
+    return found

@@ -1,0 +1,235 @@
+"""The connector runtime: every configured connector polls on its interval, in its own thread.
+
+Per page: produce the events (acks from all in-sync replicas), dead-letter what could not
+be mapped, and only then commit the page's cursor. A connector that fails is reported
+FAILED with the error and retried with exponential backoff; the others keep running.
+Everything the runtime knows lives in the connect topics, so any instance can take over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from connectors.base import Page
+from connectors.config import build_connector, parse_config
+from connectors.secrets import SecretResolver
+from connectors.state import FAILED, PAUSED, RUNNING, STATE_TOPICS, ConnectState
+from hub.errors import HubError
+from hub.events import iso, utcnow
+from hub.follow import follow_topics
+from hub.logging import scrub
+from hub.producer import EventProducer, dead_letter_record
+from hub.topics import CONNECT_OFFSETS, CONNECT_STATUS
+
+__all__ = ["ConnectorRuntime", "MAX_BACKOFF"]
+
+log = structlog.get_logger(__name__)
+MAX_BACKOFF = 300.0
+
+
+class ConnectorRuntime:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        secrets: SecretResolver,
+        *,
+        crash_after_pages: int | None = None,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.secrets = secrets
+        self.state = ConnectState()
+        self.producer = EventProducer(bootstrap_servers, client_id="hub-connect")
+        self.stop_event = threading.Event()
+        self.tasks: dict[str, _Task] = {}
+        self.crash_after_pages = crash_after_pages  # fault injection for tests, see settings
+        self.pages_produced = 0
+
+    def start_following(self, settle: float = 1.0, timeout: float = 15.0) -> None:
+        """Follow the state topics in the background; return once they have been read."""
+        thread = threading.Thread(
+            target=lambda: asyncio.run(
+                follow_topics(
+                    self.bootstrap_servers, STATE_TOPICS, self.state.apply, "hub-connect-state"
+                )
+            ),
+            name="connect-state",
+            daemon=True,
+        )
+        thread.start()
+        deadline = time.monotonic() + timeout
+        version, quiet_since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            if self.state.version != version:
+                version, quiet_since = self.state.version, time.monotonic()
+            elif time.monotonic() - quiet_since >= settle:
+                return
+            time.sleep(0.1)
+
+    def run(self) -> None:
+        """Keep one task per configured connector until stopped."""
+        version = -1
+        while not self.stop_event.is_set():
+            for name in set(self.state.configs) - set(self.tasks):
+                task = _Task(self, name)
+                self.tasks[name] = task
+                task.start()
+            for name in set(self.tasks) - set(self.state.configs):
+                self.tasks.pop(name).stop()
+            version = self.state.wait_for_change(version, timeout=1.0)
+        for task in self.tasks.values():
+            task.stop()
+        for task in self.tasks.values():
+            task.join(timeout=10)
+        self.producer.close()
+
+    def report(self, name: str, **status: Any) -> None:
+        previous = self.state.status.get(name, {})
+        record = {
+            **previous,
+            **status,
+            "worker": f"{os.uname().nodename}:{os.getpid()}",
+            "updated_at": iso(utcnow()),
+        }
+        self.producer.send_raw(CONNECT_STATUS.name, name, json.dumps(record).encode())
+        self.state.apply(CONNECT_STATUS.name, name, record)
+
+    def commit(self, name: str, cursor: dict[str, Any], reset: int) -> None:
+        record = {"cursor": cursor, "reset": reset, "committed_at": iso(utcnow())}
+        self.producer.send_raw(CONNECT_OFFSETS.name, name, json.dumps(record).encode())
+        self.state.apply(CONNECT_OFFSETS.name, name, record)
+
+
+class _Task(threading.Thread):
+    """One connector's loop: sync, wait for its interval or a change, repeat."""
+
+    def __init__(self, runtime: ConnectorRuntime, name: str) -> None:
+        super().__init__(name=f"connector-{name}", daemon=True)
+        self.runtime, self.connector_name = runtime, name
+        self._halt = threading.Event()
+        self.log = log.bind(connector=name)
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def _record(self) -> dict[str, Any] | None:
+        return self.runtime.state.configs.get(self.connector_name)
+
+    def _stamp(self, record: dict[str, Any]) -> tuple[Any, ...]:
+        """What, if it changes, interrupts a sync or a wait."""
+        return (
+            json.dumps(record.get("config"), sort_keys=True),
+            record.get("target_state"),
+            record.get("restart"),
+            record.get("reset"),
+        )
+
+    def _changed(self, stamp: tuple[Any, ...]) -> bool:
+        record = self._record()
+        return (
+            self._halt.is_set()
+            or self.runtime.stop_event.is_set()
+            or record is None
+            or self._stamp(record) != stamp
+        )
+
+    def _wait(self, seconds: float, stamp: tuple[Any, ...]) -> None:
+        deadline = time.monotonic() + seconds
+        version = self.runtime.state.version
+        while time.monotonic() < deadline and not self._changed(stamp):
+            version = self.runtime.state.wait_for_change(
+                version, min(1.0, deadline - time.monotonic())
+            )
+
+    def run(self) -> None:
+        failures = 0
+        while not self._halt.is_set() and not self.runtime.stop_event.is_set():
+            record = self._record()
+            if record is None:
+                return
+            stamp = self._stamp(record)
+            if record.get("target_state") == PAUSED:
+                self.runtime.report(self.connector_name, state=PAUSED)
+                self._wait(3600, stamp)
+                continue
+            try:
+                interval = self._sync(record, stamp)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = min(MAX_BACKOFF, 2.0**failures)
+                message = scrub(f"{type(exc).__name__}: {exc}")
+                self.log.error("sync failed", error=message, retry_in=delay)
+                errors = self.runtime.state.status.get(self.connector_name, {}).get(
+                    "errors_total", 0
+                )
+                self.runtime.report(
+                    self.connector_name,
+                    state=FAILED,
+                    last_error=message,
+                    last_error_at=iso(utcnow()),
+                    errors_total=errors + 1,
+                    retry_in_seconds=delay,
+                    fatal=not isinstance(exc, HubError) or not _retriable(exc),
+                )
+                interval = delay
+            self._wait(interval, stamp)
+
+    def _sync(self, record: dict[str, Any], stamp: tuple[Any, ...]) -> float:
+        runtime, name = self.runtime, self.connector_name
+        valid = parse_config(record["config"])
+        connector = build_connector(valid, runtime.secrets)
+        cursor = runtime.state.cursor(name)
+        status = runtime.state.status.get(name, {})
+        started, produced, rejected, newest = time.monotonic(), 0, 0, None
+        runtime.report(name, state=RUNNING, last_attempt_at=iso(utcnow()), syncing=True)
+        for page in connector.pull(cursor):
+            if self._changed(stamp):
+                self.log.info("sync interrupted by a configuration change")
+                break
+            produced += runtime.producer.send_events(page.events)
+            rejected += self._dead_letter(page)
+            runtime.pages_produced += 1
+            if runtime.crash_after_pages and runtime.pages_produced >= runtime.crash_after_pages:
+                os._exit(137)  # fault injection: die between produce and cursor commit
+            runtime.commit(name, page.cursor, record.get("reset", 0))
+            for event in page.events:
+                newest = event.occurred_at if newest is None else max(newest, event.occurred_at)
+        seconds = time.monotonic() - started
+        lag = (datetime.now(UTC) - newest).total_seconds() if newest else 0.0
+        runtime.report(
+            name,
+            state=RUNNING,
+            syncing=False,
+            last_success_at=iso(utcnow()),
+            last_error=None,
+            last_sync_seconds=round(seconds, 3),
+            last_sync_events=produced,
+            events_produced_total=status.get("events_produced_total", 0) + produced,
+            dead_lettered_total=status.get("dead_lettered_total", 0) + rejected,
+            newest_event_lag_seconds=round(lag, 1),
+            retry_in_seconds=None,
+        )
+        self.log.info("synced", events=produced, dead_lettered=rejected, seconds=round(seconds, 2))
+        return valid.config.poll_interval.total_seconds()
+
+    def _dead_letter(self, page: Page) -> int:
+        for reject in page.rejects:
+            self.runtime.producer.send_dead_letter(
+                dead_letter_record(reject.raw, reject.error, f"connector:{self.connector_name}"),
+                key=self.connector_name,
+            )
+        return len(page.rejects)
+
+
+def _retriable(exc: BaseException) -> bool:
+    from hub.errors import RetriableError
+
+    return isinstance(exc, RetriableError)

@@ -1,0 +1,261 @@
+"""The ``hub connect``, ``hub sync``, ``hub connectors`` and ``hub deadletter`` commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+
+from hub.errors import ConfigError
+from hub.settings import Settings
+
+__all__ = ["register"]
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj["settings"]
+    return settings
+
+
+class _Api:
+    """The CLI's client of the REST API: the same surface, so the same rules and messages."""
+
+    def __init__(self, settings: Settings) -> None:
+        from hub.runtime_files import resolve_api_token
+
+        token, _ = resolve_api_token(settings, create=False)
+        self.url = settings.api_url.rstrip("/") + "/api/v1"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = self.session.request(method, self.url + path, json=body, timeout=30)
+        except requests.ConnectionError:
+            raise ConfigError(
+                f"cannot reach the hub API at {self.url}; is the hub running?"
+            ) from None
+        payload = response.json() if response.content else {}
+        if response.status_code >= 400:
+            error = payload.get("error", {})
+            lines = [error.get("message", response.text)]
+            lines += [f"  {f['field']}: {f['message']}" for f in error.get("fields", [])]
+            raise click.ClickException("\n".join(lines))
+        return payload
+
+
+def _echo(payload: Any) -> None:
+    click.echo(json.dumps(payload, indent=2, default=str))
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.option(
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, path_type=Path),
+        help="connectors.yaml to apply at start (or HUB_CONNECTORS_FILE).",
+    )
+    @click.pass_context
+    def connect(ctx: click.Context, config_file: Path | None) -> None:
+        """Run the connector runtime: every configured connector, on its interval."""
+        from connectors.config import load_config_file
+        from connectors.runtime import ConnectorRuntime
+        from connectors.secrets import SecretResolver
+        from connectors.state import config_record
+        from hub.runtime_files import resolve_bootstrap
+        from hub.topics import CONNECT_CONFIGS, ensure_topics
+
+        settings = _settings(ctx)
+        bootstrap = resolve_bootstrap(settings)
+        ensure_topics(bootstrap, settings.topic_partitions, settings.topic_replication)
+        runtime = ConnectorRuntime(
+            bootstrap,
+            SecretResolver(os.environ),
+            crash_after_pages=settings.fault_crash_after_pages,
+        )
+        runtime.start_following()
+        path = config_file or settings.connectors_file
+        if path is not None:
+            for valid in load_config_file(path):
+                name, wanted = valid.config.name, valid.config.public()
+                previous = runtime.state.configs.get(name)
+                if previous is None or previous.get("config") != wanted:
+                    record = config_record(wanted, previous)
+                    runtime.producer.send_raw(
+                        CONNECT_CONFIGS.name, name, json.dumps(record).encode()
+                    )
+                    runtime.state.apply(CONNECT_CONFIGS.name, name, record)
+                    click.echo(f"applied {name} from {path}", err=True)
+        signal.signal(signal.SIGTERM, lambda *_: runtime.stop_event.set())
+        signal.signal(signal.SIGINT, lambda *_: runtime.stop_event.set())
+        runtime.run()
+
+    @cli.command()
+    @click.option(
+        "--config", "config_file", required=True, type=click.Path(exists=True, path_type=Path)
+    )
+    @click.option(
+        "--once", is_flag=True, help="One pull, then exit (otherwise: every poll_interval)."
+    )
+    @click.option(
+        "--output", type=click.File("w"), default="-", help="Where events go (- = stdout)."
+    )
+    @click.option("--cursor", help="Start from this cursor (JSON) instead of a full backfill.")
+    def sync(config_file: Path, once: bool, output: Any, cursor: str | None) -> None:
+        """Pull FILE's connector without any broker; print its events as JSON lines."""
+        from connectors.config import build_connector, load_config_file
+        from connectors.secrets import SecretResolver
+        from hub.codec import encode
+
+        configs = load_config_file(config_file)
+        if len(configs) != 1:
+            raise click.BadParameter(
+                "FILE must describe exactly one connector", param_hint="--config"
+            )
+        valid = configs[0]
+        connector = build_connector(valid, SecretResolver(os.environ))
+        position = json.loads(cursor) if cursor else None
+        while True:
+            for page in connector.pull(position):
+                for event in page.events:
+                    output.write(encode(event).decode() + "\n")
+                for reject in page.rejects:
+                    click.echo(f"rejected: {reject.error}", err=True)
+                output.flush()
+                position = page.cursor
+                click.echo(json.dumps({"cursor": position}), err=True)
+            if once:
+                return
+            time.sleep(valid.config.poll_interval.total_seconds())
+
+    @cli.group()
+    def connectors() -> None:
+        """Configure connectors through the hub's API."""
+
+    @connectors.command("list")
+    @click.pass_context
+    def connectors_list(ctx: click.Context) -> None:
+        """Connectors with their type, interval and state."""
+        for row in _Api(_settings(ctx)).call("GET", "/connectors")["items"]:
+            click.echo(
+                f"{row['name']:<24} {row['type']:<16} {row['poll_interval']:>8} {row['state']}"
+            )
+
+    @connectors.command("show")
+    @click.argument("name")
+    @click.pass_context
+    def connectors_show(ctx: click.Context, name: str) -> None:
+        """A connector's configuration and status (secrets as references)."""
+        api = _Api(_settings(ctx))
+        _echo(
+            {
+                "config": api.call("GET", f"/connectors/{name}"),
+                "status": api.call("GET", f"/connectors/{name}/status"),
+            }
+        )
+
+    def _file_configs(path: Path) -> list[Any]:
+        from connectors.config import load_config_file
+
+        return load_config_file(path)
+
+    @connectors.command("validate")
+    @click.argument("file", type=click.Path(exists=True, path_type=Path))
+    @click.pass_context
+    def connectors_validate(ctx: click.Context, file: Path) -> None:
+        """Check FILE field by field and live against each source."""
+        api, failed = _Api(_settings(ctx)), False
+        for valid in _file_configs(file):
+            result = api.call(
+                "POST", f"/connector-types/{valid.config.type}/validate", valid.config.public()
+            )
+            mark = "ok" if result["valid"] else "invalid"
+            click.echo(f"{valid.config.name}: {mark}")
+            for problem in result["errors"]:
+                click.echo(f"  {problem['field']}: {problem['message']}")
+            failed = failed or not result["valid"]
+        if failed:
+            sys.exit(1)
+
+    @connectors.command("apply")
+    @click.argument("file", type=click.Path(exists=True, path_type=Path))
+    @click.pass_context
+    def connectors_apply(ctx: click.Context, file: Path) -> None:
+        """Create or update every connector in FILE."""
+        api = _Api(_settings(ctx))
+        for valid in _file_configs(file):
+            api.call("PUT", f"/connectors/{valid.config.name}", valid.config.public())
+            click.echo(f"applied {valid.config.name}")
+
+    for action, method, path, help_text in (
+        ("pause", "PUT", "/pause", "Stop polling until resumed."),
+        ("resume", "PUT", "/resume", "Resume polling."),
+        ("restart", "POST", "/restart", "Abandon the current sync and start again."),
+        ("reset", "DELETE", "/cursor", "Forget the cursor: a full backfill on the next sync."),
+        ("delete", "DELETE", "", "Remove the connector (its events stay in the log)."),
+    ):
+
+        def make(method: str = method, path: str = path, action: str = action) -> Any:
+            @click.argument("name")
+            @click.pass_context
+            def command(ctx: click.Context, name: str) -> None:
+                _Api(_settings(ctx)).call(method, f"/connectors/{name}{path}")
+                click.echo(f"{action}: {name}")
+
+            return command
+
+        connectors.command(action, help=help_text)(make())
+
+    @cli.group()
+    def deadletter() -> None:
+        """Inspect and replay records that could not be processed."""
+
+    @deadletter.command("list")
+    @click.option("--limit", default=50, show_default=True)
+    @click.pass_context
+    def deadletter_list(ctx: click.Context, limit: int) -> None:
+        """The newest dead letters: when, where from, why."""
+        from hub.runtime_files import resolve_bootstrap
+        from hub.topics import DEADLETTER, read_topic
+
+        records = read_topic(resolve_bootstrap(_settings(ctx)), DEADLETTER.name)[-limit:]
+        for _, value in records:
+            letter = json.loads(value)
+            click.echo(f"{letter['failed_at']}  {letter['origin']:<24} {letter['error'][:160]}")
+        click.echo(f"{len(records)} shown", err=True)
+
+    @deadletter.command("replay")
+    @click.option(
+        "--origin", help="Only letters from this origin (e.g. worker, connector:jira-main)."
+    )
+    @click.pass_context
+    def deadletter_replay(ctx: click.Context, origin: str | None) -> None:
+        """Produce again every dead letter that is now a valid event; report the rest."""
+        from hub.codec import decode
+        from hub.errors import SkippableError
+        from hub.producer import EventProducer
+        from hub.runtime_files import resolve_bootstrap
+        from hub.topics import DEADLETTER, read_topic
+
+        bootstrap = resolve_bootstrap(_settings(ctx))
+        events, still = [], 0
+        for _, value in read_topic(bootstrap, DEADLETTER.name):
+            letter = json.loads(value)
+            if origin and letter["origin"] != origin:
+                continue
+            try:
+                events.append(decode(letter["raw"]))
+            except SkippableError as exc:
+                still += 1
+                click.echo(f"still invalid ({letter['origin']}): {exc}", err=True)
+        with EventProducer(bootstrap) as producer:
+            producer.send_events(events)
+        click.echo(f"replayed {len(events)}; {still} still invalid")
