@@ -90,12 +90,11 @@ class CanonicalHttpConnector(Connector):
 
     def verify_webhook(
         self, method: str, uri: str, headers: Mapping[str, str], body: bytes
-    ) -> None:
+    ) -> str:
         if self.settings.webhook_secret is None:
             raise WebhookRejected("webhooks are not enabled for this connector (no webhook_secret)")
-        verify_hub_signature_sha256(
-            self.secrets.resolve(self.settings.webhook_secret), headers, body
-        )
+        secret = self.secrets.resolve(self.settings.webhook_secret)
+        return verify_hub_signature_sha256(secret, headers, body)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Page:
         try:
