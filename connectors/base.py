@@ -8,8 +8,9 @@ derived from the source's own change ids, make the repeat harmless.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -65,6 +66,7 @@ class Connector(ABC):
     supports_webhooks: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: ConnectorSettings, secrets: SecretResolver) -> None:
+        self.sleep: Callable[[float], None] = time.sleep  # the runtime makes it interruptible
         self.name = name
         self.settings = settings
         self.secrets = secrets
@@ -74,7 +76,10 @@ class Connector(ABC):
         bucket = TokenBucket(
             self.settings.requests_per_second, burst=max(1, int(self.settings.requests_per_second))
         )
-        return HttpClient(base_url=base_url, bucket=bucket, policy=RetryPolicy(), **kwargs)
+        bucket._sleep = self.sleep
+        return HttpClient(
+            base_url=base_url, bucket=bucket, policy=RetryPolicy(), sleep=self.sleep, **kwargs
+        )
 
     def event(
         self,

@@ -88,9 +88,7 @@ class CanonicalHttpConnector(Connector):
             return [FieldProblem("settings.base_url", f"cannot reach the source: {exc}")]
         return []
 
-    def verify_webhook(
-        self, method: str, uri: str, headers: Mapping[str, str], body: bytes
-    ) -> str:
+    def verify_webhook(self, method: str, uri: str, headers: Mapping[str, str], body: bytes) -> str:
         if self.settings.webhook_secret is None:
             raise WebhookRejected("webhooks are not enabled for this connector (no webhook_secret)")
         secret = self.secrets.resolve(self.settings.webhook_secret)

@@ -29,10 +29,14 @@ from hub.logging import scrub
 from hub.producer import EventProducer, dead_letter_record
 from hub.topics import CONNECT_OFFSETS, CONNECT_STATUS
 
-__all__ = ["ConnectorRuntime", "MAX_BACKOFF"]
+__all__ = ["ConnectorRuntime", "MAX_BACKOFF", "SyncInterrupted"]
 
 log = structlog.get_logger(__name__)
 MAX_BACKOFF = 300.0
+
+
+class SyncInterrupted(HubError):
+    """The runtime is stopping; the sync ends without committing anything further."""
 
 
 class ConnectorRuntime:
@@ -86,8 +90,9 @@ class ConnectorRuntime:
             version = self.state.wait_for_change(version, timeout=1.0)
         for task in self.tasks.values():
             task.stop()
+        deadline = time.monotonic() + 6
         for task in self.tasks.values():
-            task.join(timeout=10)
+            task.join(timeout=max(0.1, deadline - time.monotonic()))
         self.producer.close()
 
     def report(self, name: str, **status: Any) -> None:
@@ -118,6 +123,14 @@ class _Task(threading.Thread):
 
     def stop(self) -> None:
         self._halt.set()
+
+    def _sleep(self, seconds: float) -> None:
+        """Backoff and rate-limit waits end early when the runtime or this task stops."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._halt.is_set() or self.runtime.stop_event.is_set():
+                raise SyncInterrupted("stopping")
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
     def _record(self) -> dict[str, Any] | None:
         return self.runtime.state.configs.get(self.connector_name)
@@ -162,7 +175,9 @@ class _Task(threading.Thread):
             try:
                 interval = self._sync(record, stamp)
                 failures = 0
-            except Exception as exc:
+            except SyncInterrupted:
+                return
+            except Exception as exc:  # every failure is reported; none may stop the runtime
                 failures += 1
                 delay = min(MAX_BACKOFF, 2.0**failures)
                 message = scrub(f"{type(exc).__name__}: {exc}")
@@ -186,6 +201,7 @@ class _Task(threading.Thread):
         runtime, name = self.runtime, self.connector_name
         valid = parse_config(record["config"])
         connector = build_connector(valid, runtime.secrets)
+        connector.sleep = self._sleep
         cursor = runtime.state.cursor(name)
         status = runtime.state.status.get(name, {})
         started, produced, rejected, newest = time.monotonic(), 0, 0, None

@@ -159,7 +159,8 @@ class HubProcess:
         raise AssertionError(f"{path} never matched: {last}\n{self.log()[-3000:]}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> float:

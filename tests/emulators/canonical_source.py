@@ -28,9 +28,15 @@ class CanonicalSource(EmulatorServer):
             return Reply(429, {"error": "slow down"}, {"Retry-After": self.retry_after})
         after = int(request.query.get("after", 0))
         limit = int(request.query.get("limit", 100))
-        page = self.events[after:after + limit]
-        return Reply(200, {"events": page, "next_after": str(after + len(page)),
-                           "has_more": after + len(page) < len(self.events)})
+        page = self.events[after : after + limit]
+        return Reply(
+            200,
+            {
+                "events": page,
+                "next_after": str(after + len(page)),
+                "has_more": after + len(page) < len(self.events),
+            },
+        )
 
     @staticmethod
     def sign(secret: str, body: bytes) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.monotonic() when received
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -51,9 +53,14 @@ class EmulatorServer:
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                request = Request(self.command, parts.path,
-                                  {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                                  dict(self.headers.items()), self.rfile.read(length))
+                request = Request(
+                    self.command,
+                    parts.path,
+                    {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                    dict(self.headers.items()),
+                    self.rfile.read(length),
+                    time.monotonic(),
+                )
                 server.requests.append(request)
                 handler = server.routes.get((self.command, parts.path))
                 reply = handler(request) if handler else Reply(404, {"error": "no route"})
