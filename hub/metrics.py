@@ -35,14 +35,27 @@ class Metrics:
         self.fold_lag = Gauge(
             "hub_fold_lag_events", "Events on the topic not yet folded.", ["topic"], registry=r
         )
-        self.sync_seconds = Histogram(
-            "hub_connector_sync_seconds",
-            "Duration of one connector sync.",
+        # The connector runtime is another process: these mirror its status records.
+        self.sync_seconds = Gauge(
+            "hub_connector_last_sync_seconds",
+            "Duration of the last connector sync.",
             ["connector"],
             registry=r,
         )
-        self.sync_errors = Counter(
-            "hub_connector_errors_total", "Failed connector syncs.", ["connector"], registry=r
+        self.sync_errors = Gauge(
+            "hub_connector_errors_total",
+            "Failed syncs since the connector was created.",
+            ["connector"],
+            registry=r,
+        )
+        self.connector_events = Gauge(
+            "hub_connector_events_produced_total",
+            "Events a connector produced.",
+            ["connector"],
+            registry=r,
+        )
+        self.connector_up = Gauge(
+            "hub_connector_running", "1 when the connector is RUNNING.", ["connector"], registry=r
         )
         self.api_latency = Histogram(
             "hub_api_request_seconds",
@@ -52,6 +65,13 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
         )
         self.alerts = Gauge("hub_alerts", "Alerts by state.", ["state"], registry=r)
+
+    def mirror_connectors(self, status: dict[str, dict[str, object]]) -> None:
+        for name, record in status.items():
+            self.sync_seconds.labels(name).set(float(record.get("last_sync_seconds") or 0))  # type: ignore[arg-type]
+            self.sync_errors.labels(name).set(float(record.get("errors_total") or 0))  # type: ignore[arg-type]
+            self.connector_events.labels(name).set(float(record.get("events_produced_total") or 0))  # type: ignore[arg-type]
+            self.connector_up.labels(name).set(1.0 if record.get("state") == "RUNNING" else 0.0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -96,4 +96,5 @@ def register(app: HubApp) -> None:
     async def metrics(self: View, request: Request) -> Response:
         if app.started:
             await consumer_lag(app)
+        app.metrics.mirror_connectors(app.connect_state.status)
         return self.bytes(app.metrics.render(), content_type="text/plain; version=0.0.4")

@@ -151,6 +151,9 @@ def test_backfill_then_incremental_with_dead_letters(
             status = wait_status(api, "bf", lambda s: s.get("events_produced_total") == 50)
             assert status["state"] == "RUNNING" and status["cursor"] == {"after": "51"}
             assert status["dead_lettered_total"] == 1
+            metrics = api.get("/metrics", token=None).text
+            assert 'hub_connector_events_produced_total{connector="bf"} 50.0' in metrics
+            assert 'hub_connector_running{connector="bf"} 1.0' in metrics
             source.events.extend(source_events("bf", "BF", 5, start=25))
             wait_done(api, "BF", 30)
             connect.stop()

@@ -29,7 +29,7 @@ def test_compose_runs_kafka_in_kraft_mode_with_a_volume() -> None:
 def test_compose_hub_services_are_configured_by_environment() -> None:
     """Worker (scalable: no fixed port or name), API and topic setup all point at Kafka."""
     services = _compose()["services"]
-    for name in ("topics", "worker", "api"):
+    for name in ("topics", "worker", "api", "connect"):
         env = services[name]["environment"]
         assert env["HUB_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
         assert env["HUB_API_TOKEN"].startswith("${HUB_API_TOKEN"), "token must come from outside"
@@ -38,6 +38,8 @@ def test_compose_hub_services_are_configured_by_environment() -> None:
     assert "ports" not in worker and "container_name" not in worker
     assert worker["command"] == ["worker"]
     assert services["api"]["ports"]
+    assert services["connect"]["command"] == ["connect"]
+    assert services["connect"]["environment"]["HUB_CONNECTORS_FILE"].endswith("connectors.yaml")
     assert (
         services["worker"]["depends_on"]["topics"]["condition"] == "service_completed_successfully"
     )
