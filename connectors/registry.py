@@ -13,6 +13,7 @@ __all__ = ["connector_types", "TYPES"]
 # type name -> "module:Class"
 TYPES = {
     "canonical_http": "connectors.canonical_http:CanonicalHttpConnector",
+    "jira": "connectors.jira.connector:JiraConnector",
 }
 
 

@@ -59,7 +59,7 @@ def register(app: HubApp) -> None:
                 guard.check(fingerprint)
             except WebhookRejected as exc:
                 raise ApiError(401, "bad_signature", str(exc)) from None
-            page = connector.parse_webhook(headers, body)
+            page = await asyncio.to_thread(connector.parse_webhook, headers, body)
             futures = [
                 await app.produce(
                     topic_for_kind(e.entity.kind).name, e.entity.stream_key, encode(e)

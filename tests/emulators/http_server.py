@@ -41,8 +41,11 @@ Handler = Callable[[Request], Reply]
 class EmulatorServer:
     """Routes ``(method, path)`` to a handler; records every request it saw."""
 
-    def __init__(self, routes: dict[tuple[str, str], Handler]) -> None:
+    def __init__(
+        self, routes: dict[tuple[str, str], Handler], fallback: Handler | None = None
+    ) -> None:
         self.routes = routes
+        self.fallback = fallback
         self.requests: list[Request] = []
         server = self
 
@@ -63,7 +66,9 @@ class EmulatorServer:
                 )
                 server.requests.append(request)
                 handler = server.routes.get((self.command, parts.path))
-                reply = handler(request) if handler else Reply(404, {"error": "no route"})
+                if handler is None:
+                    handler = server.fallback or (lambda r: Reply(404, {"error": "no route"}))
+                reply = handler(request)
                 payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 for key, value in {"Content-Type": "application/json", **reply.headers}.items():

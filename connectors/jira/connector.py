@@ -1,0 +1,316 @@
+"""The Jira connector: incremental JQL pulls with full status history, and webhooks.
+
+JQL compares dates in the calling user's own time zone and to the minute, so the cursor
+(kept in UTC) is converted to the zone ``/myself`` reports and moved back by an overlap
+window; what the overlap pulls again maps to the same event ids and is ignored downstream.
+Cloud pages ``/rest/api/3/search/jql`` by ``nextPageToken``; Data Center pages
+``/rest/api/2/search`` by ``startAt``. Histories the search truncates are paged from
+``/issue/{key}/changelog``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import requests
+from pydantic import Field, model_validator
+
+from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
+from connectors.http import HttpClient, HttpError
+from connectors.jira.mapping import CORE_FIELDS, FieldIds, MappingContext, map_issue, parse_time
+from connectors.secrets import SecretRef
+from connectors.webhooks import WebhookRejected, verify_hub_signature_sha256
+from hub.errors import ConfigError, HubError
+
+__all__ = ["JiraConnector", "JiraSettings"]
+
+CONTEXT_TTL = 600.0
+_CONTEXTS: dict[tuple[str, str], tuple[float, MappingContext]] = {}
+
+
+class TeamMapping(ConnectorSettings):
+    components: dict[str, str] = Field(default_factory=dict, description="Component -> team.")
+    projects: dict[str, str] = Field(default_factory=dict, description="Project key -> team.")
+
+
+class JiraSettings(ConnectorSettings):
+    base_url: str = Field(pattern=r"^https?://")
+    flavor: Literal["cloud", "datacenter"] = "cloud"
+    email: str | None = Field(default=None, description="Cloud: the API token's account.")
+    api_token: SecretRef | None = Field(default=None, description="Cloud API token.")
+    token: SecretRef | None = Field(default=None, description="Data Center personal access token.")
+    projects: list[str] = Field(default_factory=list)
+    jql: str | None = Field(default=None, description="Extra JQL, ANDed with the rest.")
+    story_points_field: str | None = None
+    epic_link_field: str | None = None
+    sprint_field: str | None = None
+    team_field: str | None = None
+    team_mapping: TeamMapping = Field(default_factory=TeamMapping)
+    start_date: date | None = Field(default=None, description="How far back a first backfill goes.")
+    overlap_minutes: int = Field(default=2, ge=1, le=60)
+    webhook_secret: SecretRef | None = None
+    page_size: int = Field(default=100, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _credentials_for_flavor(self) -> JiraSettings:
+        if self.flavor == "cloud" and not (self.email and self.api_token):
+            raise ValueError("cloud needs email and api_token")
+        if self.flavor == "datacenter" and not self.token:
+            raise ValueError("datacenter needs token")
+        return self
+
+
+class JiraConnector(Connector):
+    type_name = "jira"
+    system = "jira"
+    settings_model = JiraSettings
+    supports_webhooks = True
+    settings: JiraSettings
+
+    @property
+    def _v(self) -> str:
+        return "3" if self.settings.flavor == "cloud" else "2"
+
+    def _client(self) -> HttpClient:
+        s = self.settings
+        if s.flavor == "cloud":
+            assert s.email and s.api_token
+            return self.http(s.base_url, auth=(s.email, self.secrets.resolve(s.api_token)))
+        assert s.token
+        return self.http(
+            s.base_url, headers={"Authorization": f"Bearer {self.secrets.resolve(s.token)}"}
+        )
+
+    # --- discovery -----------------------------------------------------------------
+
+    def _context(self, client: HttpClient) -> tuple[MappingContext, ZoneInfo]:
+        me = client.get_json(f"/rest/api/{self._v}/myself")
+        try:
+            zone = ZoneInfo(me.get("timeZone") or "UTC")
+        except ZoneInfoNotFoundError:
+            zone = ZoneInfo("UTC")
+        by_name = {
+            f.get("name", "").lower(): f["id"]
+            for f in client.get_json(f"/rest/api/{self._v}/field")
+        }
+        s = self.settings
+        fields = FieldIds(
+            story_points=s.story_points_field
+            or by_name.get("story points")
+            or by_name.get("story point estimate"),
+            epic_link=s.epic_link_field or by_name.get("epic link"),
+            sprint=s.sprint_field or by_name.get("sprint"),
+            team=s.team_field,
+        )
+        categories = {
+            st["name"]: {"new": "todo", "indeterminate": "in_progress", "done": "done"}.get(
+                (st.get("statusCategory") or {}).get("key", ""), "todo"
+            )
+            for st in client.get_json(f"/rest/api/{self._v}/status")
+        }
+        context = MappingContext(
+            self.event,
+            s.base_url,
+            fields,
+            categories,
+            s.team_mapping.components,
+            s.team_mapping.projects,
+        )
+        return context, zone
+
+    def _jql(self, since: datetime, zone: ZoneInfo) -> str:
+        local = (since - timedelta(minutes=self.settings.overlap_minutes)).astimezone(zone)
+        clauses = [f'updated >= "{local:%Y/%m/%d %H:%M}"']
+        if self.settings.projects:
+            clauses.append(
+                "project in (" + ", ".join(json.dumps(p) for p in self.settings.projects) + ")"
+            )
+        if self.settings.jql:
+            clauses.append(f"({self.settings.jql})")
+        return " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
+
+    # --- pulling -------------------------------------------------------------------
+
+    def _pages(
+        self, client: HttpClient, jql: str, fields: list[str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        params: dict[str, Any] = {
+            "jql": jql,
+            "fields": ",".join(fields),
+            "expand": "changelog",
+            "maxResults": self.settings.page_size,
+        }
+        if self.settings.flavor == "cloud":
+            token: str | None = None
+            while True:
+                body = client.get_json(
+                    "/rest/api/3/search/jql",
+                    params={**params, **({"nextPageToken": token} if token else {})},
+                )
+                yield body.get("issues") or []
+                token = body.get("nextPageToken")
+                if body.get("isLast", True) or not token:
+                    return
+        else:
+            start = 0
+            while True:
+                body = client.get_json("/rest/api/2/search", params={**params, "startAt": start})
+                issues = body.get("issues") or []
+                yield issues
+                start += len(issues)
+                if not issues or start >= int(body.get("total") or 0):
+                    return
+
+    def _full_histories(
+        self, client: HttpClient, issue: Mapping[str, Any]
+    ) -> list[dict[str, Any]] | None:
+        changelog = issue.get("changelog") or {}
+        histories = changelog.get("histories") or []
+        if int(changelog.get("total") or len(histories)) <= len(histories):
+            return None
+        collected: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            body = client.get_json(
+                f"/rest/api/{self._v}/issue/{issue['key']}/changelog",
+                params={"startAt": start, "maxResults": 100},
+            )
+            values = body.get("values") or []
+            collected.extend(values)
+            start += len(values)
+            if body.get("isLast", True) or not values:
+                break
+        return sorted(collected, key=lambda h: (parse_time(h["created"]), str(h.get("id"))))
+
+    def pull(self, cursor: Cursor | None) -> Iterator[Page]:
+        client = self._client()
+        context, zone = self._context(client)
+        if cursor and cursor.get("updated"):
+            since = datetime.fromisoformat(cursor["updated"])
+        elif self.settings.start_date:
+            since = datetime.combine(self.settings.start_date, datetime.min.time(), UTC)
+        else:
+            since = datetime(1970, 1, 2, tzinfo=UTC)
+        fields = [
+            *CORE_FIELDS,
+            *(
+                f
+                for f in (
+                    context.fields.story_points,
+                    context.fields.epic_link,
+                    context.fields.sprint,
+                    context.fields.team,
+                )
+                if f
+            ),
+        ]
+        newest = since
+        for issues in self._pages(client, self._jql(since, zone), fields):
+            events, rejects = [], []
+            for issue in issues:
+                try:
+                    events.extend(map_issue(issue, context, self._full_histories(client, issue)))
+                    updated = (issue.get("fields") or {}).get("updated")
+                    if isinstance(updated, str):
+                        newest = max(newest, parse_time(updated))
+                except (KeyError, TypeError, ValueError) as exc:
+                    rejects.append(Reject(issue, f"cannot map issue {issue.get('key')!r}: {exc!r}"))
+            yield Page(events, {"updated": newest.isoformat()}, rejects)
+
+    def check(self) -> list[FieldProblem]:
+        credential = "settings.api_token" if self.settings.flavor == "cloud" else "settings.token"
+        try:
+            client = self._client()
+        except ConfigError as exc:
+            return [FieldProblem(credential, str(exc))]
+        try:
+            client.get_json(f"/rest/api/{self._v}/myself")
+        except HttpError as exc:
+            return [
+                FieldProblem(
+                    credential if exc.status in (401, 403) else "settings.base_url", str(exc)
+                )
+            ]
+        except (HubError, requests.RequestException) as exc:
+            return [FieldProblem("settings.base_url", f"cannot reach Jira: {exc}")]
+        problems = []
+        for index, key in enumerate(self.settings.projects):
+            try:
+                client.get_json(f"/rest/api/{self._v}/project/{key}")
+            except HttpError as exc:
+                problems.append(
+                    FieldProblem(
+                        f"settings.projects.{index}",
+                        f"project {key!r} not found or not visible ({exc.status})",
+                    )
+                )
+        return problems
+
+    # --- webhooks ------------------------------------------------------------------
+
+    def _cached_context(self) -> MappingContext:
+        """Status categories and field ids change rarely; a webhook should not rediscover them."""
+        key = (self.name, self.settings.base_url)
+        cached = _CONTEXTS.get(key)
+        if cached is None or cached[0] < time.monotonic():
+            context, _ = self._context(self._client())
+            cached = _CONTEXTS[key] = (time.monotonic() + CONTEXT_TTL, context)
+        return cached[1]
+
+    def verify_webhook(self, method: str, uri: str, headers: Mapping[str, str], body: bytes) -> str:
+        if self.settings.webhook_secret is None:
+            raise WebhookRejected("webhooks are not enabled for this connector (no webhook_secret)")
+        secret = self.secrets.resolve(self.settings.webhook_secret)
+        return verify_hub_signature_sha256(secret, headers, body)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Page:
+        try:
+            payload = json.loads(body)
+            kind = payload["webhookEvent"]
+            issue = payload["issue"]
+            stamp = payload.get("timestamp")
+            # Jira sends epoch milliseconds; a delivery without them dates from the issue itself.
+            if isinstance(stamp, int):
+                at = datetime.fromtimestamp(stamp / 1000, UTC)
+            else:
+                at = parse_time(issue["fields"]["updated"])
+        except (ValueError, KeyError, TypeError) as exc:
+            return Page(
+                [],
+                {},
+                [Reject(body.decode(errors="replace"), f"not a Jira issue webhook: {exc!r}")],
+            )
+        if kind == "jira:issue_deleted":
+            return Page(
+                [
+                    self.event(
+                        "work_item.deleted",
+                        issue["key"],
+                        "deleted",
+                        at,
+                        {"reason": "deleted in Jira"},
+                    )
+                ],
+                {},
+            )
+        context = self._cached_context()
+        changelog = payload.get("changelog") or {}
+        histories = []
+        if changelog.get("items"):
+            histories.append(
+                {
+                    "id": changelog.get("id"),
+                    "created": at.isoformat(),
+                    "author": payload.get("user"),
+                    "items": changelog["items"],
+                }
+            )
+        events = map_issue(issue, context, histories)
+        if kind != "jira:issue_created":
+            events = [e for e in events if e.type != "work_item.created"]
+        return Page(events, {})

@@ -1,0 +1,281 @@
+"""Jira issues to canonical events: pure functions, tested on the real samples.
+
+Every changelog history item becomes its own event at the time it happened, so lifecycle
+projections are exact rather than snapshots. Event ids come from Jira's own ids (issue,
+history, worklog) and the issue's ``updated`` time, so a change pulled twice, or pulled
+and received by webhook, is one event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.events import Event
+
+__all__ = ["FieldIds", "MappingContext", "map_issue", "parse_time", "category_of", "CORE_FIELDS"]
+
+MakeEvent = Callable[[str, str, str, datetime, Mapping[str, Any]], Event]
+
+CORE_FIELDS = (
+    "summary", "issuetype", "project", "status", "assignee", "reporter", "priority", "labels",
+    "components", "fixVersions", "parent", "resolution", "duedate", "created", "updated",
+    "worklog", "timeoriginalestimate",
+)  # fmt: skip
+_CATEGORY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
+
+
+def parse_time(text: str) -> datetime:
+    """Jira writes ``2024-07-04T05:41:00.089-0700``; the result is aware UTC."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def category_of(status: Mapping[str, Any] | None) -> str | None:
+    if not status:
+        return None
+    key = (status.get("statusCategory") or {}).get("key")
+    return _CATEGORY.get(key or "", "todo")
+
+
+@dataclass(frozen=True)
+class FieldIds:
+    """Custom field ids discovered from ``/field`` (or set in the settings)."""
+
+    story_points: str | None = None
+    epic_link: str | None = None
+    sprint: str | None = None
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class MappingContext:
+    make: MakeEvent
+    base_url: str
+    fields: FieldIds = FieldIds()
+    categories: Mapping[str, str] = field(default_factory=dict)  # status name -> category
+    component_teams: Mapping[str, str] = field(default_factory=dict)
+    project_teams: Mapping[str, str] = field(default_factory=dict)
+
+    def category(self, status_name: str | None) -> str:
+        return self.categories.get(status_name or "", "todo")
+
+
+def _name(value: Any, key: str = "name") -> str | None:
+    return (
+        value.get(key) if isinstance(value, dict) else (value if isinstance(value, str) else None)
+    )
+
+
+def _person(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    return (
+        value.get("accountId") or value.get("name") or value.get("key") or value.get("displayName")
+    )
+
+
+def _sprint(value: Any) -> str | None:
+    if isinstance(value, list) and value:
+        active = [s for s in value if isinstance(s, dict) and s.get("state") == "active"]
+        chosen = active[-1] if active else value[-1]
+        return _name(chosen)
+    return None
+
+
+def _team(fields: Mapping[str, Any], ctx: MappingContext) -> str | None:
+    if ctx.fields.team:
+        value = fields.get(ctx.fields.team)
+        team = _name(value) or _name(value, "value")
+        if team:
+            return team
+    for component in fields.get("components") or []:
+        if _name(component) in ctx.component_teams:
+            return ctx.component_teams[_name(component) or ""]
+    project = _name(fields.get("project"), "key")
+    return ctx.project_teams.get(project or "")
+
+
+def snapshot(issue: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
+    """The issue as Jira shows it now, in the canonical work item shape."""
+    fields = issue.get("fields") or {}
+    known = set(CORE_FIELDS) | {
+        f
+        for f in (ctx.fields.story_points, ctx.fields.epic_link, ctx.fields.sprint, ctx.fields.team)
+        if f
+    }
+    points = fields.get(ctx.fields.story_points) if ctx.fields.story_points else None
+    parent = _name(fields.get("parent"), "key") or (
+        fields.get(ctx.fields.epic_link) if ctx.fields.epic_link else None
+    )
+    status = fields.get("status")
+    return {
+        "title": fields.get("summary"),
+        "item_type": _name(fields.get("issuetype")),
+        "project": _name(fields.get("project"), "key"),
+        "status": _name(status),
+        "status_category": category_of(status),
+        "assignee": _person(fields.get("assignee")),
+        "reporter": _person(fields.get("reporter")),
+        "priority": _name(fields.get("priority")),
+        "labels": [str(x) for x in fields.get("labels") or []],
+        "components": [c for c in (_name(x) for x in fields.get("components") or []) if c],
+        "fix_versions": [v for v in (_name(x) for x in fields.get("fixVersions") or []) if v],
+        "sprint": _sprint(fields.get(ctx.fields.sprint)) if ctx.fields.sprint else None,
+        "parent": parent if isinstance(parent, str) else None,
+        "resolution": _name(fields.get("resolution")),
+        "due_date": fields.get("duedate"),
+        "estimate": float(points) if isinstance(points, int | float) else None,
+        "team": _team(fields, ctx),
+        "created_at": parse_time(fields["created"]).isoformat()
+        if isinstance(fields.get("created"), str)
+        else None,
+        "url": f"{ctx.base_url.rstrip('/')}/browse/{issue['key']}",
+        "attributes": {
+            k: v
+            for k, v in fields.items()
+            if k.startswith("customfield_") and k not in known and v not in (None, [], {}, "")
+        },
+    }
+
+
+def _histories(issue: Mapping[str, Any]) -> list[dict[str, Any]]:
+    histories = list((issue.get("changelog") or {}).get("histories") or [])
+    return sorted(histories, key=lambda h: (parse_time(h["created"]), str(h.get("id"))))
+
+
+def map_issue(
+    issue: Mapping[str, Any], ctx: MappingContext, histories: list[dict[str, Any]] | None = None
+) -> list[Event]:
+    """All events one issue implies: created, each change in its history, the current state."""
+    key = issue["key"]
+    fields = issue.get("fields") or {}
+    current = snapshot(issue, ctx)
+    histories = _histories(issue) if histories is None else histories
+    events: list[Event] = []
+    if isinstance(fields.get("created"), str):
+        first_status = next(
+            (i for h in histories for i in h.get("items", []) if i.get("field") == "status"), None
+        )
+        initial = dict(current)
+        if first_status is not None:
+            initial["status"] = first_status.get("fromString")
+            initial["status_category"] = ctx.category(first_status.get("fromString"))
+        events.append(
+            ctx.make(
+                "work_item.created",
+                key,
+                f"{issue.get('id', key)}:created",
+                parse_time(fields["created"]),
+                initial,
+            )
+        )
+    for history in histories:
+        at = parse_time(history["created"])
+        actor = _person(history.get("author"))
+        for item in history.get("items") or []:
+            event = _change(key, history, item, at, actor, ctx)
+            if event is not None:
+                events.append(event)
+    worklog = fields.get("worklog") or {}
+    # Jira nests them ({"worklogs": [...]}); Atlassian's own OpenAPI example lists them bare.
+    for log in worklog if isinstance(worklog, list) else worklog.get("worklogs") or []:
+        if log.get("started") and log.get("id"):
+            events.append(
+                ctx.make(
+                    "work_item.worklog_added",
+                    key,
+                    f"worklog:{log['id']}",
+                    parse_time(log.get("updated") or log["started"]),
+                    {
+                        "worklog_id": str(log["id"]),
+                        "author": _person(log.get("author")),
+                        "started_at": parse_time(log["started"]).isoformat(),
+                        "seconds_spent": int(log.get("timeSpentSeconds") or 0),
+                    },
+                )
+            )
+    if isinstance(fields.get("updated"), str):
+        events.append(
+            ctx.make(
+                "work_item.updated",
+                key,
+                f"updated:{fields['updated']}",
+                parse_time(fields["updated"]),
+                current,
+            )
+        )
+    return events
+
+
+def _change(
+    key: str,
+    history: Mapping[str, Any],
+    item: Mapping[str, Any],
+    at: datetime,
+    actor: str | None,
+    ctx: MappingContext,
+) -> Event | None:
+    name = str(item.get("field") or "")
+    change = f"{history.get('id')}:{item.get('fieldId') or name}"
+    if name == "status":
+        old, new = item.get("fromString"), item.get("toString")
+        return ctx.make(
+            "work_item.status_changed",
+            key,
+            change,
+            at,
+            {
+                "from_status": old,
+                "to_status": new or "",
+                "actor": actor,
+                "from_category": ctx.category(old) if old else None,
+                "to_category": ctx.category(new),
+            },
+        )
+    if name == "assignee":
+        return ctx.make(
+            "work_item.assigned",
+            key,
+            change,
+            at,
+            {"from_assignee": item.get("from"), "to_assignee": item.get("to"), "actor": actor},
+        )
+    if (
+        name.lower() in ("story points", "story point estimate")
+        or item.get("fieldId") == ctx.fields.story_points
+    ):
+        return ctx.make(
+            "work_item.estimated",
+            key,
+            change,
+            at,
+            {
+                "from_estimate": _number(item.get("fromString")),
+                "to_estimate": _number(item.get("toString")),
+            },
+        )
+    if name in ("IssueParentAssociation", "Parent", "Epic Link"):
+        target = item.get("toString") or item.get("fromString")
+        if not target:
+            return None
+        return ctx.make(
+            "work_item.linked",
+            key,
+            change,
+            at,
+            {
+                "relation": "parent",
+                "target": {"kind": "work_item", "key": target},
+                "removed": not item.get("toString"),
+            },
+        )
+    return None
+
+
+def _number(text: Any) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except (TypeError, ValueError):
+        return None

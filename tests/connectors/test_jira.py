@@ -1,0 +1,234 @@
+"""The Jira connector against the Jira emulator (a real server) and the real payload samples."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors.config import build_connector, parse_config
+from connectors.jira.connector import JiraConnector
+from connectors.secrets import SecretResolver
+from hub.events import Event
+from projections.replay import replay
+from projections.work_items import work_item_view
+from tests.emulators.jira import JiraEmulator, generate_project, jira_time
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "api-samples" / "jira"
+LA = ZoneInfo("America/Los_Angeles")
+
+
+def connector(jira: JiraEmulator, **settings: Any) -> JiraConnector:
+    base: dict[str, Any] = {
+        "base_url": jira.url,
+        "flavor": jira.flavor,
+        "page_size": 50,
+        "webhook_secret": "${env:HOOK}",
+    }
+    if jira.flavor == "cloud":
+        base |= {"email": jira.email, "api_token": "${env:JIRA_TOKEN}"}
+    else:
+        base |= {"token": "${env:JIRA_TOKEN}"}
+    valid = parse_config({"name": "jira-main", "type": "jira", "settings": {**base, **settings}})
+    built = build_connector(
+        valid, SecretResolver({"JIRA_TOKEN": jira.token, "HOOK": jira.webhook_secret})
+    )
+    assert isinstance(built, JiraConnector)
+    return built
+
+
+def pull_all(
+    c: JiraConnector, cursor: dict[str, Any] | None = None
+) -> tuple[list[Event], dict[str, Any]]:
+    events: list[Event] = []
+    for page in c.pull(cursor):
+        assert not page.rejects, page.rejects
+        events.extend(page.events)
+        cursor = page.cursor
+    assert cursor is not None
+    return events, cursor
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
+def test_backfill_pages_with_the_minimum_requests(flavor: str) -> None:
+    """120 issues at 50 a page: 3 discovery calls + 3 search pages; every transition an event."""
+    with JiraEmulator(generate_project(120), flavor=flavor) as jira:
+        events, cursor = pull_all(connector(jira))
+        searches = [r for r in jira.requests if "search" in r.path]
+    assert len(searches) == 3 and len(jira.requests) == 6
+    types = [e.type for e in events]
+    assert (
+        types.count("work_item.created") == 120 and types.count("work_item.status_changed") == 480
+    )
+    assert cursor["updated"].endswith("+00:00")
+    if flavor == "cloud":
+        assert searches[0].query["jql"].startswith('updated >= "1970/01/01')
+        assert "nextPageToken" in searches[1].query
+    else:
+        assert searches[1].query["startAt"] == "50"
+
+
+def test_incremental_pulls_only_what_changed_and_converts_to_the_users_zone() -> None:
+    """After a backfill, a change is found by JQL written in the Jira user's own time zone."""
+    issues = generate_project(30, start=datetime(2026, 3, 2, 9, tzinfo=LA))
+    with JiraEmulator(issues, user_timezone="America/Los_Angeles") as jira:
+        c = connector(jira)
+        first, cursor = pull_all(c)
+        newest = max(datetime.fromisoformat(i["fields"]["updated"]) for i in issues)
+        key = issues[0]["key"]
+        # 30 seconds after the newest update: same minute, inside the overlap window
+        jira.transition(key, "In Progress", newest + timedelta(seconds=30))
+        jira.requests.clear()
+        second, cursor2 = pull_all(c, cursor)
+        jql = next(r for r in jira.requests if "search" in r.path).query["jql"]
+    since = datetime.fromisoformat(cursor["updated"]).astimezone(LA) - timedelta(minutes=2)
+    assert jql.startswith(f'updated >= "{since:%Y/%m/%d %H:%M}"')  # local time, not UTC
+    changed = [e for e in second if e.entity.key == key and e.type == "work_item.status_changed"]
+    assert changed and changed[-1].payload.to_status == "In Progress"  # type: ignore[union-attr]
+    assert len({e.entity.key for e in second}) < 30  # not a second backfill
+    assert datetime.fromisoformat(cursor2["updated"]) > datetime.fromisoformat(cursor["updated"])
+    # what the overlap pulled twice has the same ids, so folding both pulls counts each once
+    assert {e.event_id for e in first} & {e.event_id for e in second}
+    state = replay((e, None) for e in [*first, *second])["work_item"][key]
+    assert len(state["transitions"]) == len(jira.issues[key]["changelog"]["histories"])
+
+
+def test_a_utc_cursor_sent_as_is_would_miss_updates() -> None:
+    """The emulator reads JQL in the user's zone, like Jira: a UTC-formatted date skips 8 hours."""
+    issues = generate_project(5, start=datetime(2026, 3, 2, 9, tzinfo=LA), histories_per_issue=1)
+    with JiraEmulator(issues) as jira:
+        c = connector(jira)
+        _, cursor = pull_all(c)
+        newest = max(datetime.fromisoformat(i["fields"]["updated"]) for i in issues)
+        jira.transition(issues[1]["key"], "In Progress", newest + timedelta(hours=1))
+        second, _ = pull_all(c, cursor)
+        naive = jira._search(
+            type(
+                "R",
+                (),
+                {
+                    "query": {
+                        "jql": (
+                            f'updated >= "{datetime.fromisoformat(cursor["updated"]):%Y/%m/%d %H:%M}" '
+                            "ORDER BY updated ASC, key ASC"
+                        ),
+                        "maxResults": "50",
+                    }
+                },
+            )()
+        )  # type: ignore[arg-type]
+    assert any(e.entity.key == issues[1]["key"] for e in second)
+    assert naive.body["issues"] == []  # what a connector ignoring the zone would have seen
+
+
+def test_long_histories_are_paged_from_the_changelog_endpoint() -> None:
+    """Cloud search shows 40 histories; the connector fetches all 55 and emits every change."""
+    issue = generate_project(1, histories_per_issue=4)[0]
+    base = datetime(2026, 1, 5, 9, tzinfo=LA)
+    flips = ["In Progress", "QA"]
+    issue["changelog"]["histories"] = [
+        {
+            "id": str(500 + n),
+            "created": jira_time(base + timedelta(hours=n)),
+            "items": [
+                {
+                    "field": "status",
+                    "fieldId": "status",
+                    "fromString": flips[n % 2 - 1],
+                    "toString": flips[n % 2],
+                }
+            ],
+        }
+        for n in range(55)
+    ]
+    issue["fields"]["updated"] = jira_time(base + timedelta(hours=55))
+    with JiraEmulator([issue]) as jira:
+        events, _ = pull_all(connector(jira))
+        assert any(r.path.endswith("/changelog") for r in jira.requests)
+    assert sum(1 for e in events if e.type == "work_item.status_changed") == 55
+
+
+def test_rate_limits_and_auth_failures() -> None:
+    """429s are waited out; a wrong token and an unknown project are reported by field."""
+    with JiraEmulator(generate_project(3)) as jira:
+        jira.throttle_next = 2
+        events, _ = pull_all(connector(jira))
+        assert events and sum(1 for r in jira.requests if r.path.endswith("/myself")) == 3
+        assert connector(jira, projects=["GEN", "NOPE"]).check()[0].field == "settings.projects.1"
+        stale = connector(jira)
+        jira.token = "rotated"  # the token in the connector's environment is now wrong
+        problems = stale.check()
+        assert problems[0].field == "settings.api_token" and "401" in problems[0].message
+
+
+def test_webhook_and_pull_give_the_same_event_ids() -> None:
+    """A status change delivered by webhook maps to the same id the pull path gives it."""
+    issues = generate_project(2, histories_per_issue=2)
+    with JiraEmulator(issues) as jira:
+        c = connector(jira)
+        at = datetime(2026, 4, 1, 12, tzinfo=LA)
+        jira.transition(issues[0]["key"], "In Progress", at)
+        history = jira.issues[issues[0]["key"]]["changelog"]["histories"][-1]
+        body, headers = jira.webhook("jira:issue_updated", issues[0]["key"], history, at)
+        c.verify_webhook("POST", "/webhooks/jira-main", headers, body)
+        pushed = c.parse_webhook(headers, body).events
+        pulled, _ = pull_all(c)
+        forged = dict(headers, **{"X-Hub-Signature": "sha256=0"})
+        with pytest.raises(Exception, match="signature"):
+            c.verify_webhook("POST", "/webhooks/jira-main", forged, body)
+    pushed_change = next(e for e in pushed if e.type == "work_item.status_changed")
+    assert pushed_change.event_id in {e.event_id for e in pulled}
+    assert "work_item.created" not in [e.type for e in pushed]
+
+
+def test_pulled_history_builds_the_exact_lifecycle() -> None:
+    """Folding what the connector emitted gives the item's real timeline and cycle time."""
+    issues = generate_project(1, histories_per_issue=4, seed=5)
+    with JiraEmulator(issues) as jira:
+        events, _ = pull_all(connector(jira))
+    state = replay((e, None) for e in events)["work_item"][issues[0]["key"]]
+    view = work_item_view(state, datetime(2027, 1, 1, tzinfo=LA))
+    statuses = [s["status"] for s in view["timeline"]]
+    assert statuses == ["Backlog", "Selected for Development", "In Progress", "QA", "Done"]
+    histories = issues[0]["changelog"]["histories"]
+    expected = datetime.fromisoformat(histories[3]["created"]) - datetime.fromisoformat(
+        histories[1]["created"]
+    )
+    assert view["cycle_time_seconds"] == expected.total_seconds()
+    assert view["estimate"] == issues[0]["fields"]["customfield_10016"]
+
+
+def test_every_real_sample_maps_without_dead_letters() -> None:
+    """The recorded issues, the official search example and the webhook sample all map."""
+    issues = json.loads((SAMPLES / "jira_issues_with_changelog.faros-fixture.json").read_text())
+    search = json.loads(
+        (SAMPLES / "jira_search_jql_response.atlassian-openapi-example.json").read_text()
+    )
+    with JiraEmulator(issues, flavor="cloud") as jira:
+        c = connector(jira)
+        pulled, _ = pull_all(c)
+        by_key = {e.entity.key for e in pulled}
+        assert by_key == {"TEST-1", "TEST-2", "TEST-3", "TEST-4"}
+        types = [e.type for e in pulled if e.entity.key == "TEST-3"]
+        assert "work_item.estimated" in types and "work_item.status_changed" in types
+        context = c._context(c._client())[0]
+        from connectors.jira.mapping import map_issue
+
+        for issue in search["issues"]:
+            assert map_issue(issue, context)  # worklogs at least
+        webhook = (
+            SAMPLES / "jira_webhook_issue_updated_status_changed.mobitel-fixture.json"
+        ).read_bytes()
+        page = c.parse_webhook({}, webhook)
+    assert not page.rejects
+    moved = [e for e in page.events if e.type == "work_item.status_changed"]
+    assert (
+        moved[0].payload.to_status == "In Progress"
+        and moved[0].payload.to_category == "in_progress"
+    )  # type: ignore[union-attr]
+    linked = [e for e in pulled if e.type == "work_item.linked"]
+    assert linked[0].payload.target.key == "FAI-1233"  # type: ignore[union-attr]

@@ -1,0 +1,330 @@
+"""A Jira emulator: a real HTTP server with Jira's contract, shaped like the real samples.
+
+Both flavours: Cloud (basic auth with email + API token, ``/rest/api/3/search/jql`` paged
+by ``nextPageToken``, at most 40 histories per issue in search results) and Data Center
+(bearer PAT, ``/rest/api/2/search`` paged by ``startAt``/``total``). JQL ``updated >=
+"yyyy/MM/dd HH:mm"`` is read in the calling user's time zone, to the minute, as Jira
+does. ``/issue/{key}/changelog`` pages the full history. 401/403, 429 with Retry-After
+and 400 for JQL it does not understand are all real answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tests.emulators.http_server import EmulatorServer, Reply, Request
+
+__all__ = ["JiraEmulator", "generate_project", "jira_time"]
+
+STATUSES = [
+    {"name": "Backlog", "statusCategory": {"id": 2, "key": "new", "name": "To Do"}},
+    {"name": "To Do", "statusCategory": {"id": 2, "key": "new", "name": "To Do"}},
+    {
+        "name": "Selected for Development",
+        "statusCategory": {"id": 2, "key": "new", "name": "To Do"},
+    },
+    {
+        "name": "In Progress",
+        "statusCategory": {"id": 4, "key": "indeterminate", "name": "In Progress"},
+    },
+    {"name": "QA", "statusCategory": {"id": 4, "key": "indeterminate", "name": "In Progress"}},
+    {"name": "Blocked", "statusCategory": {"id": 4, "key": "indeterminate", "name": "In Progress"}},
+    {"name": "Done", "statusCategory": {"id": 3, "key": "done", "name": "Done"}},
+]
+FIELDS = [
+    {"id": "summary", "name": "Summary", "custom": False},
+    {"id": "customfield_10016", "name": "Story Points", "custom": True},
+    {"id": "customfield_10014", "name": "Epic Link", "custom": True},
+    {"id": "customfield_10020", "name": "Sprint", "custom": True},
+]
+_JQL = re.compile(
+    r'^updated >= "(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2})"'
+    r"(?: AND project in \(([^)]*)\))?(?: AND \((.*)\))?"
+    r" ORDER BY updated ASC, key ASC$"
+)
+
+
+def jira_time(moment: datetime) -> str:
+    """Jira's wire format: ``2024-07-04T05:41:00.089-0700``."""
+    return (
+        moment.strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{moment.microsecond // 1000:03d}"
+        + moment.strftime("%z")
+    )
+
+
+class JiraEmulator(EmulatorServer):
+    def __init__(
+        self,
+        issues: list[dict[str, Any]],
+        *,
+        flavor: str = "cloud",
+        email: str = "bot@example.com",
+        token: str = "jira-token",
+        user_timezone: str = "America/Los_Angeles",
+        webhook_secret: str = "hook",
+    ) -> None:
+        self.issues = {i["key"]: i for i in issues}
+        self.flavor, self.email, self.token = flavor, email, token
+        self.user_timezone, self.webhook_secret = user_timezone, webhook_secret
+        self.throttle_next = 0
+        self.search_history_limit = 40 if flavor == "cloud" else 100
+        v = "3" if flavor == "cloud" else "2"
+        routes = {
+            ("GET", f"/rest/api/{v}/myself"): self._myself,
+            ("GET", f"/rest/api/{v}/field"): lambda r: Reply(200, FIELDS),
+            ("GET", f"/rest/api/{v}/status"): lambda r: Reply(200, STATUSES),
+        }
+        search = "/rest/api/3/search/jql" if flavor == "cloud" else "/rest/api/2/search"
+        routes[("GET", search)] = self._search
+        self._routes = routes
+        self.v = v
+        super().__init__({}, fallback=self._serve)  # every request passes auth and throttling
+
+    # --- plumbing ------------------------------------------------------------------
+
+    def _authorized(self, request: Request) -> Reply | None:
+        header = request.headers.get("Authorization", "")
+        if self.flavor == "cloud":
+            expected = "Basic " + base64.b64encode(f"{self.email}:{self.token}".encode()).decode()
+        else:
+            expected = f"Bearer {self.token}"
+        if header != expected:
+            return Reply(401, {"errorMessages": ["You are not authenticated."], "errors": {}})
+        if self.throttle_next > 0:
+            self.throttle_next -= 1
+            return Reply(429, {"errorMessages": ["Rate limit exceeded."]}, {"Retry-After": "1"})
+        return None
+
+    def _serve(self, request: Request) -> Reply:
+        refused = self._authorized(request)
+        if refused:
+            return refused
+        match = re.fullmatch(rf"/rest/api/{self.v}/issue/([A-Z0-9]+-\d+)/changelog", request.path)
+        if match:
+            return self._changelog(request, match.group(1))
+        match = re.fullmatch(rf"/rest/api/{self.v}/project/([A-Z0-9]+)", request.path)
+        if match:
+            known = {i["fields"]["project"]["key"] for i in self.issues.values()}
+            if match.group(1) in known:
+                return Reply(200, {"key": match.group(1)})
+            return Reply(
+                404, {"errorMessages": [f"No project could be found with key '{match.group(1)}'."]}
+            )
+        handler = self._routes.get((request.method, request.path))
+        return handler(request) if handler else Reply(404, {"errorMessages": ["Not found"]})
+
+    # --- endpoints -----------------------------------------------------------------
+
+    def _myself(self, request: Request) -> Reply:
+        return Reply(
+            200, {"accountId": "bot", "emailAddress": self.email, "timeZone": self.user_timezone}
+        )
+
+    def _search(self, request: Request) -> Reply:
+        jql = request.query.get("jql", "")
+        match = _JQL.match(jql)
+        if not match:
+            return Reply(400, {"errorMessages": [f"Error in the JQL Query: {jql!r}"], "errors": {}})
+        y, mo, d, h, mi, projects, _extra = match.groups()
+        since = datetime(
+            int(y), int(mo), int(d), int(h), int(mi), tzinfo=ZoneInfo(self.user_timezone)
+        )
+        wanted = {p.strip().strip('"') for p in projects.split(",")} if projects else None
+        matching = []
+        for issue in self.issues.values():
+            updated = datetime.fromisoformat(issue["fields"]["updated"])
+            # Jira compares to the minute
+            if updated.replace(second=0, microsecond=0) < since:
+                continue
+            if wanted and issue["fields"]["project"]["key"] not in wanted:
+                continue
+            matching.append(issue)
+        matching.sort(key=lambda i: (datetime.fromisoformat(i["fields"]["updated"]), i["key"]))
+        size = min(int(request.query.get("maxResults", 50)), 100)
+        if self.flavor == "cloud":
+            start = int(request.query.get("nextPageToken") or 0)
+        else:
+            start = int(request.query.get("startAt", 0))
+        page = [self._shape(i) for i in matching[start : start + size]]
+        if self.flavor == "cloud":
+            last = start + size >= len(matching)
+            body: dict[str, Any] = {"isLast": last, "issues": page}
+            if not last:
+                body["nextPageToken"] = str(start + size)
+            return Reply(200, body)
+        return Reply(
+            200, {"startAt": start, "maxResults": size, "total": len(matching), "issues": page}
+        )
+
+    def _shape(self, issue: dict[str, Any]) -> dict[str, Any]:
+        histories = sorted(
+            issue["changelog"]["histories"], key=lambda h: h["created"], reverse=True
+        )
+        shown = histories[: self.search_history_limit]
+        return {
+            "expand": "",
+            "id": issue["id"],
+            "key": issue["key"],
+            "self": f"{self.url}/rest/api/{self.v}/issue/{issue['id']}",
+            "fields": issue["fields"],
+            "changelog": {
+                "startAt": 0,
+                "maxResults": len(shown),
+                "total": len(histories),
+                "histories": shown,
+            },
+        }
+
+    def _changelog(self, request: Request, key: str) -> Reply:
+        issue = self.issues.get(key)
+        if issue is None:
+            return Reply(
+                404,
+                {
+                    "errorMessages": [
+                        "Issue does not exist or you do not have permission to see it."
+                    ]
+                },
+            )
+        histories = sorted(issue["changelog"]["histories"], key=lambda h: h["created"])
+        start, size = (
+            int(request.query.get("startAt", 0)),
+            min(int(request.query.get("maxResults", 100)), 100),
+        )
+        values = histories[start : start + size]
+        return Reply(
+            200,
+            {
+                "self": "",
+                "maxResults": size,
+                "startAt": start,
+                "total": len(histories),
+                "isLast": start + size >= len(histories),
+                "values": values,
+            },
+        )
+
+    # --- test helpers --------------------------------------------------------------
+
+    def transition(self, key: str, to_status: str, at: datetime) -> None:
+        """A status change in Jira: a new history and a new ``updated``."""
+        issue = self.issues[key]
+        current = issue["fields"]["status"]["name"]
+        status = next(s for s in STATUSES if s["name"] == to_status)
+        history_id = str(
+            100000 + sum(len(i["changelog"]["histories"]) for i in self.issues.values())
+        )
+        issue["changelog"]["histories"].append(
+            {
+                "id": history_id,
+                "created": jira_time(at),
+                "author": {"accountId": "u1"},
+                "items": [
+                    {
+                        "field": "status",
+                        "fieldtype": "jira",
+                        "fieldId": "status",
+                        "fromString": current,
+                        "toString": to_status,
+                    }
+                ],
+            }
+        )
+        issue["fields"]["status"] = {"name": to_status, "statusCategory": status["statusCategory"]}
+        issue["fields"]["updated"] = jira_time(at)
+
+    def webhook(
+        self, event: str, key: str, history: dict[str, Any] | None, at: datetime
+    ) -> tuple[bytes, dict[str, str]]:
+        """A signed delivery as Jira sends it (epoch-ms timestamp, changelog with id and items)."""
+        body: dict[str, Any] = {
+            "timestamp": int(at.timestamp() * 1000),
+            "webhookEvent": event,
+            "issue_event_type_name": "issue_generic",
+            "user": {"accountId": "u1"},
+            "issue": self._shape(self.issues[key]) | {"changelog": None},
+        }
+        if history:
+            body["changelog"] = {"id": history["id"], "items": history["items"]}
+        raw = json.dumps(body).encode()
+        signature = (
+            "sha256=" + hmac.new(self.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
+        )
+        return raw, {"X-Hub-Signature": signature}
+
+
+def generate_project(
+    count: int,
+    *,
+    project: str = "GEN",
+    seed: int = 1,
+    start: datetime | None = None,
+    histories_per_issue: int = 4,
+) -> list[dict[str, Any]]:
+    """Issues with changelogs walking Backlog -> ... -> Done, Jira-shaped like the samples."""
+    rng = random.Random(seed)
+    start = start or datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("America/Los_Angeles"))
+    flow = ["Backlog", "Selected for Development", "In Progress", "QA", "Done"]
+    issues = []
+    history_id = 10000
+    for n in range(count):
+        created = start + timedelta(minutes=rng.randint(0, 60 * 24 * 20))
+        moment = created
+        histories = []
+        steps = min(histories_per_issue, len(flow) - 1)
+        for step in range(steps):
+            moment += timedelta(minutes=rng.randint(5, 60 * 24))
+            history_id += 1
+            histories.append(
+                {
+                    "id": str(history_id),
+                    "created": jira_time(moment),
+                    "author": {"accountId": f"u{n % 7}"},
+                    "items": [
+                        {
+                            "field": "status",
+                            "fieldtype": "jira",
+                            "fieldId": "status",
+                            "fromString": flow[step],
+                            "toString": flow[step + 1],
+                        }
+                    ],
+                }
+            )
+        status = next(s for s in STATUSES if s["name"] == flow[steps])
+        issues.append(
+            {
+                "id": str(20000 + n),
+                "key": f"{project}-{n + 1}",
+                "changelog": {
+                    "startAt": 0,
+                    "maxResults": len(histories),
+                    "total": len(histories),
+                    "histories": histories,
+                },
+                "fields": {
+                    "summary": f"Generated issue {n + 1}",
+                    "issuetype": {"id": "10001", "name": "Story", "subtask": False},
+                    "project": {"id": "12345", "key": project, "name": f"{project} project"},
+                    "status": {"name": status["name"], "statusCategory": status["statusCategory"]},
+                    "priority": {"name": "Medium", "id": "3"},
+                    "labels": [],
+                    "components": [],
+                    "assignee": {"accountId": f"u{n % 7}", "displayName": f"User {n % 7}"},
+                    "created": jira_time(created),
+                    "updated": jira_time(moment),
+                    "customfield_10016": rng.choice([1, 2, 3, 5, 8]),
+                    "parent": None,
+                },
+            }
+        )
+    return issues
