@@ -140,15 +140,14 @@ class JiraEmulator(EmulatorServer):
         )
         wanted = {p.strip().strip('"') for p in projects.split(",")} if projects else None
         matching = []
-        for issue in self.issues.values():
-            updated = datetime.fromisoformat(issue["fields"]["updated"])
+        for updated, key in self._ordered():
+            issue = self.issues[key]
             # Jira compares to the minute
             if updated.replace(second=0, microsecond=0) < since:
                 continue
             if wanted and issue["fields"]["project"]["key"] not in wanted:
                 continue
             matching.append(issue)
-        matching.sort(key=lambda i: (datetime.fromisoformat(i["fields"]["updated"]), i["key"]))
         size = min(int(request.query.get("maxResults", 50)), 100)
         if self.flavor == "cloud":
             start = int(request.query.get("nextPageToken") or 0)
@@ -164,6 +163,16 @@ class JiraEmulator(EmulatorServer):
         return Reply(
             200, {"startAt": start, "maxResults": size, "total": len(matching), "issues": page}
         )
+
+    def _ordered(self) -> list[tuple[datetime, str]]:
+        """Issues by (updated, key), recomputed only when an issue changed."""
+        stamp = tuple((k, i["fields"]["updated"]) for k, i in self.issues.items())
+        if getattr(self, "_order_stamp", None) != stamp:
+            self._order = sorted(
+                (datetime.fromisoformat(i["fields"]["updated"]), k) for k, i in self.issues.items()
+            )
+            self._order_stamp = stamp
+        return self._order
 
     def _shape(self, issue: dict[str, Any]) -> dict[str, Any]:
         histories = sorted(
