@@ -53,6 +53,11 @@ class JiraSettings(ConnectorSettings):
     team_mapping: TeamMapping = Field(default_factory=TeamMapping)
     start_date: date | None = Field(default=None, description="How far back a first backfill goes.")
     overlap_minutes: int = Field(default=2, ge=1, le=60)
+    reconcile_interval_hours: float = Field(
+        default=6.0,
+        ge=0,
+        description="How often to list every key and report issues deleted in Jira (0: never).",
+    )
     webhook_secret: SecretRef | None = None
     page_size: int = Field(default=100, ge=1, le=100)
 
@@ -137,14 +142,15 @@ class JiraConnector(Connector):
     # --- pulling -------------------------------------------------------------------
 
     def _pages(
-        self, client: HttpClient, jql: str, fields: list[str]
+        self, client: HttpClient, jql: str, fields: list[str], expand: bool = True
     ) -> Iterator[list[dict[str, Any]]]:
         params: dict[str, Any] = {
             "jql": jql,
             "fields": ",".join(fields),
-            "expand": "changelog",
             "maxResults": self.settings.page_size,
         }
+        if expand:
+            params["expand"] = "changelog"
         if self.settings.flavor == "cloud":
             token: str | None = None
             while True:
@@ -210,17 +216,61 @@ class JiraConnector(Connector):
             ),
         ]
         newest = since
+        known = set((cursor or {}).get("keys") or [])
+        reconciled_at = (cursor or {}).get("reconciled_at")
+
+        def position() -> Cursor:
+            return {
+                "updated": newest.isoformat(),
+                "keys": sorted(known),
+                "reconciled_at": reconciled_at,
+            }
+
         for issues in self._pages(client, self._jql(since, zone), fields):
             events, rejects = [], []
             for issue in issues:
                 try:
                     events.extend(map_issue(issue, context, self._full_histories(client, issue)))
+                    known.add(issue["key"])
                     updated = (issue.get("fields") or {}).get("updated")
                     if isinstance(updated, str):
                         newest = max(newest, parse_time(updated))
                 except (KeyError, TypeError, ValueError) as exc:
                     rejects.append(Reject(issue, f"cannot map issue {issue.get('key')!r}: {exc!r}"))
-            yield Page(events, {"updated": newest.isoformat()}, rejects)
+            yield Page(events, position(), rejects)
+        if cursor is None:
+            # a first backfill just saw every key there is: nothing to reconcile yet
+            reconciled_at = datetime.now(UTC).isoformat()
+            yield Page([], position())
+        elif self._reconcile_due(reconciled_at):
+            now = datetime.now(UTC)
+            present = {
+                issue["key"]
+                for page in self._pages(
+                    client,
+                    self._jql(datetime(1970, 1, 2, tzinfo=UTC), zone),
+                    ["updated"],
+                    expand=False,
+                )
+                for issue in page
+            }
+            gone = sorted(known - present)
+            known, reconciled_at = present, now.isoformat()
+            deletions = [
+                self.event(
+                    "work_item.deleted", key, "deleted", now, {"reason": "no longer found in Jira"}
+                )
+                for key in gone
+            ]
+            yield Page(deletions, position())
+
+    def _reconcile_due(self, reconciled_at: str | None) -> bool:
+        hours = self.settings.reconcile_interval_hours
+        if not hours:
+            return False
+        if reconciled_at is None:
+            return True
+        return datetime.now(UTC) - datetime.fromisoformat(reconciled_at) >= timedelta(hours=hours)
 
     def check(self) -> list[FieldProblem]:
         credential = "settings.api_token" if self.settings.flavor == "cloud" else "settings.token"
@@ -253,6 +303,29 @@ class JiraConnector(Connector):
 
     # --- webhooks ------------------------------------------------------------------
 
+    def _worklog_webhook(self, kind: str, payload: Mapping[str, Any]) -> Page:
+        """worklog_created/updated carry the issue's id only; its key comes from Jira."""
+        log = payload.get("worklog") or {}
+        if kind == "worklog_deleted" or not log.get("issueId") or not log.get("started"):
+            return Page([], {})  # a removed worklog has no canonical event (yet)
+        issue = self._client().get_json(
+            f"/rest/api/{self._v}/issue/{log['issueId']}", params={"fields": "summary"}
+        )
+        at = parse_time(log.get("updated") or log["started"])
+        event = self.event(
+            "work_item.worklog_added",
+            issue["key"],
+            f"worklog:{log['id']}",
+            at,
+            {
+                "worklog_id": str(log["id"]),
+                "author": (log.get("author") or {}).get("accountId"),
+                "started_at": parse_time(log["started"]).isoformat(),
+                "seconds_spent": int(log.get("timeSpentSeconds") or 0),
+            },
+        )
+        return Page([event], {})
+
     def _cached_context(self) -> MappingContext:
         """Status categories and field ids change rarely; a webhook should not rediscover them."""
         key = (self.name, self.settings.base_url)
@@ -272,6 +345,13 @@ class JiraConnector(Connector):
         try:
             payload = json.loads(body)
             kind = payload["webhookEvent"]
+        except (ValueError, KeyError, TypeError) as exc:
+            return Page(
+                [], {}, [Reject(body.decode(errors="replace"), f"not a Jira webhook: {exc!r}")]
+            )
+        if str(kind).startswith("worklog_"):
+            return self._worklog_webhook(kind, payload)
+        try:
             issue = payload["issue"]
             stamp = payload.get("timestamp")
             # Jira sends epoch milliseconds; a delivery without them dates from the issue itself.

@@ -125,6 +125,26 @@ def test_a_utc_cursor_sent_as_is_would_miss_updates() -> None:
     assert naive.body["issues"] == []  # what a connector ignoring the zone would have seen
 
 
+def test_issues_deleted_in_jira_are_found_by_reconciliation() -> None:
+    """A key that no longer comes back from Jira yields one deleted event, once."""
+    issues = generate_project(4, histories_per_issue=1)
+    with JiraEmulator(issues) as jira:
+        c = connector(jira, reconcile_interval_hours=0.0001)
+        _, cursor = pull_all(c)
+        assert len(cursor["keys"]) == 4
+        del jira.issues[issues[2]["key"]]
+        import time
+
+        time.sleep(0.5)
+        events, cursor = pull_all(c, cursor)
+        deleted = [e for e in events if e.type == "work_item.deleted"]
+        assert [e.entity.key for e in deleted] == [issues[2]["key"]]
+        assert issues[2]["key"] not in cursor["keys"]
+        time.sleep(0.5)
+        again, _ = pull_all(c, cursor)
+    assert not [e for e in again if e.type == "work_item.deleted"]
+
+
 def test_long_histories_are_paged_from_the_changelog_endpoint() -> None:
     """Cloud search shows 40 histories; the connector fetches all 55 and emits every change."""
     issue = generate_project(1, histories_per_issue=4)[0]
@@ -183,6 +203,36 @@ def test_webhook_and_pull_give_the_same_event_ids() -> None:
     pushed_change = next(e for e in pushed if e.type == "work_item.status_changed")
     assert pushed_change.event_id in {e.event_id for e in pulled}
     assert "work_item.created" not in [e.type for e in pushed]
+
+
+def test_worklog_and_delete_webhooks() -> None:
+    """worklog_created is looked up to its issue key; jira:issue_deleted deletes the item."""
+    issues = generate_project(1, histories_per_issue=1)
+    with JiraEmulator(issues) as jira:
+        c = connector(jira)
+        body, headers = jira.sign(
+            {
+                "timestamp": 1767225600000,
+                "webhookEvent": "worklog_created",
+                "worklog": {
+                    "id": "77",
+                    "issueId": issues[0]["id"],
+                    "author": {"accountId": "u1"},
+                    "timeSpentSeconds": 5400,
+                    "started": "2026-03-03T10:00:00.000-0800",
+                },
+            }
+        )
+        logged = c.parse_webhook(headers, body).events
+        body, headers = jira.webhook(
+            "jira:issue_deleted", issues[0]["key"], None, datetime(2026, 3, 4, tzinfo=LA)
+        )
+        deleted = c.parse_webhook(headers, body).events
+    assert [(e.type, e.entity.key) for e in logged] == [
+        ("work_item.worklog_added", issues[0]["key"])
+    ]
+    assert logged[0].payload.seconds_spent == 5400  # type: ignore[union-attr]
+    assert [e.type for e in deleted] == ["work_item.deleted"]
 
 
 def test_pulled_history_builds_the_exact_lifecycle() -> None:

@@ -111,6 +111,19 @@ class JiraEmulator(EmulatorServer):
         match = re.fullmatch(rf"/rest/api/{self.v}/issue/([A-Z0-9]+-\d+)/changelog", request.path)
         if match:
             return self._changelog(request, match.group(1))
+        match = re.fullmatch(rf"/rest/api/{self.v}/issue/(\d+)", request.path)
+        if match:
+            found = [i for i in self.issues.values() if i["id"] == match.group(1)]
+            if not found:
+                return Reply(
+                    404,
+                    {
+                        "errorMessages": [
+                            "Issue does not exist or you do not have permission to see it."
+                        ]
+                    },
+                )
+            return Reply(200, self._shape(found[0]) | {"changelog": None})
         match = re.fullmatch(rf"/rest/api/{self.v}/project/([A-Z0-9]+)", request.path)
         if match:
             known = {i["fields"]["project"]["key"] for i in self.issues.values()}
@@ -251,6 +264,14 @@ class JiraEmulator(EmulatorServer):
         issue["fields"]["status"] = {"name": to_status, "statusCategory": status["statusCategory"]}
         issue["fields"]["updated"] = jira_time(at)
 
+    def sign(self, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        """Any delivery body, signed as Jira signs it."""
+        raw = json.dumps(body).encode()
+        signature = (
+            "sha256=" + hmac.new(self.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
+        )
+        return raw, {"X-Hub-Signature": signature}
+
     def webhook(
         self, event: str, key: str, history: dict[str, Any] | None, at: datetime
     ) -> tuple[bytes, dict[str, str]]:
@@ -264,11 +285,7 @@ class JiraEmulator(EmulatorServer):
         }
         if history:
             body["changelog"] = {"id": history["id"], "items": history["items"]}
-        raw = json.dumps(body).encode()
-        signature = (
-            "sha256=" + hmac.new(self.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
-        )
-        return raw, {"X-Hub-Signature": signature}
+        return self.sign(body)
 
 
 def generate_project(
