@@ -36,6 +36,7 @@ _CONTEXTS: dict[tuple[str, str], tuple[float, MappingContext]] = {}
 class TeamMapping(ConnectorSettings):
     components: dict[str, str] = Field(default_factory=dict, description="Component -> team.")
     projects: dict[str, str] = Field(default_factory=dict, description="Project key -> team.")
+    boards: dict[str, str] = Field(default_factory=dict, description="Board id -> team.")
 
 
 class JiraSettings(ConnectorSettings):
@@ -125,8 +126,27 @@ class JiraConnector(Connector):
             categories,
             s.team_mapping.components,
             s.team_mapping.projects,
+            self._board_teams(client),
         )
         return context, zone
+
+    def _board_teams(self, client: HttpClient) -> dict[str, str]:
+        """Issue key -> team, from the boards named in the team mapping (Jira Software API)."""
+        teams: dict[str, str] = {}
+        for board, team in self.settings.team_mapping.boards.items():
+            start = 0
+            while True:
+                body = client.get_json(
+                    f"/rest/agile/1.0/board/{board}/issue",
+                    params={"startAt": start, "maxResults": 50, "fields": "key"},
+                )
+                issues = body.get("issues") or []
+                for issue in issues:
+                    teams.setdefault(issue["key"], team)
+                start += len(issues)
+                if not issues or start >= int(body.get("total") or 0):
+                    break
+        return teams
 
     def _jql(self, since: datetime, zone: ZoneInfo) -> str:
         local = (since - timedelta(minutes=self.settings.overlap_minutes)).astimezone(zone)

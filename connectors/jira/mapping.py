@@ -57,6 +57,7 @@ class MappingContext:
     categories: Mapping[str, str] = field(default_factory=dict)  # status name -> category
     component_teams: Mapping[str, str] = field(default_factory=dict)
     project_teams: Mapping[str, str] = field(default_factory=dict)
+    issue_teams: Mapping[str, str] = field(default_factory=dict)  # from board mappings
 
     def category(self, status_name: str | None) -> str:
         return self.categories.get(status_name or "", "todo")
@@ -84,7 +85,8 @@ def _sprint(value: Any) -> str | None:
     return None
 
 
-def _team(fields: Mapping[str, Any], ctx: MappingContext) -> str | None:
+def _team(key: str, fields: Mapping[str, Any], ctx: MappingContext) -> str | None:
+    """A configured team field wins, then components, then boards, then the project."""
     if ctx.fields.team:
         value = fields.get(ctx.fields.team)
         team = _name(value) or _name(value, "value")
@@ -93,6 +95,8 @@ def _team(fields: Mapping[str, Any], ctx: MappingContext) -> str | None:
     for component in fields.get("components") or []:
         if _name(component) in ctx.component_teams:
             return ctx.component_teams[_name(component) or ""]
+    if key in ctx.issue_teams:
+        return ctx.issue_teams[key]
     project = _name(fields.get("project"), "key")
     return ctx.project_teams.get(project or "")
 
@@ -127,7 +131,7 @@ def snapshot(issue: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         "resolution": _name(fields.get("resolution")),
         "due_date": fields.get("duedate"),
         "estimate": float(points) if isinstance(points, int | float) else None,
-        "team": _team(fields, ctx),
+        "team": _team(issue["key"], fields, ctx),
         "created_at": parse_time(fields["created"]).isoformat()
         if isinstance(fields.get("created"), str)
         else None,

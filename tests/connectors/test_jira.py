@@ -205,6 +205,30 @@ def test_webhook_and_pull_give_the_same_event_ids() -> None:
     assert "work_item.created" not in [e.type for e in pushed]
 
 
+def test_teams_come_from_field_component_board_or_project_and_extra_jql_filters() -> None:
+    """Team mapping precedence: components, then boards, then projects; extra JQL is applied."""
+    issues = generate_project(6, histories_per_issue=1)
+    issues[0]["fields"]["components"] = [{"name": "Payments"}]
+    issues[1]["fields"]["labels"] = ["customer"]
+    with JiraEmulator(issues) as jira:
+        jira.boards = {"7": [issues[2]["key"], issues[0]["key"]]}
+        mapping = {
+            "components": {"Payments": "payments"},
+            "boards": {"7": "growth"},
+            "projects": {"GEN": "core"},
+        }
+        events, _ = pull_all(connector(jira, team_mapping=mapping))
+        filtered, _ = pull_all(connector(jira, jql="labels = customer"))
+        assert connector(jira, jql="summary ~ export").check() == []  # check() does not search
+        bad = connector(jira, jql="summary ~ export")
+        with pytest.raises(Exception, match="HTTP 400"):
+            pull_all(bad)
+    teams = {e.entity.key: e.payload.team for e in events if e.type == "work_item.updated"}  # type: ignore[union-attr]
+    assert teams[issues[0]["key"]] == "payments" and teams[issues[2]["key"]] == "growth"
+    assert teams[issues[3]["key"]] == "core"
+    assert {e.entity.key for e in filtered} == {issues[1]["key"]}
+
+
 def test_worklog_and_delete_webhooks() -> None:
     """worklog_created is looked up to its issue key; jira:issue_deleted deletes the item."""
     issues = generate_project(1, histories_per_issue=1)

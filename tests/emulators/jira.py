@@ -52,6 +52,29 @@ _JQL = re.compile(
 )
 
 
+_CLAUSE = re.compile(r'^(issuetype|labels|status) (=|!=) "?([^"]+)"?$')
+
+
+def _extra_condition(extra: str | None) -> Any:
+    """The small JQL subset the emulator evaluates (``field = value`` joined by AND), or None."""
+    if not extra:
+        return lambda issue: True
+    tests = []
+    for clause in extra.split(" AND "):
+        match = _CLAUSE.match(clause.strip())
+        if not match:
+            return None
+        name, op, value = match.groups()
+
+        def test(issue: dict[str, Any], name: str = name, op: str = op, value: str = value) -> bool:
+            field = issue["fields"].get(name)
+            values = field if name == "labels" else [(field or {}).get("name")]
+            return (value in (values or [])) == (op == "=")
+
+        tests.append(test)
+    return lambda issue: all(t(issue) for t in tests)
+
+
 def jira_time(moment: datetime) -> str:
     """Jira's wire format: ``2024-07-04T05:41:00.089-0700``."""
     return (
@@ -76,6 +99,7 @@ class JiraEmulator(EmulatorServer):
         self.flavor, self.email, self.token = flavor, email, token
         self.user_timezone, self.webhook_secret = user_timezone, webhook_secret
         self.throttle_next = 0
+        self.boards: dict[str, list[str]] = {}  # board id -> issue keys on it
         self.search_history_limit = 40 if flavor == "cloud" else 100
         v = "3" if flavor == "cloud" else "2"
         routes = {
@@ -111,6 +135,9 @@ class JiraEmulator(EmulatorServer):
         match = re.fullmatch(rf"/rest/api/{self.v}/issue/([A-Z0-9]+-\d+)/changelog", request.path)
         if match:
             return self._changelog(request, match.group(1))
+        match = re.fullmatch(r"/rest/agile/1.0/board/(\d+)/issue", request.path)
+        if match:
+            return self._board(request, match.group(1))
         match = re.fullmatch(rf"/rest/api/{self.v}/issue/(\d+)", request.path)
         if match:
             found = [i for i in self.issues.values() if i["id"] == match.group(1)]
@@ -147,7 +174,12 @@ class JiraEmulator(EmulatorServer):
         match = _JQL.match(jql)
         if not match:
             return Reply(400, {"errorMessages": [f"Error in the JQL Query: {jql!r}"], "errors": {}})
-        y, mo, d, h, mi, projects, _extra = match.groups()
+        y, mo, d, h, mi, projects, extra = match.groups()
+        condition = _extra_condition(extra)
+        if condition is None:
+            return Reply(
+                400, {"errorMessages": [f"The emulator cannot evaluate {extra!r}"], "errors": {}}
+            )
         since = datetime(
             int(y), int(mo), int(d), int(h), int(mi), tzinfo=ZoneInfo(self.user_timezone)
         )
@@ -159,6 +191,8 @@ class JiraEmulator(EmulatorServer):
             if updated.replace(second=0, microsecond=0) < since:
                 continue
             if wanted and issue["fields"]["project"]["key"] not in wanted:
+                continue
+            if not condition(issue):
                 continue
             matching.append(issue)
         size = min(int(request.query.get("maxResults", 50)), 100)
@@ -205,6 +239,24 @@ class JiraEmulator(EmulatorServer):
                 "histories": shown,
             },
         }
+
+    def _board(self, request: Request, board: str) -> Reply:
+        """Jira Software's board issues, paged by startAt/maxResults/total."""
+        if board not in self.boards:
+            return Reply(404, {"errorMessages": [f"Board {board} does not exist."]})
+        keys = self.boards[board]
+        start, size = (
+            int(request.query.get("startAt", 0)),
+            min(int(request.query.get("maxResults", 50)), 50),
+        )
+        page = [
+            {"id": self.issues[k]["id"], "key": k}
+            for k in keys[start : start + size]
+            if k in self.issues
+        ]
+        return Reply(
+            200, {"startAt": start, "maxResults": size, "total": len(keys), "issues": page}
+        )
 
     def _changelog(self, request: Request, key: str) -> Reply:
         issue = self.issues.get(key)
