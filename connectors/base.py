@@ -112,5 +112,14 @@ class Connector(ABC):
         """The delivery's signature; raises ``WebhookRejected`` unless authentic and fresh."""
         raise FatalError(f"connector type {self.type_name} does not accept webhooks")
 
+    def webhook_secret(self) -> str:
+        """The resolved ``webhook_secret`` setting; no setting means webhooks are refused."""
+        from connectors.webhooks import WebhookRejected
+
+        reference = getattr(self.settings, "webhook_secret", None)
+        if reference is None:
+            raise WebhookRejected("webhooks are not enabled for this connector (no webhook_secret)")
+        return self.secrets.resolve(reference)
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Page:
         raise FatalError(f"connector type {self.type_name} does not accept webhooks")

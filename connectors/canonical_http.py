@@ -19,7 +19,7 @@ from pydantic import Field
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
 from connectors.http import HttpError
 from connectors.secrets import SecretRef
-from connectors.webhooks import WebhookRejected, verify_hub_signature_sha256
+from connectors.webhooks import verify_hub_signature_sha256
 from hub.codec import decode_dict
 from hub.errors import ConfigError, HubError, SkippableError
 
@@ -89,10 +89,7 @@ class CanonicalHttpConnector(Connector):
         return []
 
     def verify_webhook(self, method: str, uri: str, headers: Mapping[str, str], body: bytes) -> str:
-        if self.settings.webhook_secret is None:
-            raise WebhookRejected("webhooks are not enabled for this connector (no webhook_secret)")
-        secret = self.secrets.resolve(self.settings.webhook_secret)
-        return verify_hub_signature_sha256(secret, headers, body)
+        return verify_hub_signature_sha256(self.webhook_secret(), headers, body)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Page:
         try:

@@ -24,7 +24,7 @@ from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, 
 from connectors.http import HttpClient, HttpError
 from connectors.jira.mapping import CORE_FIELDS, FieldIds, MappingContext, map_issue, parse_time
 from connectors.secrets import SecretRef
-from connectors.webhooks import WebhookRejected, verify_hub_signature_sha256
+from connectors.webhooks import verify_hub_signature_sha256
 from hub.errors import ConfigError, HubError
 
 __all__ = ["JiraConnector", "JiraSettings"]
@@ -356,10 +356,7 @@ class JiraConnector(Connector):
         return cached[1]
 
     def verify_webhook(self, method: str, uri: str, headers: Mapping[str, str], body: bytes) -> str:
-        if self.settings.webhook_secret is None:
-            raise WebhookRejected("webhooks are not enabled for this connector (no webhook_secret)")
-        secret = self.secrets.resolve(self.settings.webhook_secret)
-        return verify_hub_signature_sha256(secret, headers, body)
+        return verify_hub_signature_sha256(self.webhook_secret(), headers, body)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Page:
         try:
