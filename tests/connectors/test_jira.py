@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.config import build_connector, parse_config
+from connectors.http import HttpError
 from connectors.jira.connector import JiraConnector
 from connectors.secrets import SecretResolver
 from hub.events import Event
@@ -179,6 +180,12 @@ def test_rate_limits_and_auth_failures() -> None:
         events, _ = pull_all(connector(jira))
         assert events and sum(1 for r in jira.requests if r.path.endswith("/myself")) == 3
         assert connector(jira, projects=["GEN", "NOPE"]).check()[0].field == "settings.projects.1"
+        jira.forbidden = True
+        refused = connector(jira, projects=["GEN"]).check()
+        assert refused[0].field == "settings.projects.0" and "403" in refused[0].message
+        with pytest.raises(HttpError, match="HTTP 403"):
+            pull_all(connector(jira))
+        jira.forbidden = False
         stale = connector(jira)
         jira.token = "rotated"  # the token in the connector's environment is now wrong
         problems = stale.check()

@@ -100,6 +100,7 @@ class JiraEmulator(EmulatorServer):
         self.user_timezone, self.webhook_secret = user_timezone, webhook_secret
         self.throttle_next = 0
         self.boards: dict[str, list[str]] = {}  # board id -> issue keys on it
+        self.forbidden = False  # the account authenticates but may browse nothing
         self.search_history_limit = 40 if flavor == "cloud" else 100
         v = "3" if flavor == "cloud" else "2"
         routes = {
@@ -123,6 +124,11 @@ class JiraEmulator(EmulatorServer):
             expected = f"Bearer {self.token}"
         if header != expected:
             return Reply(401, {"errorMessages": ["You are not authenticated."], "errors": {}})
+        if self.forbidden and not request.path.endswith("/myself"):
+            return Reply(
+                403,
+                {"errorMessages": ["You do not have the permission to see the specified issue."]},
+            )
         if self.throttle_next > 0:
             self.throttle_next -= 1
             return Reply(429, {"errorMessages": ["Rate limit exceeded."]}, {"Retry-After": "1"})
