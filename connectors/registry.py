@@ -14,6 +14,7 @@ __all__ = ["connector_types", "TYPES"]
 TYPES = {
     "canonical_http": "connectors.canonical_http:CanonicalHttpConnector",
     "jira": "connectors.jira.connector:JiraConnector",
+    "zendesk": "connectors.zendesk.connector:ZendeskConnector",
 }
 
 

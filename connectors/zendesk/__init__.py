@@ -1,0 +1,1 @@
+"""Zendesk Support: tickets as customer requests, with their real status history."""
