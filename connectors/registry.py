@@ -15,6 +15,7 @@ TYPES = {
     "canonical_http": "connectors.canonical_http:CanonicalHttpConnector",
     "jira": "connectors.jira.connector:JiraConnector",
     "zendesk": "connectors.zendesk.connector:ZendeskConnector",
+    "intercom": "connectors.intercom.connector:IntercomConnector",
 }
 
 

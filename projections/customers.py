@@ -23,7 +23,10 @@ from hub.events import (
 )
 from projections.timeline import insert_sorted
 
-__all__ = ["fold_account", "fold_deal", "fold_request", "current_links"]
+__all__ = ["fold_account", "fold_deal", "fold_request", "current_links", "REOPENED"]
+
+# statuses that mean a closed request is being worked on again
+REOPENED = frozenset({"new", "open", "pending", "hold", "snoozed"})
 
 State = dict[str, Any]
 
@@ -103,6 +106,7 @@ def fold_request(state: State | None, event: Event) -> State:
         case CustomerRequestStatusChanged():
             move = {"at": at, "from": event.payload.from_status, "to": event.payload.to_status}
             state = {**state, "statuses": insert_sorted(state["statuses"], move)}
+
             if _latest(state, "status", at):
                 state = {
                     **state,
@@ -116,6 +120,17 @@ def fold_request(state: State | None, event: Event) -> State:
             p = event.payload
             state = _link(state, at, p.relation, p.target.kind, p.target.key, p.removed)
         case CustomerRequestClosed():
-            if state["closed_at"] is None or at > state["closed_at"]:
-                state = {**state, "closed_at": at, "resolution": event.payload.resolution}
-    return state
+            closure = {"at": at, "resolution": event.payload.resolution}
+            state = {**state, "closures": insert_sorted(state.get("closures", []), closure)}
+    return _settle(state)
+
+
+def _settle(state: State) -> State:
+    """Closed if the latest closure is newer than the latest move back to an open status;
+    derived from the sorted histories, so arrival order cannot matter."""
+    closures = state.get("closures", [])
+    reopened = [s["at"] for s in state["statuses"] if s["to"] in REOPENED]
+    last = closures[-1] if closures else None
+    if last and (not reopened or last["at"] >= max(reopened)):
+        return {**state, "closed_at": last["at"], "resolution": last["resolution"]}
+    return {**state, "closed_at": None, "resolution": None}

@@ -104,7 +104,7 @@ def map_ticket(
                         {"from_status": change.get("previous_value") or status, "to_status": value},
                     )
                 )
-                if value in CLOSED and status not in CLOSED:
+                if value in CLOSED and (status not in CLOSED or value == "deleted"):
                     events.append(
                         ctx.make(
                             "customer_request.closed",

@@ -171,3 +171,19 @@ def test_every_real_sample_maps_without_dead_letters() -> None:
 def connector_event() -> Any:
     with ZendeskEmulator([]) as zd:
         return connector(zd).event
+
+
+def test_deleted_tickets_are_closed_as_deleted() -> None:
+    """Zendesk reports a deleted ticket with status 'deleted': the request closes as deleted."""
+    tickets, audits, orgs = generate_tickets(2)
+    with ZendeskEmulator(tickets, audits, orgs) as zd:
+        c = connector(zd)
+        _, cursor = pull_all(c)
+        zd.change_status(501, "deleted", datetime(2026, 5, 1, tzinfo=UTC))
+        events, _ = pull_all(c, cursor)
+    closed = [
+        (e.entity.key, e.payload.resolution) for e in events if e.type == "customer_request.closed"
+    ]  # type: ignore[union-attr]
+    assert ("zendesk-501", "deleted") in closed
+    state = replay((e, None) for e in events)["customer_request"]["zendesk-501"]
+    assert state["resolution"] == "deleted"

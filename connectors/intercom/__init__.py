@@ -1,0 +1,1 @@
+"""Intercom: conversations as customer requests, companies as customer accounts."""
