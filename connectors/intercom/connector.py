@@ -40,6 +40,9 @@ class IntercomSettings(ConnectorSettings):
         default_factory=dict, description="Intercom team id -> team."
     )
     tag_teams: dict[str, str] = Field(default_factory=dict, description="Tag name -> team.")
+    admin_teams: dict[str, str] = Field(
+        default_factory=dict, description="Admin (assignee) id -> team."
+    )
     jira_attribute: str | None = Field(default=None, description="Custom attribute with Jira keys.")
     jira_tag_prefix: str | None = None
     webhook_secret: SecretRef | None = Field(default=None, description="The app's client secret.")
@@ -66,6 +69,7 @@ def map_conversation(
         t.get("name") for t in (conversation.get("tags") or {}).get("tags") or [] if t.get("name")
     ]
     team = settings.team_teams.get(str(conversation.get("team_assignee_id")))
+    team = team or settings.admin_teams.get(str(conversation.get("admin_assignee_id")))
     team = team or next((settings.tag_teams[t] for t in tags if t in settings.tag_teams), None)
     state = conversation.get("state") or ("open" if conversation.get("open") else "closed")
     created, updated = _at(conversation["created_at"]), _at(conversation["updated_at"])

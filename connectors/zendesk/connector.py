@@ -33,6 +33,7 @@ class ZendeskSettings(ConnectorSettings):
     start_date: date | None = None
     group_teams: dict[str, str] = Field(default_factory=dict, description="Group id -> team.")
     tag_teams: dict[str, str] = Field(default_factory=dict, description="Tag -> team.")
+    assignee_teams: dict[str, str] = Field(default_factory=dict, description="Agent id -> team.")
     jira_field: str | None = Field(default=None, description="Custom field id holding Jira keys.")
     jira_tag_prefix: str | None = Field(default=None, description="Tags like <prefix>PAY-12.")
     arr_field: str | None = Field(default=None, description="Organization field holding ARR.")
@@ -67,7 +68,13 @@ class ZendeskConnector(Connector):
     def _context(self) -> ZendeskContext:
         s = self.settings
         return ZendeskContext(
-            self.event, s.base_url, s.group_teams, s.tag_teams, s.jira_field, s.jira_tag_prefix
+            self.event,
+            s.base_url,
+            s.group_teams,
+            s.tag_teams,
+            s.assignee_teams,
+            s.jira_field,
+            s.jira_tag_prefix,
         )
 
     def _audits(self, client: HttpClient, ticket_id: Any) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ class ZendeskContext:
     base_url: str
     group_teams: Mapping[str, str] = field(default_factory=dict)
     tag_teams: Mapping[str, str] = field(default_factory=dict)
+    assignee_teams: Mapping[str, str] = field(default_factory=dict)
     jira_field: str | None = None  # custom field id holding Jira keys
     jira_tag_prefix: str | None = None  # e.g. "jira_" in tags like "jira_pay-12"
 
@@ -48,6 +49,9 @@ class ZendeskContext:
         group = ticket.get("group_id")
         if group is not None and str(group) in self.group_teams:
             return self.group_teams[str(group)]
+        assignee = ticket.get("assignee_id")
+        if assignee is not None and str(assignee) in self.assignee_teams:
+            return self.assignee_teams[str(assignee)]
         for tag in ticket.get("tags") or []:
             if tag in self.tag_teams:
                 return self.tag_teams[tag]
@@ -81,7 +85,11 @@ def map_ticket(
         "channel": (ticket.get("via") or {}).get("channel"),
         "team": ctx.team_of(ticket),
         "url": f"{ctx.base_url.rstrip('/')}/agent/tickets/{ticket['id']}",
-        "attributes": {k: ticket[k] for k in ("type", "tags", "external_id") if ticket.get(k)},
+        "attributes": {
+            k: ticket[k]
+            for k in ("type", "tags", "external_id", "group_id", "assignee_id", "custom_fields")
+            if ticket.get(k)
+        },
     }
     events = [ctx.make("customer_request.opened", key, "opened", created, snapshot)]
     status = None

@@ -140,3 +140,14 @@ def test_the_real_sample_maps_without_dead_letters() -> None:
 def connector_event() -> Any:
     with IntercomEmulator([]) as ic:
         return connector(ic).event
+
+
+def test_team_from_team_assignee_then_admin_then_tag() -> None:
+    """An assigned Intercom team wins; otherwise the assigned admin's team; otherwise a tag's."""
+    conversation = generate_conversations(2)[0][1]  # no team assignee
+    conversation["admin_assignee_id"] = 7
+    settings = IntercomSettings(
+        access_token="${env:X}", admin_teams={"7": "care"}, tag_teams={"vip": "sales"}
+    )
+    events = map_conversation(connector_event(), conversation, None, settings)
+    assert [e.payload.team for e in events if e.type == "customer_request.escalated"] == ["care"]  # type: ignore[union-attr]

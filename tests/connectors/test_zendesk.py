@@ -187,3 +187,16 @@ def test_deleted_tickets_are_closed_as_deleted() -> None:
     assert ("zendesk-501", "deleted") in closed
     state = replay((e, None) for e in events)["customer_request"]["zendesk-501"]
     assert state["resolution"] == "deleted"
+
+
+def test_team_from_group_then_assignee_then_tag() -> None:
+    """A mapped group wins; otherwise the assignee's team; otherwise a tag's."""
+    tickets, audits, orgs = generate_tickets(10)
+    with ZendeskEmulator(tickets, audits, orgs) as zd:
+        events, _ = pull_all(
+            connector(zd, assignee_teams={"300": "support"}, tag_teams={"enterprise": "sales"})
+        )
+    opened = {e.entity.key: e.payload.team for e in events if e.type == "customer_request.opened"}  # type: ignore[union-attr]
+    for ticket in tickets:
+        expected = "platform" if ticket["group_id"] == 222 else "support"
+        assert opened[f"zendesk-{ticket['id']}"] == expected
