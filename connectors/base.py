@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.http import HttpClient, RetryPolicy, TokenBucket
+from connectors.http import HttpClient, HttpError, RetryPolicy, TokenBucket
 from connectors.secrets import SecretResolver
-from hub.errors import FatalError
+from hub.errors import ConfigError, FatalError, HubError
 from hub.events import EVENT_TYPES, EntityRef, Event, Source, make_event_id
 
 __all__ = ["Connector", "ConnectorSettings", "Page", "Reject", "FieldProblem", "Cursor"]
@@ -99,6 +100,27 @@ class Connector(ABC):
             occurred_at=occurred_at,
             payload=payload,
         )
+
+    @abstractmethod
+    def client(self) -> HttpClient:
+        """The shared HTTP client, authenticated for this source (secrets resolved here)."""
+
+    def probe(
+        self, credential: str, path: str, **kwargs: Any
+    ) -> tuple[HttpClient | None, list[FieldProblem]]:
+        """Resolve credentials and make one request; each problem names the field to fix."""
+        try:
+            client = self.client()
+        except ConfigError as exc:
+            return None, [FieldProblem(credential, str(exc))]
+        try:
+            client.get_json(path, **kwargs)
+        except HttpError as exc:
+            field = credential if exc.status in (401, 403) else "settings.base_url"
+            return None, [FieldProblem(field, str(exc))]
+        except (HubError, requests.RequestException) as exc:
+            return None, [FieldProblem("settings.base_url", f"cannot reach {self.system}: {exc}")]
+        return client, []
 
     @abstractmethod
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:

@@ -13,15 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 
-import requests
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.http import HttpError
 from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hub_signature_sha256
 from hub.codec import decode_dict
-from hub.errors import ConfigError, HubError, SkippableError
+from hub.errors import SkippableError
 
 __all__ = ["CanonicalHttpConnector", "CanonicalHttpSettings"]
 
@@ -39,12 +37,12 @@ class CanonicalHttpConnector(Connector):
     supports_webhooks = True
     settings: CanonicalHttpSettings
 
-    def _client(self):  # type: ignore[no-untyped-def]
+    def client(self):  # type: ignore[no-untyped-def]
         token = self.secrets.resolve(self.settings.token)
         return self.http(self.settings.base_url, headers={"Authorization": f"Bearer {token}"})
 
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:
-        client = self._client()
+        client = self.client()
         after = (cursor or {}).get("after")
         while True:
             params = {"limit": self.settings.page_size, **({"after": after} if after else {})}
@@ -75,18 +73,7 @@ class CanonicalHttpConnector(Connector):
         return events, rejects
 
     def check(self) -> list[FieldProblem]:
-        try:
-            client = self._client()
-        except ConfigError as exc:
-            return [FieldProblem("settings.token", str(exc))]
-        try:
-            client.get_json("/events", params={"limit": 1})
-        except HttpError as exc:
-            field = "settings.token" if exc.status in (401, 403) else "settings.base_url"
-            return [FieldProblem(field, str(exc))]
-        except (HubError, requests.RequestException) as exc:
-            return [FieldProblem("settings.base_url", f"cannot reach the source: {exc}")]
-        return []
+        return self.probe("settings.token", "/events", params={"limit": 1})[1]
 
     def verify_webhook(self, method: str, uri: str, headers: Mapping[str, str], body: bytes) -> str:
         return verify_hub_signature_sha256(self.webhook_secret(), headers, body)

@@ -11,24 +11,20 @@ current state; companies come from each contact's attached companies.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-import requests
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.http import HttpClient, HttpError
+from connectors.http import HttpClient
+from connectors.linking import jira_keys, link_events
 from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hub_signature_sha1
-from hub.errors import ConfigError, HubError
 from hub.events import Event
 
 __all__ = ["IntercomConnector", "IntercomSettings", "map_conversation", "map_company"]
-
-_JIRA_KEY = re.compile(r"\b([A-Z][A-Z0-9]+-\d+)\b")
 
 
 class IntercomSettings(ConnectorSettings):
@@ -136,24 +132,9 @@ def map_conversation(
         events.append(
             make("customer_request.escalated", key, f"team:{team}", updated, {"team": team})
         )
-    found: set[str] = set()
-    if settings.jira_attribute:
-        value = (conversation.get("custom_attributes") or {}).get(settings.jira_attribute)
-        found.update(_JIRA_KEY.findall(str(value or "").upper()))
-    if settings.jira_tag_prefix:
-        for tag in tags:
-            if tag.startswith(settings.jira_tag_prefix):
-                found.update(_JIRA_KEY.findall(tag[len(settings.jira_tag_prefix) :].upper()))
-    for jira in sorted(found):
-        events.append(
-            make(
-                "customer_request.linked",
-                key,
-                f"jira:{jira}",
-                updated,
-                {"relation": "work_item", "target": {"kind": "work_item", "key": jira}},
-            )
-        )
+    attribute = (conversation.get("custom_attributes") or {}).get(settings.jira_attribute or "")
+    keys = jira_keys([attribute], tags, settings.jira_tag_prefix)
+    events.extend(link_events(make, "customer_request.linked", key, keys, updated))
     return events
 
 
@@ -180,7 +161,7 @@ class IntercomConnector(Connector):
     supports_webhooks = True
     settings: IntercomSettings
 
-    def _client(self) -> HttpClient:
+    def client(self) -> HttpClient:
         token = self.secrets.resolve(self.settings.access_token)
         return self.http(
             self.settings.base_url,
@@ -203,7 +184,7 @@ class IntercomConnector(Connector):
         return seen[contact_id]
 
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:
-        client = self._client()
+        client = self.client()
         cursor = dict(cursor or {})
         if "since" not in cursor:
             start = self.settings.start_date
@@ -255,22 +236,7 @@ class IntercomConnector(Connector):
             return
 
     def check(self) -> list[FieldProblem]:
-        try:
-            client = self._client()
-        except ConfigError as exc:
-            return [FieldProblem("settings.access_token", str(exc))]
-        try:
-            client.get_json("/me")
-        except HttpError as exc:
-            return [
-                FieldProblem(
-                    "settings.access_token" if exc.status in (401, 403) else "settings.base_url",
-                    str(exc),
-                )
-            ]
-        except (HubError, requests.RequestException) as exc:
-            return [FieldProblem("settings.base_url", f"cannot reach Intercom: {exc}")]
-        return []
+        return self.probe("settings.access_token", "/me")[1]
 
     def verify_webhook(self, method: str, uri: str, headers: Mapping[str, str], body: bytes) -> str:
         return verify_hub_signature_sha1(self.webhook_secret(), headers, body)
@@ -290,7 +256,7 @@ class IntercomConnector(Connector):
             )
         self._found_companies = []
         people = (item.get("contacts") or {}).get("contacts") or []
-        company = self._companies(self._client(), people[0]["id"], {}) if people else None
+        company = self._companies(self.client(), people[0]["id"], {}) if people else None
         return Page(
             map_conversation(
                 self.event, item, account_key(company) if company else None, self.settings

@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import requests
 from pydantic import Field, model_validator
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
@@ -25,7 +24,6 @@ from connectors.http import HttpClient, HttpError
 from connectors.jira.mapping import CORE_FIELDS, FieldIds, MappingContext, map_issue, parse_time
 from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hub_signature_sha256
-from hub.errors import ConfigError, HubError
 
 __all__ = ["JiraConnector", "JiraSettings"]
 
@@ -82,7 +80,7 @@ class JiraConnector(Connector):
     def _v(self) -> str:
         return "3" if self.settings.flavor == "cloud" else "2"
 
-    def _client(self) -> HttpClient:
+    def client(self) -> HttpClient:
         s = self.settings
         if s.flavor == "cloud":
             assert s.email and s.api_token
@@ -214,7 +212,7 @@ class JiraConnector(Connector):
         return sorted(collected, key=lambda h: (parse_time(h["created"]), str(h.get("id"))))
 
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:
-        client = self._client()
+        client = self.client()
         context, zone = self._context(client)
         if cursor and cursor.get("updated"):
             since = datetime.fromisoformat(cursor["updated"])
@@ -294,20 +292,9 @@ class JiraConnector(Connector):
 
     def check(self) -> list[FieldProblem]:
         credential = "settings.api_token" if self.settings.flavor == "cloud" else "settings.token"
-        try:
-            client = self._client()
-        except ConfigError as exc:
-            return [FieldProblem(credential, str(exc))]
-        try:
-            client.get_json(f"/rest/api/{self._v}/myself")
-        except HttpError as exc:
-            return [
-                FieldProblem(
-                    credential if exc.status in (401, 403) else "settings.base_url", str(exc)
-                )
-            ]
-        except (HubError, requests.RequestException) as exc:
-            return [FieldProblem("settings.base_url", f"cannot reach Jira: {exc}")]
+        client, problems = self.probe(credential, f"/rest/api/{self._v}/myself")
+        if client is None:
+            return problems
         problems = []
         for index, key in enumerate(self.settings.projects):
             try:
@@ -328,7 +315,7 @@ class JiraConnector(Connector):
         log = payload.get("worklog") or {}
         if kind == "worklog_deleted" or not log.get("issueId") or not log.get("started"):
             return Page([], {})  # a removed worklog has no canonical event (yet)
-        issue = self._client().get_json(
+        issue = self.client().get_json(
             f"/rest/api/{self._v}/issue/{log['issueId']}", params={"fields": "summary"}
         )
         at = parse_time(log.get("updated") or log["started"])
@@ -351,7 +338,7 @@ class JiraConnector(Connector):
         key = (self.name, self.settings.base_url)
         cached = _CONTEXTS.get(key)
         if cached is None or cached[0] < time.monotonic():
-            context, _ = self._context(self._client())
+            context, _ = self._context(self.client())
             cached = _CONTEXTS[key] = (time.monotonic() + CONTEXT_TTL, context)
         return cached[1]
 

@@ -12,15 +12,13 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import requests
 from pydantic import Field, model_validator
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.http import HttpClient, HttpError
+from connectors.http import HttpClient
 from connectors.secrets import SecretRef
 from connectors.webhooks import verify_zendesk
 from connectors.zendesk.mapping import ZendeskContext, map_organization, map_ticket
-from hub.errors import ConfigError, HubError
 
 __all__ = ["ZendeskConnector", "ZendeskSettings"]
 
@@ -55,7 +53,7 @@ class ZendeskConnector(Connector):
     supports_webhooks = True
     settings: ZendeskSettings
 
-    def _client(self) -> HttpClient:
+    def client(self) -> HttpClient:
         s = self.settings
         if s.oauth_token:
             return self.http(
@@ -100,7 +98,7 @@ class ZendeskConnector(Connector):
         return orgs
 
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:
-        client, context = self._client(), self._context()
+        client, context = self.client(), self._context()
         params: dict[str, Any] = {"per_page": self.settings.page_size}
         if cursor and cursor.get("after_cursor"):
             params["cursor"] = cursor["after_cursor"]  # never start_time again
@@ -140,21 +138,7 @@ class ZendeskConnector(Connector):
 
     def check(self) -> list[FieldProblem]:
         credential = "settings.oauth_token" if self.settings.oauth_token else "settings.api_token"
-        try:
-            client = self._client()
-        except ConfigError as exc:
-            return [FieldProblem(credential, str(exc))]
-        try:
-            client.get_json("/api/v2/users/me.json")
-        except HttpError as exc:
-            return [
-                FieldProblem(
-                    credential if exc.status in (401, 403) else "settings.base_url", str(exc)
-                )
-            ]
-        except (HubError, requests.RequestException) as exc:
-            return [FieldProblem("settings.base_url", f"cannot reach Zendesk: {exc}")]
-        return []
+        return self.probe(credential, "/api/v2/users/me.json")[1]
 
     def verify_webhook(self, method: str, uri: str, headers: Mapping[str, str], body: bytes) -> str:
         return verify_zendesk(self.webhook_secret(), headers, body)
@@ -170,6 +154,6 @@ class ZendeskConnector(Connector):
                 {},
                 [Reject(body.decode(errors="replace"), f"not a Zendesk ticket webhook: {exc!r}")],
             )
-        client = self._client()
+        client = self.client()
         ticket = client.get_json(f"/api/v2/tickets/{ticket_id}.json")["ticket"]
         return Page(map_ticket(ticket, self._audits(client, ticket_id), self._context()), {})

@@ -8,18 +8,17 @@ configured custom field or in tags link the request to work items.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.linking import jira_keys, link_events
 from hub.events import Event
 
 __all__ = ["ZendeskContext", "map_ticket", "map_organization", "request_key", "account_key"]
 
 MakeEvent = Callable[[str, str, str, datetime, Mapping[str, Any]], Event]
-_JIRA_KEY = re.compile(r"\b([A-Z][A-Z0-9]+-\d+)\b")
 CLOSED = {"solved", "closed", "deleted"}
 
 
@@ -58,17 +57,13 @@ class ZendeskContext:
         return None
 
 
-def jira_keys(ticket: Mapping[str, Any], ctx: ZendeskContext) -> list[str]:
-    found: set[str] = set()
-    if ctx.jira_field:
-        for custom in ticket.get("custom_fields") or []:
-            if str(custom.get("id")) == ctx.jira_field and custom.get("value"):
-                found.update(_JIRA_KEY.findall(str(custom["value"]).upper()))
-    if ctx.jira_tag_prefix:
-        for tag in ticket.get("tags") or []:
-            if tag.startswith(ctx.jira_tag_prefix):
-                found.update(_JIRA_KEY.findall(tag[len(ctx.jira_tag_prefix) :].upper()))
-    return sorted(found)
+def jira_keys_of(ticket: Mapping[str, Any], ctx: ZendeskContext) -> list[str]:
+    texts = [
+        c.get("value")
+        for c in ticket.get("custom_fields") or []
+        if ctx.jira_field and str(c.get("id")) == ctx.jira_field
+    ]
+    return jira_keys(texts, ticket.get("tags") or [], ctx.jira_tag_prefix)
 
 
 def map_ticket(
@@ -156,16 +151,9 @@ def map_ticket(
                 {"resolution": current},
             )
         )
-    for jira in jira_keys(ticket, ctx):
-        events.append(
-            ctx.make(
-                "customer_request.linked",
-                key,
-                f"jira:{jira}",
-                updated,
-                {"relation": "work_item", "target": {"kind": "work_item", "key": jira}},
-            )
-        )
+    events.extend(
+        link_events(ctx.make, "customer_request.linked", key, jira_keys_of(ticket, ctx), updated)
+    )
     return events
 
 

@@ -296,7 +296,7 @@ def test_every_real_sample_maps_without_dead_letters() -> None:
         assert by_key == {"TEST-1", "TEST-2", "TEST-3", "TEST-4"}
         types = [e.type for e in pulled if e.entity.key == "TEST-3"]
         assert "work_item.estimated" in types and "work_item.status_changed" in types
-        context = c._context(c._client())[0]
+        context = c._context(c.client())[0]
         from connectors.jira.mapping import map_issue
 
         for issue in search["issues"]:

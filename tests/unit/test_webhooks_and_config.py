@@ -140,4 +140,9 @@ def test_durations_and_config_files(tmp_path: Path) -> None:
 def test_the_documented_example_config_is_valid() -> None:
     """connectors.example.yaml, as the README points to it, passes validation."""
     example = Path(__file__).resolve().parents[2] / "connectors.example.yaml"
-    assert [v.config.type for v in load_config_file(example)] == ["canonical_http", "jira", "zendesk", "intercom"]
+    assert [v.config.type for v in load_config_file(example)] == [
+        "canonical_http",
+        "jira",
+        "zendesk",
+        "intercom",
+    ]
