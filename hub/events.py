@@ -293,6 +293,18 @@ class DealLinked(_Envelope):
     payload: Link
 
 
+class DealDeleted(_Envelope):
+    """Deleted or archived in the CRM; the search APIs stop returning it."""
+
+    type: Literal["deal.deleted"] = "deal.deleted"
+    payload: Deletion
+
+
+class CustomerAccountDeleted(_Envelope):
+    type: Literal["customer_account.deleted"] = "customer_account.deleted"
+    payload: Deletion
+
+
 class Request(_Payload):
     title: str | None = None
     account: str | None = None
@@ -406,6 +418,8 @@ Event = Annotated[
     | DealUpserted
     | DealStageChanged
     | DealLinked
+    | DealDeleted
+    | CustomerAccountDeleted
     | CustomerRequestOpened
     | CustomerRequestStatusChanged
     | CustomerRequestEscalated

@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from hub.events import (
+    CustomerAccountDeleted,
     CustomerAccountUpserted,
     CustomerRequestClosed,
     CustomerRequestEscalated,
     CustomerRequestLinked,
     CustomerRequestOpened,
     CustomerRequestStatusChanged,
+    DealDeleted,
     DealLinked,
     DealStageChanged,
     DealUpserted,
@@ -46,6 +48,8 @@ def fold_account(state: State | None, event: Event) -> State:
     if isinstance(event, CustomerAccountUpserted) and _latest(state, "snapshot", at):
         payload = event.payload.model_dump(mode="json")
         state = {**state, **payload, "_at": _stamp(state, "snapshot", at), "updated_at": at}
+    if isinstance(event, CustomerAccountDeleted):
+        state = {**state, "deleted_at": at}
     return state
 
 
@@ -78,6 +82,8 @@ def fold_deal(state: State | None, event: Event) -> State:
         case DealStageChanged():
             move = {"at": at, "from": event.payload.from_stage, "to": event.payload.to_stage}
             state = {**state, "stages": insert_sorted(state["stages"], move)}
+        case DealDeleted():
+            state = {**state, "deleted_at": at}
         case DealLinked():
             p = event.payload
             state = _link(state, at, p.relation, p.target.kind, p.target.key, p.removed)

@@ -191,12 +191,16 @@ def _demand(roadmap_id: str, members: set[str], entities: Entities) -> dict[str,
     deals = [
         d
         for d in entities.get("deal", {}).values()
-        if roadmap_id in current_links(d, "roadmap_item")
-        or members.intersection(current_links(d, "work_item"))
+        if not d.get("deleted_at")
+        and (
+            roadmap_id in current_links(d, "roadmap_item")
+            or members.intersection(current_links(d, "work_item"))
+        )
     ]
     account_keys = {r.get("account") for r in requests} | {d.get("account") for d in deals}
     account_keys.discard(None)
-    arr = sum(accounts[a].get("arr") or 0 for a in account_keys if a and a in accounts)
+    live = {a for a in account_keys if a and a in accounts and not accounts[a].get("deleted_at")}
+    arr = sum(accounts[a].get("arr") or 0 for a in live)
     open_deals = [d for d in deals if not d.get("is_closed")]
     return {
         "accounts": sorted(account_keys),  # type: ignore[type-var]

@@ -32,6 +32,8 @@ def test_every_event_type_round_trips_through_the_codec() -> None:
         "deal.upserted": {"name": "Big", "amount": 5, "close_date": "2026-03-01"},
         "deal.stage_changed": {"to_stage": "won"},
         "deal.linked": {"relation": "roadmap_item", "target": {"kind": "roadmap_item", "key": "R"}},
+        "deal.deleted": {"reason": "archived"},
+        "customer_account.deleted": {},
         "customer_request.opened": {"title": "Broken"},
         "customer_request.status_changed": {"to_status": "pending"},
         "customer_request.escalated": {"team": "core"},
