@@ -106,20 +106,22 @@ class Connector(ABC):
         """The shared HTTP client, authenticated for this source (secrets resolved here)."""
 
     def probe(
-        self, credential: str, path: str, **kwargs: Any
+        self, credential: str, path: str, *, url_field: str = "settings.base_url", **kwargs: Any
     ) -> tuple[HttpClient | None, list[FieldProblem]]:
         """Resolve credentials and make one request; each problem names the field to fix."""
         try:
             client = self.client()
         except ConfigError as exc:
             return None, [FieldProblem(credential, str(exc))]
+        except requests.RequestException as exc:
+            return None, [FieldProblem(url_field, f"cannot reach {self.system}: {exc}")]
         try:
             client.get_json(path, **kwargs)
         except HttpError as exc:
-            field = credential if exc.status in (401, 403) else "settings.base_url"
+            field = credential if exc.status in (401, 403) else url_field
             return None, [FieldProblem(field, str(exc))]
         except (HubError, requests.RequestException) as exc:
-            return None, [FieldProblem("settings.base_url", f"cannot reach {self.system}: {exc}")]
+            return None, [FieldProblem(url_field, f"cannot reach {self.system}: {exc}")]
         return client, []
 
     @abstractmethod

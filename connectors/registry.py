@@ -16,6 +16,7 @@ TYPES = {
     "jira": "connectors.jira.connector:JiraConnector",
     "zendesk": "connectors.zendesk.connector:ZendeskConnector",
     "intercom": "connectors.intercom.connector:IntercomConnector",
+    "salesforce": "connectors.salesforce.connector:SalesforceConnector",
 }
 
 

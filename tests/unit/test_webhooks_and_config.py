@@ -145,4 +145,5 @@ def test_the_documented_example_config_is_valid() -> None:
         "jira",
         "zendesk",
         "intercom",
+        "salesforce",
     ]

@@ -1,0 +1,1 @@
+"""Salesforce: accounts, opportunities (with stage history) and cases, over SOQL."""
