@@ -17,6 +17,7 @@ TYPES = {
     "zendesk": "connectors.zendesk.connector:ZendeskConnector",
     "intercom": "connectors.intercom.connector:IntercomConnector",
     "salesforce": "connectors.salesforce.connector:SalesforceConnector",
+    "hubspot": "connectors.hubspot.connector:HubSpotConnector",
 }
 
 

@@ -1,0 +1,1 @@
+"""HubSpot CRM: companies as customer accounts, deals with their stage history."""

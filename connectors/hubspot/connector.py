@@ -1,0 +1,384 @@
+"""The HubSpot connector: CRM search on ``hs_lastmodifieddate``, stage history, archives.
+
+The search API sorts by ``hs_lastmodifieddate`` and pages by ``after``, but stops at 10,000
+results per query; before reaching it the connector re-anchors the filter on the last
+modification time it saw and starts again at ``after`` 0 (records sharing that time are
+read twice and map to the same ids). Stage changes come from ``dealstage``'s property
+history, read in batches, and pipelines give each stage its label and whether it closes
+the deal. Search never returns archived records, so each sync also lists archived ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import Field
+
+from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
+from connectors.http import HttpClient
+from connectors.linking import jira_keys
+from connectors.secrets import SecretRef
+from connectors.webhooks import verify_hubspot_v3
+from hub.errors import FatalError
+from hub.events import Event
+
+__all__ = ["HubSpotConnector", "HubSpotSettings", "SEARCH_CEILING"]
+
+SEARCH_CEILING = 10_000
+DEAL_PROPERTIES = [
+    "dealname",
+    "amount",
+    "closedate",
+    "dealstage",
+    "pipeline",
+    "hs_lastmodifieddate",
+    "createdate",
+]
+COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate", "createdate"]
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class HubSpotSettings(ConnectorSettings):
+    base_url: str = Field(default="https://api.hubapi.com", pattern=r"^https?://")
+    access_token: SecretRef = Field(description="Private app token.")
+    arr_property: str | None = Field(default=None, description="Company property holding ARR.")
+    tier_property: str | None = None
+    link_property: str | None = Field(
+        default=None, description="Deal property with Jira keys or roadmap ids."
+    )
+    start_date: date | None = None
+    webhook_secret: SecretRef | None = Field(
+        default=None, description="The app's client secret (v3)."
+    )
+    page_size: int = Field(default=100, ge=1, le=200)
+    requests_per_second: float = Field(
+        default=4.0, gt=0, description="Search allows about 5 a second."
+    )
+
+
+class HubSpotConnector(Connector):
+    type_name = "hubspot"
+    system = "hubspot"
+    settings_model = HubSpotSettings
+    supports_webhooks = True
+    settings: HubSpotSettings
+
+    def client(self) -> HttpClient:
+        token = self.secrets.resolve(self.settings.access_token)
+        return self.http(self.settings.base_url, headers={"Authorization": f"Bearer {token}"})
+
+    # --- reading -------------------------------------------------------------------
+
+    def _search(
+        self, client: HttpClient, kind: str, since_ms: int, properties: list[str]
+    ) -> Iterator[tuple[list[dict[str, Any]], int]]:
+        """Pages of records modified at or after ``since_ms``, re-anchoring under the ceiling."""
+        anchor, after = since_ms, 0
+        while True:
+            body = client.post_json(
+                f"/crm/v3/objects/{kind}/search",
+                {
+                    "filterGroups": [
+                        {
+                            "filters": [
+                                {
+                                    "propertyName": "hs_lastmodifieddate",
+                                    "operator": "GTE",
+                                    "value": str(anchor),
+                                }
+                            ]
+                        }
+                    ],
+                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                    "properties": properties,
+                    "limit": self.settings.page_size,
+                    **({"after": str(after)} if after else {}),
+                },
+            )
+            results = body.get("results") or []
+            newest = max(
+                (_ms(_time(r["properties"]["hs_lastmodifieddate"])) for r in results),
+                default=anchor,
+            )
+            yield results, newest
+            nxt = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not nxt:
+                return
+            if int(nxt) + self.settings.page_size > SEARCH_CEILING:
+                if newest == anchor:  # a whole ceiling of records share one timestamp
+                    raise FatalError(f"more than {SEARCH_CEILING} {kind} modified at {anchor}")
+                anchor, after = newest, 0
+            else:
+                after = int(nxt)
+
+    def _pipelines(self, client: HttpClient) -> dict[str, dict[str, Any]]:
+        stages = {}
+        for pipeline in client.get_json("/crm/v3/pipelines/deals").get("results") or []:
+            for stage in pipeline.get("stages") or []:
+                meta = stage.get("metadata") or {}
+                stages[stage["id"]] = {
+                    "label": stage.get("label"),
+                    "pipeline": pipeline.get("label"),
+                    "closed": str(meta.get("isClosed")).lower() == "true",
+                    "won": str(meta.get("probability")) in ("1.0", "1"),
+                }
+        return stages
+
+    def _batch(
+        self, client: HttpClient, path: str, ids: list[str], extra: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        return (
+            client.post_json(path, {"inputs": [{"id": i} for i in ids], **extra}).get("results")
+            or []
+        )
+
+    def pull(self, cursor: Cursor | None) -> Iterator[Page]:
+        client = self.client()
+        cursor = dict(cursor or {})
+        start = self.settings.start_date
+        default = _ms(datetime.combine(start, datetime.min.time(), UTC)) if start else 0
+        company_props = [
+            *COMPANY_PROPERTIES,
+            *(p for p in (self.settings.arr_property, self.settings.tier_property) if p),
+        ]
+        for results, newest in self._search(
+            client, "companies", int(cursor.get("companies", default)), company_props
+        ):
+            events = [self._company(r) for r in results]
+            cursor["companies"] = max(int(cursor.get("companies", default)), newest)
+            yield Page(events, dict(cursor))
+        stages = self._pipelines(client)
+        deal_props = [
+            *DEAL_PROPERTIES,
+            *([self.settings.link_property] if self.settings.link_property else []),
+        ]
+        for results, newest in self._search(
+            client, "deals", int(cursor.get("deals", default)), deal_props
+        ):
+            ids = [r["id"] for r in results]
+            history = {
+                r["id"]: (r.get("propertiesWithHistory") or {}).get("dealstage") or []
+                for r in self._batch(
+                    client,
+                    "/crm/v3/objects/deals/batch/read",
+                    ids,
+                    {"properties": ["dealstage"], "propertiesWithHistory": ["dealstage"]},
+                )
+            }
+            companies = {
+                str(r["from"]["id"]): [str(t["toObjectId"]) for t in r.get("to") or []]
+                for r in self._batch(
+                    client, "/crm/v4/associations/deals/companies/batch/read", ids, {}
+                )
+            }
+            events, rejects = [], []
+            for record in results:
+                try:
+                    events.extend(
+                        self._deal(
+                            record,
+                            stages,
+                            history.get(record["id"], []),
+                            companies.get(record["id"], []),
+                        )
+                    )
+                except (KeyError, TypeError, ValueError) as exc:
+                    rejects.append(Reject(record, f"cannot map deal {record.get('id')!r}: {exc!r}"))
+            cursor["deals"] = max(int(cursor.get("deals", default)), newest)
+            yield Page(events, dict(cursor), rejects)
+        yield Page(self._archived(client, cursor), dict(cursor))
+
+    def _archived(self, client: HttpClient, cursor: Cursor) -> list[Event]:
+        """Archived deals and companies since the last look (search never shows them)."""
+        events = []
+        seen = int(cursor.get("archived", 0))
+        newest = seen
+        for kind, type_, key_of in (
+            ("deals", "deal.deleted", deal_key),
+            ("companies", "customer_account.deleted", company_key),
+        ):
+            after = None
+            while True:
+                body = client.get_json(
+                    f"/crm/v3/objects/{kind}",
+                    params={
+                        "archived": "true",
+                        "limit": 100,
+                        **({"after": after} if after else {}),
+                    },
+                )
+                for record in body.get("results") or []:
+                    when = _time(record.get("archivedAt") or record["updatedAt"])
+                    if _ms(when) > seen:
+                        events.append(
+                            self.event(
+                                type_,
+                                key_of(record["id"]),
+                                "archived",
+                                when,
+                                {"reason": "archived in HubSpot"},
+                            )
+                        )
+                        newest = max(newest, _ms(when))
+                after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        cursor["archived"] = newest
+        return events
+
+    # --- mapping -------------------------------------------------------------------
+
+    def _company(self, record: Mapping[str, Any]) -> Event:
+        props = record["properties"]
+        arr = props.get(self.settings.arr_property) if self.settings.arr_property else None
+        return self.event(
+            "customer_account.upserted",
+            company_key(record["id"]),
+            f"modified:{props['hs_lastmodifieddate']}",
+            _time(props["hs_lastmodifieddate"]),
+            {
+                "name": props.get("name") or record["id"],
+                "domain": props.get("domain"),
+                "arr": float(arr) if arr not in (None, "") else None,
+                "tier": props.get(self.settings.tier_property)
+                if self.settings.tier_property
+                else None,
+            },
+        )
+
+    def _deal(
+        self,
+        record: Mapping[str, Any],
+        stages: Mapping[str, Mapping[str, Any]],
+        history: list[Mapping[str, Any]],
+        companies: list[str],
+    ) -> list[Event]:
+        props = record["properties"]
+        key = deal_key(record["id"])
+        at = _time(props["hs_lastmodifieddate"])
+        stage = stages.get(props.get("dealstage") or "", {})
+        events = [
+            self.event(
+                "deal.upserted",
+                key,
+                f"modified:{props['hs_lastmodifieddate']}",
+                at,
+                {
+                    "name": props.get("dealname"),
+                    "account": company_key(companies[0]) if companies else None,
+                    "pipeline": stage.get("pipeline") or props.get("pipeline"),
+                    "stage": stage.get("label") or props.get("dealstage"),
+                    "amount": float(props["amount"])
+                    if props.get("amount") not in (None, "")
+                    else None,
+                    "close_date": props["closedate"][:10] if props.get("closedate") else None,
+                    "is_closed": bool(stage.get("closed")),
+                    "is_won": bool(stage.get("won")),
+                },
+            )
+        ]
+        for entry in sorted(history, key=lambda h: h["timestamp"]):
+            label = stages.get(entry["value"], {}).get("label") or entry["value"]
+            events.append(
+                self.event(
+                    "deal.stage_changed",
+                    key,
+                    f"stage:{entry['timestamp']}:{entry['value']}",
+                    _time(entry["timestamp"]),
+                    {"to_stage": label, "pipeline": stage.get("pipeline")},
+                )
+            )
+        if self.settings.link_property and props.get(self.settings.link_property):
+            value = str(props[self.settings.link_property])
+            keys = jira_keys([value])
+            for jira in keys:
+                events.append(
+                    self.event(
+                        "deal.linked",
+                        key,
+                        f"jira:{jira}",
+                        at,
+                        {"relation": "work_item", "target": {"kind": "work_item", "key": jira}},
+                    )
+                )
+            for item in (v.strip() for v in value.replace(";", ",").split(",")):
+                if item and item.upper() not in keys:
+                    events.append(
+                        self.event(
+                            "deal.linked",
+                            key,
+                            f"roadmap:{item}",
+                            at,
+                            {
+                                "relation": "roadmap_item",
+                                "target": {"kind": "roadmap_item", "key": item},
+                            },
+                        )
+                    )
+        return events
+
+    def check(self) -> list[FieldProblem]:
+        return self.probe("settings.access_token", "/crm/v3/pipelines/deals")[1]
+
+    # --- webhooks ------------------------------------------------------------------
+
+    def verify_webhook(self, method: str, uri: str, headers: Mapping[str, str], body: bytes) -> str:
+        return verify_hubspot_v3(self.webhook_secret(), method, uri, headers, body)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Page:
+        """HubSpot sends batches naming changed objects; each deal is read back and mapped."""
+        import json
+
+        try:
+            notifications = json.loads(body)
+            deal_ids = sorted(
+                {
+                    str(n["objectId"])
+                    for n in notifications
+                    if str(n.get("subscriptionType", "")).startswith("deal.")
+                }
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            return Page(
+                [],
+                {},
+                [Reject(body.decode(errors="replace"), f"not HubSpot notifications: {exc!r}")],
+            )
+        client = self.client()
+        stages = self._pipelines(client)
+        records = self._batch(
+            client,
+            "/crm/v3/objects/deals/batch/read",
+            deal_ids,
+            {"properties": DEAL_PROPERTIES, "propertiesWithHistory": ["dealstage"]},
+        )
+        companies = {
+            str(r["from"]["id"]): [str(t["toObjectId"]) for t in r.get("to") or []]
+            for r in self._batch(
+                client, "/crm/v4/associations/deals/companies/batch/read", deal_ids, {}
+            )
+        }
+        events = []
+        for record in records:
+            history = (record.get("propertiesWithHistory") or {}).get("dealstage") or []
+            events.extend(self._deal(record, stages, history, companies.get(record["id"], [])))
+        return Page(events, {})
+
+
+def company_key(record_id: Any) -> str:
+    return f"hubspot-company-{record_id}"
+
+
+def deal_key(record_id: Any) -> str:
+    return f"hubspot-deal-{record_id}"

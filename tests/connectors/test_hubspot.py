@@ -1,0 +1,147 @@
+"""The HubSpot connector against the HubSpot emulator (a real server) and the real sample."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.config import build_connector, parse_config
+from connectors.hubspot.connector import HubSpotConnector
+from connectors.secrets import SecretResolver
+from connectors.webhooks import WebhookRejected
+from hub.events import Event
+from projections.replay import replay
+from projections.rollups import WorkIndex, roadmap_item_view
+from tests.emulators.hubspot import HubSpotEmulator, generate_crm, hs_time
+from tests.helpers import event_dict
+
+SAMPLE = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "api-samples"
+    / "hubspot"
+    / "hubspot_deals_search_response.nango-recorded.json"
+)
+
+
+def connector(hs: HubSpotEmulator, **settings: Any) -> HubSpotConnector:
+    base = {
+        "base_url": hs.url,
+        "access_token": "${env:HS}",
+        "requests_per_second": 1000,
+        "page_size": 200,
+        "arr_property": "arr",
+        "link_property": "roadmap_item",
+        "webhook_secret": "${env:HS_SECRET}",
+    }
+    valid = parse_config({"name": "hs", "type": "hubspot", "settings": {**base, **settings}})
+    built = build_connector(valid, SecretResolver({"HS": hs.token, "HS_SECRET": hs.client_secret}))
+    assert isinstance(built, HubSpotConnector)
+    return built
+
+
+def pull_all(
+    c: HubSpotConnector, cursor: dict[str, Any] | None = None
+) -> tuple[list[Event], dict[str, Any]]:
+    events: list[Event] = []
+    for page in c.pull(cursor):
+        assert not page.rejects, page.rejects
+        events.extend(page.events)
+        cursor = page.cursor
+    assert cursor is not None
+    return events, cursor
+
+
+def test_the_search_ceiling_is_crossed_without_loss() -> None:
+    """10,500 deals: the connector re-anchors before 10,000 and still sees every deal once."""
+    with HubSpotEmulator(generate_crm(10_500, same_time=3)) as hs:
+        events, cursor = pull_all(connector(hs))
+        searches = [r.json() for r in hs.requests if r.path.endswith("/deals/search")]
+    deals = {e.entity.key for e in events if e.type == "deal.upserted"}
+    assert len(deals) == 10_500
+    anchors = {s["filterGroups"][0]["filters"][0]["value"] for s in searches}
+    assert len(anchors) >= 2 and all(int(s.get("after") or 0) + 200 <= 10_000 for s in searches)
+    assert cursor["deals"] > 0
+
+
+def test_stages_companies_links_and_archives() -> None:
+    """Stage history arrives at its own times with pipeline labels; deals know their company;
+    the roadmap property links demand; archived deals are deleted."""
+    crm = generate_crm(12, companies=3)
+    crm["archived"].append(
+        {
+            "kind": "deals",
+            "id": crm["deals"][1]["id"],
+            "properties": {},
+            "archived": True,
+            "archivedAt": hs_time(datetime(2026, 3, 5, tzinfo=UTC)),
+            "updatedAt": hs_time(datetime(2026, 3, 5, tzinfo=UTC)),
+        }
+    )
+    with HubSpotEmulator(crm) as hs:
+        hs.throttle_next = 2  # 429 without Retry-After: exponential backoff
+        events, cursor = pull_all(connector(hs))
+        again, _ = pull_all(connector(hs), cursor)
+    plan = event_dict("roadmap_item.planned", "R0", "p", payload={"title": "Exports"})
+    from hub.codec import decode_dict
+
+    entities = replay((e, None) for e in [*events, decode_dict(plan)])
+    deal = entities["deal"][f"hubspot-deal-{crm['deals'][2]['id']}"]
+    assert [s["to"] for s in deal["stages"]] == [
+        "Appointment Scheduled",
+        "Qualified To Buy",
+        "Closed Won",
+    ]
+    assert deal["is_won"] and deal["account"] == "hubspot-company-7002"
+    assert entities["deal"][f"hubspot-deal-{crm['deals'][1]['id']}"]["deleted_at"]
+    demand = roadmap_item_view(
+        "R0", entities, WorkIndex(entities, datetime(2027, 1, 1, tzinfo=UTC))
+    )["demand"]  # type: ignore[index]
+    assert demand["accounts"] and demand["arr"] > 0
+    assert not [e for e in again if e.type == "deal.deleted"]  # archives are reported once
+
+
+def test_v3_signed_webhooks_read_deals_back_and_refuse_forgeries() -> None:
+    """A signed notification batch maps like the pull; a stale or forged one is refused."""
+    crm = generate_crm(3)
+    with HubSpotEmulator(crm) as hs:
+        c = connector(hs)
+        uri = "https://hub.example/webhooks/hs"
+        notes = [
+            {"subscriptionType": "deal.propertyChange", "objectId": int(crm["deals"][0]["id"])}
+        ]
+        body, headers = hs.signed(notes, uri, datetime.now(UTC))
+        c.verify_webhook("POST", uri, headers, body)
+        pushed = c.parse_webhook(headers, body).events
+        pulled, _ = pull_all(c)
+        stale_body, stale = hs.signed(notes, uri, datetime.now(UTC) - timedelta(minutes=10))
+        with pytest.raises(WebhookRejected, match="window"):
+            c.verify_webhook("POST", uri, stale, stale_body)
+        with pytest.raises(WebhookRejected):
+            c.verify_webhook("POST", uri + "x", headers, body)
+    assert {e.event_id for e in pushed} <= {e.event_id for e in pulled}
+
+
+def test_the_real_sample_maps_and_auth_is_checked() -> None:
+    """Every deal in the recorded search response maps; a revoked token is named."""
+    sample = json.loads(SAMPLE.read_text())
+    crm = {
+        "deals": sample["results"],
+        "companies": [],
+        "history": {},
+        "associations": {},
+        "archived": [],
+    }
+    with HubSpotEmulator(crm) as hs:
+        c = connector(hs, page_size=5)
+        events, _ = pull_all(c)
+        hs.token = "revoked"
+        problems = c.check()
+    assert len({e.entity.key for e in events if e.type == "deal.upserted"}) == len(
+        sample["results"]
+    )
+    assert problems[0].field == "settings.access_token"

@@ -1,0 +1,282 @@
+"""A HubSpot emulator: CRM search with its 10,000-result ceiling, pipelines, property
+history, associations, archived listings, 429s without Retry-After, v3-signed webhooks.
+
+Search responses are shaped like the recorded deals search (``total``, ``results[]`` with
+``properties`` and ``archived``, ``paging.next.after``). Asking for ``after`` past the
+ceiling is a 400, as HubSpot answers, so a connector that does not re-anchor fails here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.emulators.http_server import EmulatorServer, Reply, Request
+
+__all__ = ["HubSpotEmulator", "generate_crm", "PIPELINE"]
+
+CEILING = 10_000
+PIPELINE = {
+    "id": "default",
+    "label": "Sales Pipeline",
+    "displayOrder": 0,
+    "stages": [
+        {
+            "id": "appointmentscheduled",
+            "label": "Appointment Scheduled",
+            "displayOrder": 0,
+            "metadata": {"isClosed": "false", "probability": "0.2"},
+        },
+        {
+            "id": "qualifiedtobuy",
+            "label": "Qualified To Buy",
+            "displayOrder": 1,
+            "metadata": {"isClosed": "false", "probability": "0.4"},
+        },
+        {
+            "id": "closedwon",
+            "label": "Closed Won",
+            "displayOrder": 2,
+            "metadata": {"isClosed": "true", "probability": "1.0"},
+        },
+        {
+            "id": "closedlost",
+            "label": "Closed Lost",
+            "displayOrder": 3,
+            "metadata": {"isClosed": "true", "probability": "0.0"},
+        },
+    ],
+}
+
+
+def hs_time(moment: datetime) -> str:
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+class HubSpotEmulator(EmulatorServer):
+    def __init__(
+        self, crm: dict[str, Any], *, token: str = "pat-na1-x", client_secret: str = "hs-secret"
+    ) -> None:
+        self.crm = crm  # {"deals": [...], "companies": [...], "history": {id: [...]}, "associations": {id: [...]}}
+        self.token, self.client_secret = token, client_secret
+        self.throttle_next = 0
+        super().__init__({}, fallback=self._serve)
+
+    def _serve(self, request: Request) -> Reply:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return Reply(
+                401,
+                {
+                    "status": "error",
+                    "message": "Authentication credentials not found.",
+                    "category": "INVALID_AUTHENTICATION",
+                },
+            )
+        if self.throttle_next > 0:
+            self.throttle_next -= 1
+            return Reply(
+                429,
+                {
+                    "status": "error",
+                    "message": "You have reached your secondly limit.",
+                    "errorType": "RATE_LIMIT",
+                    "policyName": "SECONDLY",
+                },
+            )
+        match = re.fullmatch(r"/crm/v3/objects/(deals|companies)/search", request.path)
+        if match and request.method == "POST":
+            return self._search(match.group(1), request.json())
+        if request.path == "/crm/v3/pipelines/deals":
+            return Reply(200, {"results": [PIPELINE]})
+        if request.path == "/crm/v3/objects/deals/batch/read" and request.method == "POST":
+            return self._batch_read(request.json())
+        if (
+            request.path == "/crm/v4/associations/deals/companies/batch/read"
+            and request.method == "POST"
+        ):
+            ids = [i["id"] for i in request.json()["inputs"]]
+            return Reply(
+                200,
+                {
+                    "status": "COMPLETE",
+                    "results": [
+                        {
+                            "from": {"id": i},
+                            "to": [
+                                {
+                                    "toObjectId": int(c),
+                                    "associationTypes": [
+                                        {
+                                            "category": "HUBSPOT_DEFINED",
+                                            "typeId": 5,
+                                            "label": "Primary",
+                                        }
+                                    ],
+                                }
+                                for c in self.crm["associations"].get(i, [])
+                            ],
+                        }
+                        for i in ids
+                    ],
+                },
+            )
+        match = re.fullmatch(r"/crm/v3/objects/(deals|companies)", request.path)
+        if match and request.query.get("archived") == "true":
+            rows = [r for r in self.crm.get("archived", []) if r["kind"] == match.group(1)]
+            return Reply(
+                200, {"results": [{k: v for k, v in r.items() if k != "kind"} for r in rows]}
+            )
+        return Reply(
+            404, {"status": "error", "message": "Not found", "category": "OBJECT_NOT_FOUND"}
+        )
+
+    def _search(self, kind: str, body: dict[str, Any]) -> Reply:
+        flt = body["filterGroups"][0]["filters"][0]
+        if (flt["propertyName"], flt["operator"]) != ("hs_lastmodifieddate", "GTE"):
+            return Reply(
+                400,
+                {
+                    "status": "error",
+                    "message": "unsupported filter",
+                    "category": "VALIDATION_ERROR",
+                },
+            )
+        since = int(flt["value"])
+        after, limit = int(body.get("after") or 0), min(int(body.get("limit", 10)), 200)
+        if after + limit > CEILING:
+            return Reply(
+                400,
+                {
+                    "status": "error",
+                    "category": "VALIDATION_ERROR",
+                    "message": f"The search API can only return up to {CEILING} results.",
+                },
+            )
+        rows = sorted(
+            (r for r in self.crm[kind] if _ms(r["properties"]["hs_lastmodifieddate"]) >= since),
+            key=lambda r: (r["properties"]["hs_lastmodifieddate"], int(r["id"])),
+        )
+        page = rows[after : after + limit]
+        wanted = body.get("properties") or []
+        results = [
+            {**r, "properties": {k: r["properties"].get(k) for k in {*wanted, "hs_object_id"}}}
+            for r in page
+        ]
+        reply: dict[str, Any] = {"total": len(rows), "results": results}
+        if after + limit < len(rows):
+            reply["paging"] = {"next": {"after": str(after + limit)}}
+        return Reply(200, reply)
+
+    def _batch_read(self, body: dict[str, Any]) -> Reply:
+        by_id = {r["id"]: r for r in self.crm["deals"]}
+        results = []
+        for item in body["inputs"]:
+            record = by_id.get(item["id"])
+            if record is None:
+                continue
+            shaped = {
+                **record,
+                "properties": {
+                    k: record["properties"].get(k) for k in body.get("properties") or []
+                },
+            }
+            if "dealstage" in (body.get("propertiesWithHistory") or []):
+                shaped["propertiesWithHistory"] = {
+                    "dealstage": sorted(
+                        self.crm["history"].get(item["id"], []),
+                        key=lambda h: h["timestamp"],
+                        reverse=True,
+                    )
+                }
+            results.append(shaped)
+        return Reply(200, {"status": "COMPLETE", "results": results})
+
+    def signed(
+        self, notifications: list[dict[str, Any]], uri: str, at: datetime
+    ) -> tuple[bytes, dict[str, str]]:
+        raw = json.dumps(notifications).encode()
+        stamp = str(int(at.timestamp() * 1000))
+        digest = hmac.new(
+            self.client_secret.encode(),
+            b"POST" + uri.encode() + raw + stamp.encode(),
+            hashlib.sha256,
+        )
+        return raw, {
+            "X-HubSpot-Signature-v3": base64.b64encode(digest.digest()).decode(),
+            "X-HubSpot-Request-Timestamp": stamp,
+        }
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def generate_crm(
+    deals: int, companies: int = 5, *, start: datetime | None = None, same_time: int = 1
+) -> dict[str, Any]:
+    """Deals walking the default pipeline; ``same_time`` deals share each modification time."""
+    start = start or datetime(2026, 3, 2, 9, tzinfo=UTC)
+    stages = [s["id"] for s in PIPELINE["stages"][:3]]
+    crm: dict[str, Any] = {
+        "deals": [],
+        "companies": [],
+        "history": {},
+        "associations": {},
+        "archived": [],
+    }
+    for c in range(companies):
+        crm["companies"].append(
+            {
+                "id": str(7000 + c),
+                "properties": {
+                    "name": f"Company {c}",
+                    "domain": f"c{c}.example",
+                    "arr": str(12000 * (c + 1)),
+                    "hs_lastmodifieddate": hs_time(start),
+                    "createdate": hs_time(start),
+                },
+                "createdAt": hs_time(start),
+                "updatedAt": hs_time(start),
+                "archived": False,
+            }
+        )
+    for d in range(deals):
+        walked = stages[: d % 3 + 1]
+        modified = start + timedelta(seconds=d // same_time)
+        deal_id = str(479475667000 + d)
+        crm["history"][deal_id] = [
+            {
+                "value": s,
+                "timestamp": hs_time(start - timedelta(days=3 - i)),
+                "sourceType": "CRM_UI",
+            }
+            for i, s in enumerate(walked)
+        ]
+        crm["associations"][deal_id] = [str(7000 + d % companies)]
+        crm["deals"].append(
+            {
+                "id": deal_id,
+                "properties": {
+                    "dealname": f"Deal {d}",
+                    "amount": str(1000 + d),
+                    "closedate": None,
+                    "dealstage": walked[-1],
+                    "pipeline": "default",
+                    "hs_lastmodifieddate": hs_time(modified),
+                    "createdate": hs_time(start),
+                    "hs_object_id": deal_id,
+                    "roadmap_item": f"R{d % 3}" if d % 4 == 0 else None,
+                },
+                "createdAt": hs_time(start),
+                "updatedAt": hs_time(modified),
+                "archived": False,
+            }
+        )
+    return crm
