@@ -18,7 +18,7 @@ from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
 from connectors.http import HttpClient
-from connectors.linking import jira_keys
+from connectors.linking import jira_keys, link_events
 from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hubspot_v3
 from hub.errors import FatalError
@@ -37,6 +37,14 @@ DEAL_PROPERTIES = [
     "createdate",
 ]
 COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate", "createdate"]
+TICKET_PROPERTIES = [
+    "subject",
+    "hs_pipeline_stage",
+    "hs_ticket_priority",
+    "createdate",
+    "closed_date",
+    "hs_lastmodifieddate",
+]
 
 
 def _time(text: str) -> datetime:
@@ -56,6 +64,7 @@ class HubSpotSettings(ConnectorSettings):
         default=None, description="Deal property with Jira keys or roadmap ids."
     )
     start_date: date | None = None
+    include_tickets: bool = Field(default=False, description="Tickets as customer requests.")
     webhook_secret: SecretRef | None = Field(
         default=None, description="The app's client secret (v3)."
     )
@@ -120,15 +129,16 @@ class HubSpotConnector(Connector):
             else:
                 after = int(nxt)
 
-    def _pipelines(self, client: HttpClient) -> dict[str, dict[str, Any]]:
+    def _pipelines(self, client: HttpClient, kind: str = "deals") -> dict[str, dict[str, Any]]:
         stages = {}
-        for pipeline in client.get_json("/crm/v3/pipelines/deals").get("results") or []:
+        for pipeline in client.get_json(f"/crm/v3/pipelines/{kind}").get("results") or []:
             for stage in pipeline.get("stages") or []:
                 meta = stage.get("metadata") or {}
                 stages[stage["id"]] = {
                     "label": stage.get("label"),
                     "pipeline": pipeline.get("label"),
-                    "closed": str(meta.get("isClosed")).lower() == "true",
+                    "closed": str(meta.get("isClosed")).lower() == "true"
+                    or meta.get("ticketState") == "CLOSED",
                     "won": str(meta.get("probability")) in ("1.0", "1"),
                 }
         return stages
@@ -197,7 +207,68 @@ class HubSpotConnector(Connector):
                     rejects.append(Reject(record, f"cannot map deal {record.get('id')!r}: {exc!r}"))
             cursor["deals"] = max(int(cursor.get("deals", default)), newest)
             yield Page(events, dict(cursor), rejects)
+        if self.settings.include_tickets:
+            yield from self._tickets(client, cursor, default)
         yield Page(self._archived(client, cursor), dict(cursor))
+
+    def _tickets(self, client: HttpClient, cursor: Cursor, default: int) -> Iterator[Page]:
+        """HubSpot tickets (feature requests, escalations) as customer requests."""
+        stages = self._pipelines(client, "tickets")
+        props = [
+            *TICKET_PROPERTIES,
+            *([self.settings.link_property] if self.settings.link_property else []),
+        ]
+        for results, newest in self._search(
+            client, "tickets", int(cursor.get("tickets", default)), props
+        ):
+            events = [e for r in results for e in self._ticket(r, stages)]
+            cursor["tickets"] = max(int(cursor.get("tickets", default)), newest)
+            yield Page(events, dict(cursor))
+
+    def _ticket(
+        self, record: Mapping[str, Any], stages: Mapping[str, Mapping[str, Any]]
+    ) -> list[Event]:
+        props = record["properties"]
+        key = f"hubspot-ticket-{record['id']}"
+        at = _time(props["hs_lastmodifieddate"])
+        stage = stages.get(props.get("hs_pipeline_stage") or "", {})
+        status = stage.get("label") or props.get("hs_pipeline_stage") or "unknown"
+        events = [
+            self.event(
+                "customer_request.opened",
+                key,
+                "opened",
+                _time(props.get("createdate") or props["hs_lastmodifieddate"]),
+                {
+                    "title": props.get("subject"),
+                    "priority": props.get("hs_ticket_priority"),
+                    "status": status,
+                    "channel": "hubspot",
+                },
+            ),
+            self.event(
+                "customer_request.status_changed",
+                key,
+                f"stage:{props['hs_lastmodifieddate']}",
+                at,
+                {"to_status": status},
+            ),
+        ]
+        if stage.get("closed"):
+            closed = _time(props.get("closed_date") or props["hs_lastmodifieddate"])
+            events.append(
+                self.event(
+                    "customer_request.closed",
+                    key,
+                    f"closed:{closed.isoformat()}",
+                    closed,
+                    {"resolution": status},
+                )
+            )
+        if self.settings.link_property and props.get(self.settings.link_property):
+            keys = jira_keys([props[self.settings.link_property]])
+            events.extend(link_events(self.event, "customer_request.linked", key, keys, at))
+        return events
 
     def _archived(self, client: HttpClient, cursor: Cursor) -> list[Event]:
         """Archived deals and companies since the last look (search never shows them)."""

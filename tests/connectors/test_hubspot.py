@@ -105,6 +105,19 @@ def test_stages_companies_links_and_archives() -> None:
     assert not [e for e in again if e.type == "deal.deleted"]  # archives are reported once
 
 
+def test_tickets_become_customer_requests_when_configured() -> None:
+    """With include_tickets, tickets open, move through their pipeline, close and link work."""
+    with HubSpotEmulator(generate_crm(2)) as hs:
+        events, cursor = pull_all(connector(hs, include_tickets=True))
+    entities = replay((e, None) for e in events)
+    requests = entities["customer_request"]
+    assert len(requests) == 4 and "tickets" in cursor
+    closed = requests["hubspot-ticket-9101"]
+    assert closed["closed_at"] and closed["status"] == "Closed"
+    assert requests["hubspot-ticket-9100"]["closed_at"] is None
+    assert "work_item/GEN-1" in requests["hubspot-ticket-9100"]["links"]
+
+
 def test_v3_signed_webhooks_read_deals_back_and_refuse_forgeries() -> None:
     """A signed notification batch maps like the pull; a stale or forged one is refused."""
     crm = generate_crm(3)

@@ -72,7 +72,10 @@ class EmulatorServer:
                 handler = server.routes.get((self.command, parts.path))
                 if handler is None:
                     handler = server.fallback or (lambda r: Reply(404, {"error": "no route"}))
-                reply = handler(request)
+                try:
+                    reply = handler(request)
+                except Exception as exc:  # an emulator bug answers 500, as a server would
+                    reply = Reply(500, {"error": f"emulator failed: {exc!r}"})
                 payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 for key, value in {"Content-Type": "application/json", **reply.headers}.items():

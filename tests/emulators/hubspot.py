@@ -54,6 +54,23 @@ PIPELINE = {
 }
 
 
+TICKET_PIPELINE = {
+    "id": "0",
+    "label": "Support Pipeline",
+    "displayOrder": 0,
+    "stages": [
+        {"id": "1", "label": "New", "displayOrder": 0, "metadata": {"ticketState": "OPEN"}},
+        {
+            "id": "2",
+            "label": "Waiting on us",
+            "displayOrder": 1,
+            "metadata": {"ticketState": "OPEN"},
+        },
+        {"id": "4", "label": "Closed", "displayOrder": 3, "metadata": {"ticketState": "CLOSED"}},
+    ],
+}
+
+
 def hs_time(moment: datetime) -> str:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
@@ -90,11 +107,13 @@ class HubSpotEmulator(EmulatorServer):
                     "policyName": "SECONDLY",
                 },
             )
-        match = re.fullmatch(r"/crm/v3/objects/(deals|companies)/search", request.path)
+        match = re.fullmatch(r"/crm/v3/objects/(deals|companies|tickets)/search", request.path)
         if match and request.method == "POST":
             return self._search(match.group(1), request.json())
         if request.path == "/crm/v3/pipelines/deals":
             return Reply(200, {"results": [PIPELINE]})
+        if request.path == "/crm/v3/pipelines/tickets":
+            return Reply(200, {"results": [TICKET_PIPELINE]})
         if request.path == "/crm/v3/objects/deals/batch/read" and request.method == "POST":
             return self._batch_read(request.json())
         if (
@@ -279,4 +298,22 @@ def generate_crm(
                 "archived": False,
             }
         )
+    crm["tickets"] = [
+        {
+            "id": str(9100 + t),
+            "properties": {
+                "subject": f"Feature request {t}",
+                "hs_pipeline_stage": "4" if t % 2 else "1",
+                "hs_ticket_priority": "HIGH",
+                "createdate": hs_time(start),
+                "closed_date": hs_time(start + timedelta(days=2)) if t % 2 else None,
+                "hs_lastmodifieddate": hs_time(start + timedelta(days=2)),
+                "roadmap_item": f"GEN-{t + 1}",
+            },
+            "createdAt": hs_time(start),
+            "updatedAt": hs_time(start + timedelta(days=2)),
+            "archived": False,
+        }
+        for t in range(4)
+    ]
     return crm

@@ -146,4 +146,5 @@ def test_the_documented_example_config_is_valid() -> None:
         "zendesk",
         "intercom",
         "salesforce",
+        "hubspot",
     ]
