@@ -131,6 +131,8 @@ class HttpClient:
     bucket: TokenBucket | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     on_unauthorized: Callable[[HttpClient], bool] | None = None
+    # A source's own rule for a response that must not be retried (e.g. a daily cap's 429).
+    refuse: Callable[[requests.Response], str | None] | None = None
     sleep: Callable[[float], None] = time.sleep
     session: requests.Session = field(default_factory=requests.Session)
     requests_made: int = 0
@@ -178,6 +180,9 @@ class HttpClient:
             ):
                 refreshed = True
                 continue
+            reason = self.refuse(response) if self.refuse else None
+            if reason:
+                raise HttpError(f"{method} {_safe_url(url)}: HTTP {status}: {reason}", status)
             if status == 429 or status >= 500:
                 waited = retry_after_seconds(response.headers)
                 delay = waited if waited is not None else self.policy.backoff(attempt)

@@ -13,7 +13,7 @@ from typing import Any
 
 from hub.events import Event
 
-__all__ = ["jira_keys", "link_events"]
+__all__ = ["jira_keys", "link_events", "rule_targets", "field_link_events"]
 
 _JIRA_KEY = re.compile(r"\b([A-Z][A-Z0-9]+-\d+)\b")
 
@@ -47,3 +47,43 @@ def link_events(
         )
         for jira in keys
     ]
+
+
+def rule_targets(text: str | None, rules: dict[str, str]) -> list[str]:
+    """Roadmap ids whose rule (a case-insensitive regular expression) matches ``text``.
+
+    For CRMs where nobody fills a link field but names say it: ``{"(?i)\\bsso\\b": "R-SSO"}``.
+    """
+    if not text:
+        return []
+    return sorted(
+        {target for pattern, target in rules.items() if re.search(pattern, text, re.IGNORECASE)}
+    )
+
+
+def field_link_events(
+    make: Callable[..., Event],
+    type_: str,
+    key: str,
+    value: Any,
+    at: datetime,
+    extra_roadmap: Iterable[str] = (),
+) -> list[Event]:
+    """Links from a CRM field holding Jira keys and/or roadmap ids (``;`` or ``,`` separated),
+    plus roadmap ids found by other means (label rules)."""
+    text = str(value or "")
+    keys = jira_keys([text])
+    events = link_events(make, type_, key, keys, at)
+    roadmap = {item.strip() for item in text.replace(";", ",").split(",")}
+    roadmap = {r for r in roadmap if r and r.upper() not in keys} | set(extra_roadmap)
+    events += [
+        make(
+            type_,
+            key,
+            f"roadmap:{item}",
+            at,
+            {"relation": "roadmap_item", "target": {"kind": "roadmap_item", "key": item}},
+        )
+        for item in sorted(roadmap)
+    ]
+    return events

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
 from connectors.http import HttpClient
-from connectors.linking import jira_keys, link_events
+from connectors.linking import field_link_events, jira_keys, link_events, rule_targets
 from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hubspot_v3
 from hub.errors import FatalError
@@ -65,6 +65,9 @@ class HubSpotSettings(ConnectorSettings):
     )
     start_date: date | None = None
     include_tickets: bool = Field(default=False, description="Tickets as customer requests.")
+    link_rules: dict[str, str] = Field(
+        default_factory=dict, description="Regex on the deal name -> roadmap id it is about."
+    )
     webhook_secret: SecretRef | None = Field(
         default=None, description="The app's client secret (v3)."
     )
@@ -83,7 +86,9 @@ class HubSpotConnector(Connector):
 
     def client(self) -> HttpClient:
         token = self.secrets.resolve(self.settings.access_token)
-        return self.http(self.settings.base_url, headers={"Authorization": f"Bearer {token}"})
+        return self.http(
+            self.settings.base_url, headers={"Authorization": f"Bearer {token}"}, refuse=_daily_cap
+        )
 
     # --- reading -------------------------------------------------------------------
 
@@ -370,33 +375,9 @@ class HubSpotConnector(Connector):
                     {"to_stage": label, "pipeline": stage.get("pipeline")},
                 )
             )
-        if self.settings.link_property and props.get(self.settings.link_property):
-            value = str(props[self.settings.link_property])
-            keys = jira_keys([value])
-            for jira in keys:
-                events.append(
-                    self.event(
-                        "deal.linked",
-                        key,
-                        f"jira:{jira}",
-                        at,
-                        {"relation": "work_item", "target": {"kind": "work_item", "key": jira}},
-                    )
-                )
-            for item in (v.strip() for v in value.replace(";", ",").split(",")):
-                if item and item.upper() not in keys:
-                    events.append(
-                        self.event(
-                            "deal.linked",
-                            key,
-                            f"roadmap:{item}",
-                            at,
-                            {
-                                "relation": "roadmap_item",
-                                "target": {"kind": "roadmap_item", "key": item},
-                            },
-                        )
-                    )
+        rules = rule_targets(props.get("dealname"), self.settings.link_rules)
+        value = props.get(self.settings.link_property) if self.settings.link_property else None
+        events.extend(field_link_events(self.event, "deal.linked", key, value, at, rules))
         return events
 
     def check(self) -> list[FieldProblem]:
@@ -445,6 +426,21 @@ class HubSpotConnector(Connector):
             history = (record.get("propertiesWithHistory") or {}).get("dealstage") or []
             events.extend(self._deal(record, stages, history, companies.get(record["id"], [])))
         return Page(events, {})
+
+
+def _daily_cap(response: Any) -> str | None:
+    """A 429 for the daily cap lasts until midnight: fail this sync instead of retrying."""
+    if response.status_code != 429:
+        return None
+    try:
+        policy = response.json().get("policyName")
+    except ValueError:
+        return None
+    return (
+        "HubSpot's daily API limit is used up; syncing resumes after it resets"
+        if policy == "DAILY"
+        else None
+    )
 
 
 def company_key(record_id: Any) -> str:

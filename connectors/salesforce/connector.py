@@ -19,7 +19,7 @@ from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
 from connectors.http import HttpClient
-from connectors.linking import jira_keys
+from connectors.linking import field_link_events, rule_targets
 from connectors.secrets import SecretRef
 from hub.errors import ConfigError
 from hub.events import Event
@@ -87,6 +87,9 @@ class SalesforceSettings(ConnectorSettings):
         default=None, description="Opportunity field with Jira keys or roadmap ids."
     )
     start_date: date | None = None
+    link_rules: dict[str, str] = Field(
+        default_factory=dict, description="Regex on the opportunity name -> roadmap id it is about."
+    )
 
 
 class SalesforceConnector(Connector):
@@ -254,33 +257,9 @@ class SalesforceConnector(Connector):
                     },
                 )
             ]
-            if self.settings.link_field and record.get(self.settings.link_field):
-                value = str(record[self.settings.link_field])
-                keys = jira_keys([value])
-                for jira in keys:
-                    events.append(
-                        self.event(
-                            "deal.linked",
-                            key,
-                            f"jira:{jira}",
-                            at,
-                            {"relation": "work_item", "target": {"kind": "work_item", "key": jira}},
-                        )
-                    )
-                for roadmap in (v.strip() for v in value.replace(";", ",").split(",")):
-                    if roadmap and roadmap.upper() not in keys:
-                        events.append(
-                            self.event(
-                                "deal.linked",
-                                key,
-                                f"roadmap:{roadmap}",
-                                at,
-                                {
-                                    "relation": "roadmap_item",
-                                    "target": {"kind": "roadmap_item", "key": roadmap},
-                                },
-                            )
-                        )
+            rules = rule_targets(record.get("Name"), self.settings.link_rules)
+            value = record.get(self.settings.link_field) if self.settings.link_field else None
+            events.extend(field_link_events(self.event, "deal.linked", key, value, at, rules))
             return events
         if stream == "OpportunityHistory":
             return [

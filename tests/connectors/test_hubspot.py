@@ -158,3 +158,20 @@ def test_the_real_sample_maps_and_auth_is_checked() -> None:
         sample["results"]
     )
     assert problems[0].field == "settings.access_token"
+
+
+def test_label_rules_link_deals_by_name_and_the_daily_cap_is_not_retried() -> None:
+    """A name rule links deals to a roadmap item; a DAILY 429 fails the sync at once."""
+    crm = generate_crm(6)
+    with HubSpotEmulator(crm) as hs:
+        events, _ = pull_all(connector(hs, link_rules={r"deal [135]\b": "R-ODD"}))
+        linked = {
+            e.entity.key
+            for e in events
+            if e.type == "deal.linked" and e.payload.target.key == "R-ODD"
+        }  # type: ignore[union-attr]
+        assert linked == {f"hubspot-deal-{crm['deals'][n]['id']}" for n in (1, 3, 5)}
+        hs.throttle_next, hs.throttle_policy = 5, "DAILY"
+        with pytest.raises(Exception, match="daily API limit"):
+            pull_all(connector(hs))
+        assert hs.throttle_next == 4  # refused after one answer, not retried

@@ -84,6 +84,7 @@ class HubSpotEmulator(EmulatorServer):
         self.crm = crm  # {"deals": [...], "companies": [...], "history": {id: [...]}, "associations": {id: [...]}}
         self.token, self.client_secret = token, client_secret
         self.throttle_next = 0
+        self.throttle_policy = "SECONDLY"
         super().__init__({}, fallback=self._serve)
 
     def _serve(self, request: Request) -> Reply:
@@ -102,9 +103,9 @@ class HubSpotEmulator(EmulatorServer):
                 429,
                 {
                     "status": "error",
-                    "message": "You have reached your secondly limit.",
+                    "message": f"You have reached your {self.throttle_policy.lower()} limit.",
                     "errorType": "RATE_LIMIT",
-                    "policyName": "SECONDLY",
+                    "policyName": self.throttle_policy,
                 },
             )
         match = re.fullmatch(r"/crm/v3/objects/(deals|companies|tickets)/search", request.path)
