@@ -13,9 +13,9 @@ from connectors.config import build_connector, parse_config
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.secrets import SecretResolver
 from connectors.webhooks import WebhookRejected
-from hub.events import Event
 from projections.replay import replay
 from projections.rollups import WorkIndex, roadmap_item_view
+from tests.connectors.helpers import pull_all
 from tests.emulators.hubspot import HubSpotEmulator, generate_crm, hs_time
 from tests.helpers import event_dict
 
@@ -42,18 +42,6 @@ def connector(hs: HubSpotEmulator, **settings: Any) -> HubSpotConnector:
     built = build_connector(valid, SecretResolver({"HS": hs.token, "HS_SECRET": hs.client_secret}))
     assert isinstance(built, HubSpotConnector)
     return built
-
-
-def pull_all(
-    c: HubSpotConnector, cursor: dict[str, Any] | None = None
-) -> tuple[list[Event], dict[str, Any]]:
-    events: list[Event] = []
-    for page in c.pull(cursor):
-        assert not page.rejects, page.rejects
-        events.extend(page.events)
-        cursor = page.cursor
-    assert cursor is not None
-    return events, cursor
 
 
 def test_the_search_ceiling_is_crossed_without_loss() -> None:

@@ -13,9 +13,9 @@ from connectors.config import build_connector, parse_config
 from connectors.intercom.connector import IntercomConnector, IntercomSettings, map_conversation
 from connectors.secrets import SecretResolver
 from connectors.webhooks import WebhookRejected
-from hub.events import Event
 from projections.replay import replay
 from projections.rollups import WorkIndex, request_view
+from tests.connectors.helpers import pull_pages
 from tests.emulators.intercom import IntercomEmulator, generate_conversations
 
 SAMPLE = (
@@ -43,34 +43,22 @@ def connector(ic: IntercomEmulator, **settings: Any) -> IntercomConnector:
     return built
 
 
-def pull_all(
-    c: IntercomConnector, cursor: dict[str, Any] | None = None
-) -> tuple[list[Event], list[dict[str, Any]]]:
-    events: list[Event] = []
-    cursors = []
-    for page in c.pull(cursor):
-        assert not page.rejects, page.rejects
-        events.extend(page.events)
-        cursors.append(page.cursor)
-    return events, cursors
-
-
 def test_a_pass_keeps_its_bound_until_it_ends_so_unordered_pages_lose_nothing() -> None:
     """Pages come in id order; the cursor keeps the pass's lower bound and token mid-pass and
     moves to the newest updated_at only at the end."""
     conversations, companies = generate_conversations(120)
     with IntercomEmulator(conversations, companies) as ic:
         c = connector(ic)
-        events, cursors = pull_all(c)
+        events, cursors = pull_pages(c)
         assert len(cursors) == 3
         assert cursors[0]["since"] == 0 and cursors[0]["starting_after"]
         assert cursors[-1]["since"] == max(x["updated_at"] for x in conversations)
         # resume from a mid-pass cursor (as after a crash): the rest of the pass, same bound
-        resumed, _ = pull_all(c, cursors[0])
+        resumed, _ = pull_pages(c, cursors[0])
         later = max(x["updated_at"] for x in conversations) + 100
         ic.close(conversations[5]["id"], later)
         ic.close(conversations[9]["id"], later + 1)
-        incremental, final = pull_all(c, cursors[-1])
+        incremental, final = pull_pages(c, cursors[-1])
     keys = {e.entity.key for e in events if e.entity.kind == "customer_request"}
     assert len(keys) == 120
     assert {e.entity.key for e in incremental if e.entity.kind == "customer_request"} == {
@@ -87,7 +75,7 @@ def test_state_changes_companies_teams_and_jira_links() -> None:
     conversations, companies = generate_conversations(40)
     with IntercomEmulator(conversations, companies) as ic:
         ic.throttle_next = 1
-        events, _ = pull_all(connector(ic))
+        events, _ = pull_pages(connector(ic))
     entities = replay((e, None) for e in events)
     closed = [c for c in conversations if c["state"] == "closed"]
     index = WorkIndex(entities, datetime(2027, 1, 1, tzinfo=UTC))
@@ -117,7 +105,7 @@ def test_webhooks_are_verified_with_sha1_and_map_like_the_pull() -> None:
         )
         c.verify_webhook("POST", "/webhooks/ic", headers, body)
         pushed = c.parse_webhook(headers, body).events
-        pulled, _ = pull_all(c)
+        pulled, _ = pull_pages(c)
         with pytest.raises(WebhookRejected):
             c.verify_webhook("POST", "/webhooks/ic", {"X-Hub-Signature": "sha1=00"}, body)
         ic.token = "revoked"
@@ -129,7 +117,7 @@ def test_the_real_sample_maps_without_dead_letters() -> None:
     """Every conversation in the recorded search response maps."""
     sample = json.loads(SAMPLE.read_text())
     with IntercomEmulator(sample["conversations"]) as ic:
-        events, _ = pull_all(connector(ic))
+        events, _ = pull_pages(connector(ic))
     assert len({e.entity.key for e in events}) == len(sample["conversations"])
     settings = IntercomSettings(access_token="${env:X}")
     assert all(

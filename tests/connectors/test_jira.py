@@ -14,9 +14,9 @@ from connectors.config import build_connector, parse_config
 from connectors.http import HttpError
 from connectors.jira.connector import JiraConnector
 from connectors.secrets import SecretResolver
-from hub.events import Event
 from projections.replay import replay
 from projections.work_items import work_item_view
+from tests.connectors.helpers import pull_all
 from tests.emulators.jira import JiraEmulator, generate_project, jira_time
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "api-samples" / "jira"
@@ -40,18 +40,6 @@ def connector(jira: JiraEmulator, **settings: Any) -> JiraConnector:
     )
     assert isinstance(built, JiraConnector)
     return built
-
-
-def pull_all(
-    c: JiraConnector, cursor: dict[str, Any] | None = None
-) -> tuple[list[Event], dict[str, Any]]:
-    events: list[Event] = []
-    for page in c.pull(cursor):
-        assert not page.rejects, page.rejects
-        events.extend(page.events)
-        cursor = page.cursor
-    assert cursor is not None
-    return events, cursor
 
 
 @pytest.mark.parametrize("flavor", ["cloud", "datacenter"])

@@ -10,8 +10,8 @@ from typing import Any
 from connectors.config import build_connector, parse_config
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.secrets import SecretResolver
-from hub.events import Event
 from projections.replay import replay
+from tests.connectors.helpers import pull_all
 from tests.emulators.salesforce import SalesforceEmulator, generate_org, sf_time
 
 SAMPLE = (
@@ -41,18 +41,6 @@ def connector(sf: SalesforceEmulator, **settings: Any) -> SalesforceConnector:
     )
     assert isinstance(built, SalesforceConnector)
     return built
-
-
-def pull_all(
-    c: SalesforceConnector, cursor: dict[str, Any] | None = None
-) -> tuple[list[Event], dict[str, Any]]:
-    events: list[Event] = []
-    for page in c.pull(cursor):
-        assert not page.rejects, page.rejects
-        events.extend(page.events)
-        cursor = page.cursor
-    assert cursor is not None
-    return events, cursor
 
 
 def test_backfill_with_paging_and_a_token_that_expires_mid_sync() -> None:

@@ -17,6 +17,7 @@ from connectors.zendesk.mapping import ZendeskContext, map_ticket
 from hub.events import Event
 from projections.replay import replay
 from projections.rollups import WorkIndex, request_view
+from tests.connectors.helpers import pull_all
 from tests.emulators.zendesk import ZendeskEmulator, generate_tickets
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "api-samples" / "zendesk"
@@ -39,18 +40,6 @@ def connector(zd: ZendeskEmulator, **settings: Any) -> ZendeskConnector:
     built = build_connector(valid, SecretResolver({"ZD": zd.token, "ZD_HOOK": zd.webhook_secret}))
     assert isinstance(built, ZendeskConnector)
     return built
-
-
-def pull_all(
-    c: ZendeskConnector, cursor: dict[str, Any] | None = None
-) -> tuple[list[Event], dict[str, Any]]:
-    events: list[Event] = []
-    for page in c.pull(cursor):
-        assert not page.rejects, page.rejects
-        events.extend(page.events)
-        cursor = page.cursor
-    assert cursor is not None
-    return events, cursor
 
 
 def test_backfill_then_incremental_across_cursor_boundaries() -> None:
