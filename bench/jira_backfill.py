@@ -21,7 +21,7 @@ DISCOVERY_CALLS = 3  # /myself, /field, /status
 
 def _mapping_only(count: int) -> float:
     """Events/s of the pure mapping on the same issues, no HTTP: the baseline."""
-    from connectors.jira.mapping import FieldIds, MappingContext, map_issue
+    from connectors.jira.mapping import FieldIds, MappingContext, category_of, map_issue
     from tests.emulators.jira import STATUSES
 
     with JiraEmulator([]) as jira:
@@ -33,12 +33,7 @@ def _mapping_only(count: int) -> float:
             }
         )
         connector = build_connector(valid, SecretResolver({"T": jira.token}))
-    categories = {
-        s["name"]: {"new": "todo", "indeterminate": "in_progress", "done": "done"}[
-            s["statusCategory"]["key"]
-        ]
-        for s in STATUSES
-    }
+    categories = {s["name"]: category_of(s) or "todo" for s in STATUSES}
     context = MappingContext(
         connector.event, "http://jira", FieldIds(story_points="customfield_10016"), categories
     )

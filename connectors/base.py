@@ -75,9 +75,10 @@ class Connector(ABC):
 
     def http(self, base_url: str, **kwargs: Any) -> HttpClient:
         bucket = TokenBucket(
-            self.settings.requests_per_second, burst=max(1, int(self.settings.requests_per_second))
+            self.settings.requests_per_second,
+            burst=max(1, int(self.settings.requests_per_second)),
+            sleep=self.sleep,
         )
-        bucket._sleep = self.sleep
         return HttpClient(
             base_url=base_url, bucket=bucket, policy=RetryPolicy(), sleep=self.sleep, **kwargs
         )

@@ -22,7 +22,7 @@ from connectors.base import Page
 from connectors.config import build_connector, parse_config
 from connectors.secrets import SecretResolver
 from connectors.state import FAILED, PAUSED, RUNNING, STATE_TOPICS, ConnectState
-from hub.errors import HubError
+from hub.errors import HubError, RetriableError
 from hub.events import iso, utcnow
 from hub.follow import follow_topics
 from hub.logging import scrub
@@ -192,7 +192,7 @@ class _Task(threading.Thread):
                     last_error_at=iso(utcnow()),
                     errors_total=errors + 1,
                     retry_in_seconds=delay,
-                    fatal=not isinstance(exc, HubError) or not _retriable(exc),
+                    fatal=not isinstance(exc, RetriableError),
                 )
                 interval = delay
             self._wait(interval, stamp)
@@ -243,9 +243,3 @@ class _Task(threading.Thread):
                 key=self.connector_name,
             )
         return len(page.rejects)
-
-
-def _retriable(exc: BaseException) -> bool:
-    from hub.errors import RetriableError
-
-    return isinstance(exc, RetriableError)

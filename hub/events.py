@@ -33,6 +33,7 @@ __all__ = [
     "Source",
     "StatusCategory",
     "iso",
+    "parse_utc",
     "make_event_id",
     "utcnow",
     "WorkItemFields",
@@ -76,6 +77,11 @@ def utcnow() -> datetime:
 def iso(moment: datetime) -> str:
     """Fixed-width UTC text, so stored timestamps also sort correctly as strings."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_utc(text: str) -> datetime:
+    """Any ISO 8601 time with a zone (``Z``, ``+00:00``, ``-0700``) as aware UTC."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _to_utc(value: datetime) -> datetime:

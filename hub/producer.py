@@ -81,10 +81,7 @@ class EventProducer:
         return len(futures)
 
     def send_dead_letter(self, record: bytes, key: str | None = None) -> None:
-        future = self._producer.send(
-            DEADLETTER.name, key=key.encode() if key else None, value=record
-        )
-        self._wait([future])
+        self.send_raw(DEADLETTER.name, key, record)
 
     def send_raw(self, topic: str, key: str | None, value: bytes | None) -> None:
         """For the runtime's own state topics; waits for the acknowledgement."""

@@ -13,10 +13,10 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from hub.events import iso
+from hub.events import iso, parse_utc
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex
-from projections.timeline import iso_week, parse, week_bounds, working_days
+from projections.timeline import iso_week, week_bounds, working_days
 
 __all__ = ["team_resources", "daily_allocation", "roadmap_owner", "FTE_DAYS_PER_WEEK"]
 
@@ -60,14 +60,14 @@ def daily_allocation(
         for segment in view["timeline"]:
             if segment["category"] != "in_progress":
                 continue
-            seg_start = max(parse(segment["entered_at"]), start)
-            seg_end = min(parse(segment["exited_at"] or now_iso), end)
+            seg_start = max(parse_utc(segment["entered_at"]), start)
+            seg_end = min(parse_utc(segment["exited_at"] or now_iso), end)
             for day in working_days(seg_start, seg_end):
                 person = _assignee_on(state, f"{day.isoformat()}T23:59:59.999999Z")
                 if person:
                     active[(person, day)].add(key)
         for log in state["worklogs"].values():
-            day = parse(log["started_at"]).date()
+            day = parse_utc(log["started_at"]).date()
             if log["author"] and start.date() <= day < end.date():
                 logged[(log["author"], day)][key] += log["seconds"]
     shares: dict[date, dict[str, float]] = defaultdict(lambda: defaultdict(float))

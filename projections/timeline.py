@@ -7,8 +7,9 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from hub.events import parse_utc
+
 __all__ = [
-    "parse",
     "seconds_between",
     "insert_sorted",
     "is_blocked_status",
@@ -21,12 +22,8 @@ __all__ = [
 _BLOCKED = re.compile(r"block|wait|hold|paus|imped", re.I)
 
 
-def parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def seconds_between(start: str, end: str) -> float:
-    return max(0.0, (parse(end) - parse(start)).total_seconds())
+    return max(0.0, (parse_utc(end) - parse_utc(start)).total_seconds())
 
 
 def insert_sorted(

@@ -22,7 +22,7 @@ from connectors.linking import field_link_events, jira_keys, link_events, rule_t
 from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hubspot_v3
 from hub.errors import FatalError
-from hub.events import Event
+from hub.events import Event, parse_utc
 
 __all__ = ["HubSpotConnector", "HubSpotSettings", "SEARCH_CEILING"]
 
@@ -45,10 +45,6 @@ TICKET_PROPERTIES = [
     "closed_date",
     "hs_lastmodifieddate",
 ]
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _ms(moment: datetime) -> int:
@@ -120,7 +116,7 @@ class HubSpotConnector(Connector):
             )
             results = body.get("results") or []
             newest = max(
-                (_ms(_time(r["properties"]["hs_lastmodifieddate"])) for r in results),
+                (_ms(parse_utc(r["properties"]["hs_lastmodifieddate"])) for r in results),
                 default=anchor,
             )
             yield results, newest
@@ -235,7 +231,7 @@ class HubSpotConnector(Connector):
     ) -> list[Event]:
         props = record["properties"]
         key = f"hubspot-ticket-{record['id']}"
-        at = _time(props["hs_lastmodifieddate"])
+        at = parse_utc(props["hs_lastmodifieddate"])
         stage = stages.get(props.get("hs_pipeline_stage") or "", {})
         status = stage.get("label") or props.get("hs_pipeline_stage") or "unknown"
         events = [
@@ -243,7 +239,7 @@ class HubSpotConnector(Connector):
                 "customer_request.opened",
                 key,
                 "opened",
-                _time(props.get("createdate") or props["hs_lastmodifieddate"]),
+                parse_utc(props.get("createdate") or props["hs_lastmodifieddate"]),
                 {
                     "title": props.get("subject"),
                     "priority": props.get("hs_ticket_priority"),
@@ -260,7 +256,7 @@ class HubSpotConnector(Connector):
             ),
         ]
         if stage.get("closed"):
-            closed = _time(props.get("closed_date") or props["hs_lastmodifieddate"])
+            closed = parse_utc(props.get("closed_date") or props["hs_lastmodifieddate"])
             events.append(
                 self.event(
                     "customer_request.closed",
@@ -295,7 +291,7 @@ class HubSpotConnector(Connector):
                     },
                 )
                 for record in body.get("results") or []:
-                    when = _time(record.get("archivedAt") or record["updatedAt"])
+                    when = parse_utc(record.get("archivedAt") or record["updatedAt"])
                     if _ms(when) > seen:
                         events.append(
                             self.event(
@@ -322,7 +318,7 @@ class HubSpotConnector(Connector):
             "customer_account.upserted",
             company_key(record["id"]),
             f"modified:{props['hs_lastmodifieddate']}",
-            _time(props["hs_lastmodifieddate"]),
+            parse_utc(props["hs_lastmodifieddate"]),
             {
                 "name": props.get("name") or record["id"],
                 "domain": props.get("domain"),
@@ -342,7 +338,7 @@ class HubSpotConnector(Connector):
     ) -> list[Event]:
         props = record["properties"]
         key = deal_key(record["id"])
-        at = _time(props["hs_lastmodifieddate"])
+        at = parse_utc(props["hs_lastmodifieddate"])
         stage = stages.get(props.get("dealstage") or "", {})
         events = [
             self.event(
@@ -371,7 +367,7 @@ class HubSpotConnector(Connector):
                     "deal.stage_changed",
                     key,
                     f"stage:{entry['timestamp']}:{entry['value']}",
-                    _time(entry["timestamp"]),
+                    parse_utc(entry["timestamp"]),
                     {"to_stage": label, "pipeline": stage.get("pipeline")},
                 )
             )

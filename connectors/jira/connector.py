@@ -21,9 +21,16 @@ from pydantic import Field, model_validator
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
 from connectors.http import HttpClient, HttpError
-from connectors.jira.mapping import CORE_FIELDS, FieldIds, MappingContext, map_issue, parse_time
+from connectors.jira.mapping import (
+    CORE_FIELDS,
+    FieldIds,
+    MappingContext,
+    category_of,
+    map_issue,
+)
 from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hub_signature_sha256
+from hub.events import parse_utc
 
 __all__ = ["JiraConnector", "JiraSettings"]
 
@@ -112,9 +119,7 @@ class JiraConnector(Connector):
             team=s.team_field,
         )
         categories = {
-            st["name"]: {"new": "todo", "indeterminate": "in_progress", "done": "done"}.get(
-                (st.get("statusCategory") or {}).get("key", ""), "todo"
-            )
+            st["name"]: category_of(st) or "todo"
             for st in client.get_json(f"/rest/api/{self._v}/status")
         }
         context = MappingContext(
@@ -209,7 +214,7 @@ class JiraConnector(Connector):
             start += len(values)
             if body.get("isLast", True) or not values:
                 break
-        return sorted(collected, key=lambda h: (parse_time(h["created"]), str(h.get("id"))))
+        return sorted(collected, key=lambda h: (parse_utc(h["created"]), str(h.get("id"))))
 
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:
         client = self.client()
@@ -252,7 +257,7 @@ class JiraConnector(Connector):
                     known.add(issue["key"])
                     updated = (issue.get("fields") or {}).get("updated")
                     if isinstance(updated, str):
-                        newest = max(newest, parse_time(updated))
+                        newest = max(newest, parse_utc(updated))
                 except (KeyError, TypeError, ValueError) as exc:
                     rejects.append(Reject(issue, f"cannot map issue {issue.get('key')!r}: {exc!r}"))
             yield Page(events, position(), rejects)
@@ -318,7 +323,7 @@ class JiraConnector(Connector):
         issue = self.client().get_json(
             f"/rest/api/{self._v}/issue/{log['issueId']}", params={"fields": "summary"}
         )
-        at = parse_time(log.get("updated") or log["started"])
+        at = parse_utc(log.get("updated") or log["started"])
         event = self.event(
             "work_item.worklog_added",
             issue["key"],
@@ -327,7 +332,7 @@ class JiraConnector(Connector):
             {
                 "worklog_id": str(log["id"]),
                 "author": (log.get("author") or {}).get("accountId"),
-                "started_at": parse_time(log["started"]).isoformat(),
+                "started_at": parse_utc(log["started"]).isoformat(),
                 "seconds_spent": int(log.get("timeSpentSeconds") or 0),
             },
         )
@@ -362,7 +367,7 @@ class JiraConnector(Connector):
             if isinstance(stamp, int):
                 at = datetime.fromtimestamp(stamp / 1000, UTC)
             else:
-                at = parse_time(issue["fields"]["updated"])
+                at = parse_utc(issue["fields"]["updated"])
         except (ValueError, KeyError, TypeError) as exc:
             return Page(
                 [],

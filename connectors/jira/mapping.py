@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from hub.events import Event
+from hub.events import Event, parse_utc
 
-__all__ = ["FieldIds", "MappingContext", "map_issue", "parse_time", "category_of", "CORE_FIELDS"]
+__all__ = ["FieldIds", "MappingContext", "map_issue", "category_of", "CORE_FIELDS"]
 
 MakeEvent = Callable[[str, str, str, datetime, Mapping[str, Any]], Event]
 
@@ -25,11 +25,6 @@ CORE_FIELDS = (
     "worklog", "timeoriginalestimate",
 )  # fmt: skip
 _CATEGORY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
-
-
-def parse_time(text: str) -> datetime:
-    """Jira writes ``2024-07-04T05:41:00.089-0700``; the result is aware UTC."""
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def category_of(status: Mapping[str, Any] | None) -> str | None:
@@ -132,7 +127,7 @@ def snapshot(issue: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         "due_date": fields.get("duedate"),
         "estimate": float(points) if isinstance(points, int | float) else None,
         "team": _team(issue["key"], fields, ctx),
-        "created_at": parse_time(fields["created"]).isoformat()
+        "created_at": parse_utc(fields["created"]).isoformat()
         if isinstance(fields.get("created"), str)
         else None,
         "url": f"{ctx.base_url.rstrip('/')}/browse/{issue['key']}",
@@ -146,7 +141,7 @@ def snapshot(issue: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
 
 def _histories(issue: Mapping[str, Any]) -> list[dict[str, Any]]:
     histories = list((issue.get("changelog") or {}).get("histories") or [])
-    return sorted(histories, key=lambda h: (parse_time(h["created"]), str(h.get("id"))))
+    return sorted(histories, key=lambda h: (parse_utc(h["created"]), str(h.get("id"))))
 
 
 def map_issue(
@@ -171,12 +166,12 @@ def map_issue(
                 "work_item.created",
                 key,
                 f"{issue.get('id', key)}:created",
-                parse_time(fields["created"]),
+                parse_utc(fields["created"]),
                 initial,
             )
         )
     for history in histories:
-        at = parse_time(history["created"])
+        at = parse_utc(history["created"])
         actor = _person(history.get("author"))
         for item in history.get("items") or []:
             event = _change(key, history, item, at, actor, ctx)
@@ -191,11 +186,11 @@ def map_issue(
                     "work_item.worklog_added",
                     key,
                     f"worklog:{log['id']}",
-                    parse_time(log.get("updated") or log["started"]),
+                    parse_utc(log.get("updated") or log["started"]),
                     {
                         "worklog_id": str(log["id"]),
                         "author": _person(log.get("author")),
-                        "started_at": parse_time(log["started"]).isoformat(),
+                        "started_at": parse_utc(log["started"]).isoformat(),
                         "seconds_spent": int(log.get("timeSpentSeconds") or 0),
                     },
                 )
@@ -206,7 +201,7 @@ def map_issue(
                 "work_item.updated",
                 key,
                 f"updated:{fields['updated']}",
-                parse_time(fields["updated"]),
+                parse_utc(fields["updated"]),
                 current,
             )
         )

@@ -22,7 +22,7 @@ from connectors.http import HttpClient
 from connectors.linking import field_link_events, rule_targets
 from connectors.secrets import SecretRef
 from hub.errors import ConfigError
-from hub.events import Event
+from hub.events import Event, parse_utc
 
 __all__ = ["SalesforceConnector", "SalesforceSettings", "soql_time", "STREAMS"]
 
@@ -60,11 +60,6 @@ STREAMS: dict[str, list[str]] = {
 def soql_time(moment: datetime) -> str:
     """SOQL datetime literal: unquoted, UTC, ``2026-05-01T07:25:37Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_sf_time(text: str) -> datetime:
-    """Salesforce writes ``2026-05-01T07:25:37.000+0000``."""
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 class SalesforceSettings(ConnectorSettings):
@@ -174,7 +169,7 @@ class SalesforceConnector(Connector):
                 for record in records:
                     try:
                         events.extend(self._map(stream, record))
-                        since = max(since, parse_sf_time(record["SystemModstamp"]))
+                        since = max(since, parse_utc(record["SystemModstamp"]))
                     except (KeyError, TypeError, ValueError) as exc:
                         rejects.append(
                             Reject(record, f"cannot map {stream} {record.get('Id')!r}: {exc!r}")
@@ -208,7 +203,7 @@ class SalesforceConnector(Connector):
                         type_,
                         key_of(record["id"]),
                         "deleted",
-                        parse_sf_time(record["deletedDate"]),
+                        parse_utc(record["deletedDate"]),
                         {"reason": "deleted in Salesforce"},
                     )
                 )
@@ -216,7 +211,7 @@ class SalesforceConnector(Connector):
         yield Page(events, dict(cursor))
 
     def _map(self, stream: str, record: Mapping[str, Any]) -> list[Event]:
-        at = parse_sf_time(record["SystemModstamp"])
+        at = parse_utc(record["SystemModstamp"])
         change = f"modstamp:{record['SystemModstamp']}"
         if stream == "Account":
             arr = record.get(self.settings.arr_field) if self.settings.arr_field else None
@@ -267,12 +262,12 @@ class SalesforceConnector(Connector):
                     "deal.stage_changed",
                     deal_key(record["OpportunityId"]),
                     f"history:{record['Id']}",
-                    parse_sf_time(record["CreatedDate"]),
+                    parse_utc(record["CreatedDate"]),
                     {"to_stage": record["StageName"]},
                 )
             ]
         key = f"salesforce-case-{record['Id']}"
-        opened = parse_sf_time(record["CreatedDate"])
+        opened = parse_utc(record["CreatedDate"])
         events = [
             self.event(
                 "customer_request.opened",
@@ -303,7 +298,7 @@ class SalesforceConnector(Connector):
                     "customer_request.closed",
                     key,
                     f"closed:{record['ClosedDate']}",
-                    parse_sf_time(record["ClosedDate"]),
+                    parse_utc(record["ClosedDate"]),
                     {"resolution": record.get("Status")},
                 )
             )

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connectors.linking import jira_keys, link_events
-from hub.events import Event
+from hub.events import Event, parse_utc
 
 __all__ = ["ZendeskContext", "map_ticket", "map_organization", "request_key", "account_key"]
 
@@ -28,10 +28,6 @@ def request_key(ticket_id: Any) -> str:
 
 def account_key(org_id: Any) -> str:
     return f"zendesk-org-{org_id}"
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,7 @@ def map_ticket(
     ticket: Mapping[str, Any], audits: Sequence[Mapping[str, Any]], ctx: ZendeskContext
 ) -> list[Event]:
     key = request_key(ticket["id"])
-    created = _time(ticket["created_at"])
+    created = parse_utc(ticket["created_at"])
     org = ticket.get("organization_id")
     snapshot = {
         "title": ticket.get("subject"),
@@ -90,7 +86,7 @@ def map_ticket(
     status = None
     saw_status = False
     for audit in sorted(audits, key=lambda a: (a["created_at"], a["id"])):
-        at = _time(audit["created_at"])
+        at = parse_utc(audit["created_at"])
         for change in audit.get("events") or []:
             name = change.get("field_name")
             if change.get("type") not in ("Create", "Change") or name not in ("status", "group_id"):
@@ -128,7 +124,7 @@ def map_ticket(
                         {"team": ctx.group_teams[str(value)]},
                     )
                 )
-    updated = _time(ticket.get("updated_at") or ticket["created_at"])
+    updated = parse_utc(ticket.get("updated_at") or ticket["created_at"])
     current = ticket.get("status")
     if current and not saw_status:
         # no audit trail (e.g. an archived ticket): the current status is all we know
@@ -166,7 +162,7 @@ def map_organization(
         "customer_account.upserted",
         account_key(org["id"]),
         f"updated:{org.get('updated_at')}",
-        _time(org.get("updated_at") or org["created_at"]),
+        parse_utc(org.get("updated_at") or org["created_at"]),
         {
             "name": org.get("name") or f"Organization {org['id']}",
             "tier": fields.get(tier_field) if tier_field else None,
