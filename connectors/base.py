@@ -22,6 +22,7 @@ from connectors.http import HttpClient, HttpError, RetryPolicy, TokenBucket
 from connectors.secrets import SecretResolver
 from hub.errors import ConfigError, FatalError, HubError
 from hub.events import EVENT_TYPES, EntityRef, Event, Source, make_event_id
+from hub.validation import FieldProblem
 
 __all__ = ["Connector", "ConnectorSettings", "Page", "Reject", "FieldProblem", "Cursor"]
 
@@ -50,12 +51,6 @@ class Page:
     events: list[Event]
     cursor: Cursor
     rejects: list[Reject] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    field: str
-    message: str
 
 
 class Connector(ABC):

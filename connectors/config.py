@@ -11,7 +11,6 @@ Validation reports every problem with its field path, so a form or a CLI can poi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,10 +19,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from connectors.base import Connector, ConnectorSettings, FieldProblem
+from connectors.base import Connector, ConnectorSettings
 from connectors.registry import connector_types
 from connectors.secrets import SecretResolver
 from hub.errors import ConfigError
+from hub.validation import FieldProblem, InvalidConfigError, parse_duration
+from hub.validation import problems_from as _problems
 
 __all__ = [
     "ConnectorConfig",
@@ -33,21 +34,6 @@ __all__ = [
     "parse_duration",
     "build_connector",
 ]
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``90``, ``"90s"``, ``"5m"``, ``"1h"``: a duration."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration like 30s, 5m or 1h")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
 class ConnectorConfig(BaseModel):
@@ -78,19 +64,6 @@ class ConnectorConfig(BaseModel):
             "poll_interval": f"{seconds:g}s",
             "settings": self.settings,
         }
-
-
-class InvalidConfigError(ConfigError):
-    def __init__(self, problems: list[FieldProblem]) -> None:
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-        self.problems = problems
-
-
-def _problems(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
-    return [
-        FieldProblem(prefix + ".".join(str(p) for p in err["loc"]), err["msg"])
-        for err in exc.errors()
-    ]
 
 
 @dataclass(frozen=True)
