@@ -376,7 +376,11 @@ class RoadmapItemFields(_Payload):
     labels: tuple[str, ...] = ()
     jql: str | None = None
     planned_allocation: dict[str, float] = Field(
-        default_factory=dict, description="Team -> planned FTE."
+        default_factory=dict, description="Team -> planned FTE, in any quarter."
+    )
+    allocation_by_quarter: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Quarter (2026-Q4) -> team -> planned FTE; overrides planned_allocation.",
     )
     budget: float | None = None
     cancelled: bool = False

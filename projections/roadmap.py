@@ -35,8 +35,11 @@ def fold_roadmap_item(state: State | None, event: Event) -> State:
         case RoadmapItemPlanned() | RoadmapItemChanged():
             version = {"at": at, **event.payload.model_dump(mode="json")}
             state = {**state, "versions": insert_sorted(state["versions"], version)}
+            if state["removed_at"] and state["removed_at"] < at:
+                state["removed_at"] = None  # planned again after its removal
         case RoadmapItemRemoved():
-            state = {**state, "removed_at": at}
+            if not any(v["at"] > at for v in state["versions"]):
+                state = {**state, "removed_at": at}
     return state
 
 

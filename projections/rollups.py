@@ -8,12 +8,14 @@ time-travel queries (states rebuilt from the log up to a moment) and tests.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from hub.events import iso
 from projections.customers import current_links
+from projections.jql import JqlError, compile_jql
 from projections.roadmap import plan_at
 from projections.timeline import seconds_between
 from projections.work_items import parent_of, roadmap_of, work_item_view
@@ -55,6 +57,9 @@ class WorkIndex:
             labels = set(plan.get("labels") or ())
             if labels:
                 roots |= {k for k, v in self.views.items() if labels & set(v["labels"])}
+            matches = _jql(plan.get("jql"))
+            if matches is not None:
+                roots |= {k for k, v in self.views.items() if matches(v)}
         found: set[str] = set()
         stack = list(roots)
         while stack:
@@ -69,6 +74,18 @@ class WorkIndex:
         """Members that carry the work themselves: those with no member children."""
         members = set(members)
         return sorted(k for k in members if not members.intersection(self.children.get(k, ())))
+
+
+@lru_cache(maxsize=256)
+def _jql(text: str | None) -> Callable[[Mapping[str, Any]], bool] | None:
+    """A roadmap item's JQL as a predicate; unsupported JQL matches nothing here (the
+    roadmap's validation reports it, with the reason, when the plan is applied)."""
+    if not text:
+        return None
+    try:
+        return compile_jql(text)
+    except JqlError:
+        return None
 
 
 def _progress(views: list[dict[str, Any]]) -> dict[str, Any]:

@@ -200,6 +200,8 @@ def work_item_view(state: State, now: datetime) -> dict[str, Any]:
         "estimate": fields.get("estimate"),
         "priority": fields.get("priority"),
         "labels": fields.get("labels") or [],
+        "components": fields.get("components") or [],
+        "fix_versions": fields.get("fix_versions") or [],
         "url": fields.get("url"),
         "created_at": created,
         "started_at": started_at,

@@ -5,65 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.codec import decode_dict
-from projections.entities import fold_entity
 from projections.resources import team_resources
 from projections.rollups import WorkIndex, request_view, roadmap_item_view
+from tests.builders import build, ev, finish, item, start
 
 
 def at(day: int, hour: int = 9) -> datetime:
     return datetime(2026, 1, day, hour, tzinfo=UTC)
-
-
-def ev(type_: str, key: str, change: str, when: datetime, **payload: Any) -> Any:
-    from tests.helpers import event_dict
-
-    return decode_dict(event_dict(type_, key, change, at=when, payload=payload))
-
-
-def build(events: list[Any]) -> dict[str, dict[str, dict]]:
-    entities: dict[str, dict[str, dict]] = {}
-    for event in events:
-        bucket = entities.setdefault(event.entity.kind, {})
-        bucket[event.entity.key] = fold_entity(bucket.get(event.entity.key), event)
-    return entities
-
-
-def item(key: str, when: datetime, **fields: Any) -> Any:
-    base = {
-        "status": "To Do",
-        "status_category": "todo",
-        "team": "core",
-        "item_type": "Story",
-        "created_at": when.isoformat(),
-    }
-    return ev("work_item.created", key, "c", when, **{**base, **fields})
-
-
-def start(key: str, when: datetime) -> Any:
-    return ev(
-        "work_item.status_changed",
-        key,
-        "s",
-        when,
-        from_status="To Do",
-        to_status="In Progress",
-        from_category="todo",
-        to_category="in_progress",
-    )
-
-
-def finish(key: str, when: datetime) -> Any:
-    return ev(
-        "work_item.status_changed",
-        key,
-        "f",
-        when,
-        from_status="In Progress",
-        to_status="Done",
-        from_category="in_progress",
-        to_category="done",
-    )
 
 
 def scenario() -> list[Any]:
