@@ -94,9 +94,10 @@ def create_app(
             bootstrap_servers, STATE_TOPICS, app.connect_state.apply, "hub-api-connect"
         )
 
-    from hub import agents
+    from hub import agents, alerting
     from hub.api import routes
 
     agents.register(app)
+    alerting.register(app)
     routes.register(app)
     return app

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-import requests
 
-from hub.errors import ConfigError
+from hub.api_client import ApiClient, echo_json
 from hub.settings import Settings
 
 __all__ = ["register"]
@@ -22,37 +21,6 @@ __all__ = ["register"]
 def _settings(ctx: click.Context) -> Settings:
     settings: Settings = ctx.obj["settings"]
     return settings
-
-
-class _Api:
-    """The CLI's client of the REST API: the same surface, so the same rules and messages."""
-
-    def __init__(self, settings: Settings) -> None:
-        from hub.runtime_files import resolve_api_token
-
-        token, _ = resolve_api_token(settings, create=False)
-        self.url = settings.api_url.rstrip("/") + "/api/v1"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        try:
-            response = self.session.request(method, self.url + path, json=body, timeout=30)
-        except requests.ConnectionError:
-            raise ConfigError(
-                f"cannot reach the hub API at {self.url}; is the hub running?"
-            ) from None
-        payload = response.json() if response.content else {}
-        if response.status_code >= 400:
-            error = payload.get("error", {})
-            lines = [error.get("message", response.text)]
-            lines += [f"  {f['field']}: {f['message']}" for f in error.get("fields", [])]
-            raise click.ClickException("\n".join(lines))
-        return payload
-
-
-def _echo(payload: Any) -> None:
-    click.echo(json.dumps(payload, indent=2, default=str))
 
 
 def register(cli: click.Group) -> None:
@@ -144,7 +112,7 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def connectors_list(ctx: click.Context) -> None:
         """Connectors with their type, interval and state."""
-        for row in _Api(_settings(ctx)).call("GET", "/connectors")["items"]:
+        for row in ApiClient(_settings(ctx)).call("GET", "/connectors")["items"]:
             click.echo(
                 f"{row['name']:<24} {row['type']:<16} {row['poll_interval']:>8} {row['state']}"
             )
@@ -154,8 +122,8 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def connectors_show(ctx: click.Context, name: str) -> None:
         """A connector's configuration and status (secrets as references)."""
-        api = _Api(_settings(ctx))
-        _echo(
+        api = ApiClient(_settings(ctx))
+        echo_json(
             {
                 "config": api.call("GET", f"/connectors/{name}"),
                 "status": api.call("GET", f"/connectors/{name}/status"),
@@ -172,7 +140,7 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def connectors_validate(ctx: click.Context, file: Path) -> None:
         """Check FILE field by field and live against each source."""
-        api, failed = _Api(_settings(ctx)), False
+        api, failed = ApiClient(_settings(ctx)), False
         for valid in _file_configs(file):
             result = api.call(
                 "POST", f"/connector-types/{valid.config.type}/validate", valid.config.public()
@@ -190,7 +158,7 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def connectors_apply(ctx: click.Context, file: Path) -> None:
         """Create or update every connector in FILE."""
-        api = _Api(_settings(ctx))
+        api = ApiClient(_settings(ctx))
         for valid in _file_configs(file):
             api.call("PUT", f"/connectors/{valid.config.name}", valid.config.public())
             click.echo(f"applied {valid.config.name}")
@@ -207,7 +175,7 @@ def register(cli: click.Group) -> None:
             @click.argument("name")
             @click.pass_context
             def command(ctx: click.Context, name: str) -> None:
-                _Api(_settings(ctx)).call(method, f"/connectors/{name}{path}")
+                ApiClient(_settings(ctx)).call(method, f"/connectors/{name}{path}")
                 click.echo(f"{action}: {name}")
 
             return command

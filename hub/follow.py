@@ -21,8 +21,14 @@ Apply = Callable[[str, str, Any], None]  # topic, key, decoded value (None = del
 
 
 async def follow_topics(
-    bootstrap_servers: str, topics: Sequence[str], apply: Apply, client_id: str = "hub-follower"
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    apply: Apply,
+    client_id: str = "hub-follower",
+    on_caught_up: Callable[[], None] | None = None,
 ) -> None:
+    """``on_caught_up`` is called once, when every partition's position has reached the
+    high watermark its last fetch reported: everything written before then is applied."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -54,5 +60,18 @@ async def follow_topics(
                     key = record.key.decode() if record.key else ""
                     value = json.loads(record.value) if record.value is not None else None
                     apply(tp.topic, key, value)
+            if on_caught_up is not None and await _at_end(consumer, tps):
+                on_caught_up()
+                on_caught_up = None
     finally:
         await consumer.stop()
+
+
+async def _at_end(consumer: Any, tps: Sequence[Any]) -> bool:
+    # The fetch response's high watermark, not ListOffsets: the former is exact on every
+    # broker we run on, the latter under-reports on some Kafka-compatible ones.
+    for tp in tps:
+        highwater = consumer.highwater(tp)
+        if highwater is None or await consumer.position(tp) < highwater:
+            return False
+    return True

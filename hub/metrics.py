@@ -65,6 +65,17 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
         )
         self.alerts = Gauge("hub_alerts", "Alerts by state.", ["state"], registry=r)
+        self.notifications = Counter(
+            "hub_notifications_total",
+            "Delivery attempts by outcome.",
+            ["integration", "status"],
+            registry=r,
+        )
+        self.rule_evaluation_seconds = Gauge(
+            "hub_rule_evaluation_seconds",
+            "Duration of the last drift rule evaluation.",
+            registry=r,
+        )
 
     def mirror_connectors(self, status: dict[str, dict[str, object]]) -> None:
         for name, record in status.items():

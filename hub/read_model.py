@@ -34,6 +34,7 @@ class ReadModel:
         self.entities: dict[str, dict[str, State]] = {}
         self.version = 0
         self.records_applied = 0
+        self.caught_up = False  # has read the whole changelog as it was at start
         self._clock = clock
         self._views: dict[str, tuple[State, float, dict[str, Any]]] = {}
         self._index: tuple[int, float, WorkIndex] | None = None
@@ -89,9 +90,14 @@ class ReadModel:
 
 async def follow_changelog(bootstrap_servers: str, topic: str, model: ReadModel) -> None:
     """Apply every record of the projection table's changelog to ``model``, forever."""
+
+    def caught_up() -> None:
+        model.caught_up = True
+
     await follow_topics(
         bootstrap_servers,
         [topic],
         lambda _topic, key, value: model.apply(key, value),
         client_id="hub-read-model",
+        on_caught_up=caught_up,
     )

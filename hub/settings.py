@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     connectors_file: Path | None = Field(
         default=None, description="connectors.yaml applied when the connector runtime starts."
     )
+    alerting_file: Path | None = Field(
+        default=None, description="alerting.yaml: rules, routes, receivers, digests."
+    )
     fault_crash_after_pages: int | None = Field(
         default=None,
         ge=1,

@@ -20,6 +20,7 @@ __all__ = [
     "CUSTOMERS",
     "ROADMAP",
     "DEADLETTER",
+    "ALERTING",
     "topic_for_kind",
     "ensure_topics",
     "list_topics",
@@ -39,6 +40,9 @@ WORKITEMS = Topic("hub.workitems", "work item changes, status transitions, workl
 CUSTOMERS = Topic("hub.customers", "accounts, deals and customer requests")
 ROADMAP = Topic("hub.roadmap", "roadmap items and team definitions, as planned")
 DEADLETTER = Topic("hub.deadletter", "records that could not be processed, with the reason")
+ALERTING = Topic(
+    "hub.alerting", "alert states, notification log, silences, deliveries", compacted=True
+)
 CONNECT_CONFIGS = Topic("hub.connect-configs", "connector configurations", compacted=True)
 CONNECT_OFFSETS = Topic("hub.connect-offsets", "connector cursors", compacted=True)
 CONNECT_STATUS = Topic("hub.connect-status", "connector states", compacted=True)
@@ -48,6 +52,7 @@ TOPICS: tuple[Topic, ...] = (
     CUSTOMERS,
     ROADMAP,
     DEADLETTER,
+    ALERTING,
     CONNECT_CONFIGS,
     CONNECT_OFFSETS,
     CONNECT_STATUS,

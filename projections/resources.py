@@ -94,13 +94,24 @@ def _weeks(start: datetime, end: datetime) -> list[str]:
 
 
 def team_resources(
-    team: str, entities: Entities, index: WorkIndex, start: datetime, end: datetime
+    team: str,
+    entities: Entities,
+    index: WorkIndex,
+    start: datetime,
+    end: datetime,
+    *,
+    shares: dict[date, dict[str, float]] | None = None,
+    owner: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per ISO week touched by [start, end) for ``team``."""
+    """One row per ISO week touched by [start, end) for ``team``.
+
+    ``shares`` and ``owner`` may be passed in when computing many teams over one range.
+    """
     team_state = entities.get("team", {}).get(team)
-    owner = roadmap_owner(entities, index)
+    owner = owner if owner is not None else roadmap_owner(entities, index)
     items = {k: v for k, v in index.views.items() if v["team"] == team and not v["deleted_at"]}
-    shares = daily_allocation(entities, index, start, end)
+    if shares is None:
+        shares = daily_allocation(entities, index, start, end)
     roadmap = entities.get("roadmap_item", {})
     requests = entities.get("customer_request", {}).values()
     rows = []

@@ -18,7 +18,7 @@ import requests
 
 from hub.events import make_event_id
 
-__all__ = ["HubProcess", "event_dict", "write_jsonl", "descendants"]
+__all__ = ["HubProcess", "event_dict", "write_jsonl", "descendants", "hub_cli"]
 
 
 def event_dict(
@@ -187,6 +187,20 @@ class HubProcess:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+
+def hub_cli(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``hub ARGS`` as a user would, with only ``env`` (no inherited HUB_* settings)."""
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
 
 
 def hours(n: float) -> timedelta:

@@ -50,7 +50,7 @@ def hub_middleware(app: HubApp) -> Callable[[web.Request, Handler], Awaitable[we
             try:
                 response = await handler(request)
             except ApiError as exc:
-                response = error_response(exc.status, exc.code, exc.message)
+                response = error_response(exc.status, exc.code, exc.message, exc.fields)
             except web.HTTPException as exc:
                 code = exc.reason.lower().replace(" ", "_")
                 response = error_response(exc.status, code, exc.reason)

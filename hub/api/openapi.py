@@ -166,6 +166,7 @@ def document() -> dict[str, Any]:
                 "TeamResources",
             ),
             **_connector_paths(),
+            **_alerting_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -228,6 +229,25 @@ def document() -> dict[str, Any]:
                     poll_interval={"type": "string", "examples": ["60s"]},
                     settings={"type": "object"},
                 ),
+                "RoadmapDocument": _obj(
+                    teams={"type": "object", "additionalProperties": {"type": "object"}},
+                    items={"type": "array", "items": {"type": "object"}},
+                ),
+                "Silence": _obj(
+                    "matchers",
+                    "endsAt",
+                    "createdBy",
+                    "comment",
+                    matchers={
+                        "type": "array",
+                        "items": {"type": ["string", "object"]},
+                        "examples": [['team="payments"', 'alertname=~"Forecast.*"']],
+                    },
+                    startsAt=_t,
+                    endsAt={"type": "string", "format": "date-time"},
+                    createdBy={"type": "string"},
+                    comment={"type": "string"},
+                ),
                 "TeamResources": _obj(
                     "team",
                     "weeks",
@@ -248,7 +268,7 @@ def document() -> dict[str, Any]:
     }
 
 
-def _op(summary: str, params: list[dict[str, Any]], body: bool = False) -> dict[str, Any]:
+def _op(summary: str, params: list[dict[str, Any]], body: bool | str = False) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
         "parameters": params,
@@ -261,13 +281,79 @@ def _op(summary: str, params: list[dict[str, Any]], body: bool = False) -> dict[
         },
     }
     if body:
+        schema = body if isinstance(body, str) else "ConnectorConfig"
         operation["requestBody"] = {
             "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ConnectorConfig"}}
-            },
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
         }
     return operation
+
+
+def _alerting_paths() -> dict[str, Any]:
+    fingerprint = _param("fingerprint", "path", "An alert's fingerprint.")
+    silence_id = _param("silence_id", "path", "A silence's id.")
+    states = ["active", "pending", "firing", "recovering", "resolved", "inactive"]
+    return {
+        "/api/v1/roadmap": {
+            "get": _op("The roadmap document, now or as it stood at as_of", [AS_OF]),
+            "put": _op(
+                "Make the plan equal to this document (YAML or JSON); one event per change. "
+                "422 lists bad fields; warnings list dangling links.",
+                [_param("dry_run", type="boolean", description="Validate and diff only.")],
+                "RoadmapDocument",
+            ),
+        },
+        "/api/v1/alerts": {
+            "get": _op(
+                "Alerts with state and mute status (Alertmanager's shape)",
+                [
+                    _param("state", type="string", enum=states),
+                    _param("team"),
+                    _param("alertname"),
+                    _param("severity"),
+                    _param("roadmap_item"),
+                    LIMIT,
+                    CURSOR,
+                ],
+            )
+        },
+        "/api/v1/alerts/groups": {"get": _op("Notification groups and what each was told", [])},
+        "/api/v1/alerts/{fingerprint}": {
+            "get": _op("One alert with its state history", [fingerprint])
+        },
+        "/api/v1/notifications": {
+            "get": _op(
+                "Delivery log: delivered, retrying and failed notifications and digests",
+                [
+                    _param("status", type="string", enum=["delivered", "retrying", "failed"]),
+                    _param("receiver"),
+                    _param("kind", type="string", enum=["notification", "digest"]),
+                ],
+            )
+        },
+        "/api/v1/silences": {
+            "get": _op(
+                "Silences", [_param("state", type="string", enum=["active", "pending", "expired"])]
+            ),
+            "post": _op("Create a silence (201)", [], "Silence"),
+        },
+        "/api/v1/silences/{silence_id}": {
+            "get": _op("One silence", [silence_id]),
+            "delete": _op("Expire a silence now", [silence_id]),
+        },
+        "/api/v1/digest": {
+            "get": _op(
+                "The digest as it would be sent now",
+                [
+                    _param("team", description="One team; none: leadership."),
+                    _param("days", type="integer", minimum=1, maximum=92, default=7),
+                ],
+            )
+        },
+        "/api/v1/alerting/status": {
+            "get": _op("Rules, receivers and inhibition in effect; the last evaluation", [])
+        },
+    }
 
 
 def _connector_paths() -> dict[str, Any]:

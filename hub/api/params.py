@@ -50,6 +50,12 @@ class Query:
             raise ApiError(400, "bad_parameter", f"{name}: {raw!r} needs a time zone, e.g. Z")
         return moment.astimezone(UTC)
 
+    def flag(self, name: str) -> bool:
+        raw = (self.text(name) or "false").lower()
+        if raw not in ("true", "false", "1", "0"):
+            raise ApiError(400, "bad_parameter", f"{name} must be true or false")
+        return raw in ("true", "1")
+
     def limit(self) -> int:
         raw = self.text("limit")
         if raw is None:

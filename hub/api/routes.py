@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.api import connectors, customers, health, openapi, roadmap, teams, webhooks, workitems
+from hub.api import (
+    alerts,
+    connectors,
+    customers,
+    health,
+    openapi,
+    roadmap,
+    teams,
+    webhooks,
+    workitems,
+)
 
 if TYPE_CHECKING:
     from hub.app import HubApp
@@ -13,5 +23,15 @@ __all__ = ["register"]
 
 
 def register(app: HubApp) -> None:
-    for module in (health, workitems, roadmap, customers, teams, connectors, webhooks, openapi):
+    for module in (
+        health,
+        workitems,
+        roadmap,
+        customers,
+        teams,
+        connectors,
+        webhooks,
+        alerts,
+        openapi,
+    ):
         module.register(app)

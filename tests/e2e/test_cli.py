@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +12,7 @@ from hub.producer import EventProducer
 from hub.topics import WORKITEMS
 from tests.emulators.canonical_source import CanonicalSource
 from tests.helpers import HubProcess, event_dict
-
-
-def hub(
-    *args: str, env: dict[str, str], stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", **env},
-    )
+from tests.helpers import hub_cli as hub
 
 
 def test_version_topics_and_publish_from_stdin(broker: str) -> None:

@@ -1,0 +1,264 @@
+"""Routing and grouping: which receiver hears about which alerts, together, and when.
+
+Alertmanager's model. Each alert walks the route tree to one or more receivers; alerts
+that share the route's ``group_by`` labels form a group, notified together. A new group
+waits ``group_wait`` to collect its siblings, later changes wait ``group_interval``, and an
+unchanged firing group is re-sent after ``repeat_interval``. What each integration of a
+receiver was last told is kept per group (the notification log), so a restart sends only
+what it has not yet delivered, and a resolved alert is announced once.
+
+``plan`` is pure: alerts, groups, silences and time in; groups and notifications out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts.config import AlertingConfig, Receiver, Route
+from alerts.engine import FIRING, RECOVERING, RESOLVED
+from alerts.inhibition import inhibited_by
+from alerts.matchers import matches_all
+from alerts.silences import silenced_by
+from hub.events import iso, parse_utc
+
+__all__ = [
+    "RouteMatch",
+    "Notification",
+    "match_routes",
+    "integrations",
+    "mute_status",
+    "plan",
+    "delivered",
+]
+
+Alert = dict[str, Any]
+Group = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    path: str
+    receiver: str
+    group_by: tuple[str, ...]
+    group_wait: timedelta
+    group_interval: timedelta
+    repeat_interval: timedelta
+
+
+def match_routes(route: Route, labels: Mapping[str, str]) -> list[RouteMatch]:
+    """The routes an alert ends at: the deepest matching ones, siblings after a
+    ``continue``, the root when no child matches."""
+    root = RouteMatch(
+        "{}",
+        route.receiver or "",
+        tuple(route.group_by or ()),
+        route.group_wait or timedelta(seconds=30),
+        route.group_interval or timedelta(minutes=5),
+        route.repeat_interval or timedelta(hours=4),
+    )
+    return _walk(route, root, labels)
+
+
+def _walk(route: Route, here: RouteMatch, labels: Mapping[str, str]) -> list[RouteMatch]:
+    found: list[RouteMatch] = []
+    for n, child in enumerate(route.routes):
+        if not matches_all(child.matchers, labels):
+            continue
+        inherited = RouteMatch(
+            f"{here.path}/{n}",
+            child.receiver or here.receiver,
+            tuple(child.group_by) if child.group_by is not None else here.group_by,
+            child.group_wait if child.group_wait is not None else here.group_wait,
+            child.group_interval if child.group_interval is not None else here.group_interval,
+            child.repeat_interval if child.repeat_interval is not None else here.repeat_interval,
+        )
+        found.extend(_walk(child, inherited, labels))
+        if not child.continue_:
+            break
+    return found or [here]
+
+
+def integrations(receiver: Receiver) -> list[tuple[str, Any]]:
+    """A receiver's integrations, each named the way its delivery log shows it."""
+    found: list[tuple[str, Any]] = []
+    for kind in ("slack", "webhook", "email", "console"):
+        for n, config in enumerate(getattr(receiver, f"{kind}_configs")):
+            found.append((f"{kind}[{n}]", config))
+    return found
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: str
+    group_key: str
+    receiver: str
+    integration: str
+    status: str  # firing | resolved
+    group_labels: dict[str, str]
+    alerts: list[Alert]
+    firing: list[str]
+    resolved: list[str]
+    created_at: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "group_key": self.group_key,
+            "receiver": self.receiver,
+            "integration": self.integration,
+            "status": self.status,
+            "group_labels": self.group_labels,
+            "alerts": self.alerts,
+            "firing": self.firing,
+            "resolved": self.resolved,
+            "created_at": self.created_at,
+        }
+
+
+def mute_status(
+    alert: Alert,
+    alerts: Iterable[Alert],
+    silences: Iterable[Mapping[str, Any]],
+    config: AlertingConfig,
+    now: datetime,
+) -> dict[str, list[str]]:
+    firing = [a for a in alerts if a["state"] in (FIRING, RECOVERING)]
+    return {
+        "silencedBy": silenced_by(alert["labels"], silences, now),
+        "inhibitedBy": inhibited_by(alert, firing, config.inhibit_rules),
+    }
+
+
+def _group_key(match: RouteMatch, labels: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    if "..." in match.group_by:
+        chosen = dict(labels)
+    else:
+        chosen = {n: labels[n] for n in match.group_by if n in labels}
+    text = ",".join(f'{k}="{v}"' for k, v in sorted(chosen.items()))
+    return f"{match.path}:{{{text}}}/{match.receiver}", chosen
+
+
+def _notification_id(
+    group_key: str, integration: str, firing: list[str], resolved: list[str]
+) -> str:
+    body = json.dumps([group_key, integration, firing, resolved])
+    return hashlib.sha256(body.encode()).hexdigest()[:20]
+
+
+def plan(
+    alerts: Mapping[str, Alert],
+    groups: Mapping[str, Group],
+    silences: Iterable[Mapping[str, Any]],
+    config: AlertingConfig,
+    now: datetime,
+    in_flight: Iterable[tuple[str, str]] = (),
+) -> tuple[dict[str, Group], dict[str, Group | None], list[Notification]]:
+    """Groups after this tick, the changed ones (``None``: closed), and what to send."""
+    at = iso(now)
+    silences = list(silences)
+    busy = set(in_flight)
+    firing = [a for a in alerts.values() if a["state"] in (FIRING, RECOVERING)]
+    members: dict[str, set[str]] = {}
+    result = {k: dict(v) for k, v in groups.items()}
+    changed: dict[str, Group | None] = {}
+    for alert in firing:
+        if silenced_by(alert["labels"], silences, now):
+            continue
+        if inhibited_by(alert, firing, config.inhibit_rules):
+            continue
+        for match in match_routes(config.route, alert["labels"]):
+            key, labels = _group_key(match, alert["labels"])
+            members.setdefault(key, set()).add(alert["fingerprint"])
+            if key not in result:
+                result[key] = changed[key] = {
+                    "key": key,
+                    "receiver": match.receiver,
+                    "group_labels": labels,
+                    "created_at": at,
+                    "next_flush_at": iso(now + match.group_wait),
+                    "group_interval_seconds": match.group_interval.total_seconds(),
+                    "repeat_interval_seconds": match.repeat_interval.total_seconds(),
+                    "notified": {},
+                }
+    notifications: list[Notification] = []
+    for key, group in list(result.items()):
+        if parse_utc(group["next_flush_at"]) > now:
+            continue
+        current = sorted(members.get(key, ()))
+        receiver = config.receiver(group["receiver"]) if _known(config, group) else None
+        outputs = integrations(receiver) if receiver else []
+        sent_any, open_any = False, False
+        for name, integration in outputs:
+            if (key, name) in busy:
+                open_any = True
+                continue
+            told = group["notified"].get(name, {"firing": [], "at": None})
+            resolved = [
+                fp for fp in told["firing"] if fp not in current and _is_resolved(alerts.get(fp))
+            ]
+            new = set(current) - set(told["firing"])
+            repeat_due = bool(
+                current
+                and told["at"]
+                and now - parse_utc(told["at"])
+                >= timedelta(seconds=group["repeat_interval_seconds"])
+            )
+            send_resolved = bool(resolved) and getattr(integration, "send_resolved", True)
+            if new or repeat_due or send_resolved:
+                shown = [_with_status(alerts[fp], "firing") for fp in current]
+                shown += [_with_status(alerts[fp], "resolved") for fp in resolved]
+                notifications.append(
+                    Notification(
+                        id=_notification_id(key, name, current, resolved),
+                        group_key=key,
+                        receiver=group["receiver"],
+                        integration=name,
+                        status="firing" if current else "resolved",
+                        group_labels=group["group_labels"],
+                        alerts=shown,
+                        firing=current,
+                        resolved=resolved,
+                        created_at=at,
+                    )
+                )
+                sent_any = open_any = True
+            elif set(told["firing"]) != set(current):
+                # Shrunk by silences, inhibition or unannounced resolves: nothing to say,
+                # but remember, so a later return counts as new.
+                group["notified"] = {
+                    **group["notified"],
+                    name: {"firing": current, "at": told["at"]},
+                }
+            if group["notified"].get(name, {}).get("firing"):
+                open_any = True
+        group["next_flush_at"] = iso(now + timedelta(seconds=group["group_interval_seconds"]))
+        if not current and not open_any and not sent_any:
+            result.pop(key)
+            changed[key] = None
+        else:
+            changed[key] = group
+    return result, changed, notifications
+
+
+def _known(config: AlertingConfig, group: Group) -> bool:
+    return any(r.name == group["receiver"] for r in config.receivers)
+
+
+def _is_resolved(alert: Alert | None) -> bool:
+    return alert is None or alert["state"] == RESOLVED
+
+
+def _with_status(alert: Alert, status: str) -> Alert:
+    return {**alert, "status": status}
+
+
+def delivered(group: Group, notification: Notification, now: datetime) -> Group:
+    """The group once ``notification`` reached its integration: the log moves forward."""
+    told = {"firing": notification.firing, "at": iso(now)}
+    return {**group, "notified": {**group["notified"], notification.integration: told}}

@@ -1,0 +1,62 @@
+"""The alerting state every worker holds: alerts, groups, silences, deliveries, digests.
+
+Fed from the ``hub.alerting`` topic (one partition, compacted): the leader writes alert
+states and the notification log there, any worker writes silences. Every record carries a
+per-key revision; a record older than the one held is ignored, so a write applied locally
+(read-your-writes) is never undone by the follower catching up on earlier ones.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+__all__ = ["AlertStore", "KINDS", "DELIVERY_LOG_LIMIT"]
+
+KINDS = ("alert", "group", "silence", "delivery", "digest")
+DELIVERY_LOG_LIMIT = 1000
+
+
+class AlertStore:
+    def __init__(self) -> None:
+        self.alerts: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.silences: dict[str, dict[str, Any]] = {}
+        self.deliveries: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.digests: dict[str, dict[str, Any]] = {}
+        self._revisions: dict[str, int] = {}
+        self.caught_up = False
+
+    def _bucket(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {
+            "alert": self.alerts,
+            "group": self.groups,
+            "silence": self.silences,
+            "delivery": self.deliveries,
+            "digest": self.digests,
+        }[kind]
+
+    def next_revision(self, record_key: str) -> int:
+        return self._revisions.get(record_key, 0) + 1
+
+    def apply(self, _topic: str, record_key: str, value: dict[str, Any] | None) -> None:
+        """Apply one record ``kind/key`` -> ``{"rev": n, "value": {...} | None}``."""
+        kind, _, key = record_key.partition("/")
+        if kind not in KINDS or not isinstance(value, dict):
+            return
+        revision = int(value.get("rev", 0))
+        if revision < self._revisions.get(record_key, 0):
+            return
+        self._revisions[record_key] = revision
+        bucket = self._bucket(kind)
+        if value.get("value") is None:
+            bucket.pop(key, None)
+        else:
+            bucket[key] = value["value"]
+            if kind == "delivery":
+                self.deliveries.move_to_end(key)
+                while len(self.deliveries) > DELIVERY_LOG_LIMIT:
+                    self.deliveries.popitem(last=False)
+
+    def mark_caught_up(self) -> None:
+        self.caught_up = True

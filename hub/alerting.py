@@ -1,0 +1,267 @@
+"""Drift rules and alerts in the worker: evaluate, persist, notify. The I/O around
+``alerts``' pure steps.
+
+Only the group leader evaluates and notifies (a Faust ``on_leader`` timer), so several
+workers never send the same notification. Every worker follows ``hub.alerting`` into an
+``AlertStore`` and answers the alert and silence API from it. The leader starts acting
+only once its store has read the whole topic, so a new leader continues the previous
+one's notification log instead of re-sending it (no storm after a restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from alerts.config import AlertingConfig, load_alerting
+from alerts.delivery import Deliverer, Delivery, send, send_digest
+from alerts.digest import build_digest, next_due, period_of
+from alerts.dispatch import Notification, delivered, integrations, plan
+from alerts.engine import advance
+from alerts.rules import DriftInputs, drift_inputs, evaluate_rules
+from alerts.store import AlertStore
+from hub.events import iso, parse_utc, utcnow
+from hub.follow import follow_topics
+from hub.topics import ALERTING
+
+if TYPE_CHECKING:
+    from hub.app import HubApp
+
+__all__ = ["AlertingService", "register", "TICK_SECONDS"]
+
+log = structlog.get_logger(__name__)
+TICK_SECONDS = 0.5
+MIN_EVALUATION_GAP = 1.0  # seconds between change-triggered evaluations
+
+
+class AlertingService:
+    def __init__(self, app: HubApp, config: AlertingConfig, clock: Any = utcnow) -> None:
+        self.app = app
+        self.config = config
+        self.clock = clock
+        self.store = AlertStore()
+        self.external_url = (config.external_url or app.hub_settings.api_url).rstrip("/")
+        self.deliverer = Deliverer(config, self._on_result, clock)
+        self.inputs: DriftInputs | None = None
+        self.last_evaluation: dict[str, Any] = {}
+        self._evaluated_at = 0.0
+        self._evaluated_version = -1
+        self._pending: dict[tuple[str, str], Notification] = {}
+        self._lock = asyncio.Lock()
+
+    # --- persistence ------------------------------------------------------------
+
+    async def write(self, kind: str, key: str, value: dict[str, Any] | None) -> None:
+        record_key = f"{kind}/{key}"
+        record = {"rev": self.store.next_revision(record_key), "value": value}
+        self.store.apply(ALERTING.name, record_key, record)
+        await (await self.app.produce(ALERTING.name, record_key, json.dumps(record).encode()))
+
+    async def follow(self) -> None:
+        await follow_topics(
+            self.app.bootstrap_servers,
+            [ALERTING.name],
+            self.store.apply,
+            client_id="hub-alerting",
+            on_caught_up=self.store.mark_caught_up,
+        )
+
+    # --- the leader's loop ------------------------------------------------------
+
+    async def tick(self) -> None:
+        if not self.store.caught_up:
+            return
+        async with self._lock:
+            now = self.clock()
+            if self._evaluation_due():
+                await self.evaluate(now)
+            await self.dispatch(now)
+            await self.send_digests(now)
+
+    def _evaluation_due(self) -> bool:
+        model = self.app.read_model  # type: ignore[attr-defined]
+        if not model.caught_up or not model.records_applied:
+            # A half-read projection would "resolve" alerts only to fire them again.
+            return False
+        elapsed = time.monotonic() - self._evaluated_at
+        if elapsed >= self.config.evaluation_interval.total_seconds():
+            return True
+        return model.version != self._evaluated_version and elapsed >= MIN_EVALUATION_GAP
+
+    async def evaluate(self, now: datetime) -> None:
+        model = self.app.read_model  # type: ignore[attr-defined]
+        version = model.version
+        started = time.monotonic()
+        # Copies of the buckets are taken in the loop; the rules run in a thread so a
+        # large organisation's evaluation never stalls folding or the API.
+        entities = {kind: dict(bucket) for kind, bucket in model.entities.items()}
+        index = model.index()
+
+        def compute() -> tuple[DriftInputs, list[Any], set[str]]:
+            inputs = drift_inputs(entities, index, now, self.config)
+            observed, failed = evaluate_rules(inputs, self.config)
+            return inputs, observed, failed
+
+        self.inputs, observed, failed = await asyncio.to_thread(compute)
+        alerts, changed = advance(
+            self.store.alerts,
+            observed,
+            now,
+            skip_alertnames=failed,
+            retention=self.config.resolved_retention,
+        )
+        for fingerprint, alert in changed.items():
+            await self.write("alert", fingerprint, alert)
+        self._evaluated_at, self._evaluated_version = time.monotonic(), version
+        duration = time.monotonic() - started
+        self.last_evaluation = {
+            "at": iso(now),
+            "seconds": round(duration, 3),
+            "observed": len(observed),
+            "failed_rules": sorted(failed),
+            "changed": len(changed),
+        }
+        self.app.metrics.rule_evaluation_seconds.set(duration)
+        states = Counter(a["state"] for a in alerts.values())
+        for state in ("pending", "firing", "recovering", "resolved", "inactive"):
+            self.app.metrics.alerts.labels(state).set(states.get(state, 0))
+
+    async def dispatch(self, now: datetime) -> None:
+        _, changed, notifications = plan(
+            self.store.alerts,
+            self.store.groups,
+            self.store.silences.values(),
+            self.config,
+            now,
+            self.deliverer.in_flight,
+        )
+        for key, group in changed.items():
+            await self.write("group", key, group)
+        for notification in notifications:
+            receiver = self.config.receiver(notification.receiver)
+            integration = dict(integrations(receiver))[notification.integration]
+            self._pending[(notification.group_key, notification.integration)] = notification
+            log.info(
+                "notifying",
+                receiver=notification.receiver,
+                integration=notification.integration,
+                status=notification.status,
+                firing=len(notification.firing),
+                resolved=len(notification.resolved),
+            )
+            self.deliverer.submit(
+                Delivery(
+                    id=notification.id,
+                    kind="notification",
+                    receiver=notification.receiver,
+                    integration=notification.integration,
+                    key=notification.group_key,
+                    attempt=partial(
+                        send,
+                        integration,
+                        notification,
+                        self.app.secrets,
+                        self.external_url,
+                        self.config.delivery.timeout.total_seconds(),
+                    ),
+                    details={
+                        "alert_status": notification.status,
+                        "firing": notification.firing,
+                        "resolved": notification.resolved,
+                    },
+                )
+            )
+
+    async def send_digests(self, now: datetime) -> None:
+        for schedule in self.config.digests:
+            state = self.store.digests.get(schedule.name)
+            outputs = integrations(self.config.receiver(schedule.receiver))
+            if state is None:
+                # First sight: count from now, so enabling a digest does not send a backlog.
+                sent = {name: iso(now) for name, _ in outputs}
+                await self.write("digest", schedule.name, {"sent": sent})
+                continue
+            for name, integration in outputs:
+                key = f"digest:{schedule.name}"
+                if (key, name) in self.deliverer.in_flight:
+                    continue
+                last = parse_utc(state["sent"].get(name) or iso(now))
+                due = next_due(schedule, last)
+                if now < due:
+                    continue
+                inputs = self.inputs
+                if inputs is None:
+                    continue  # no evaluation yet; the next tick will have one
+                digest = build_digest(
+                    inputs,
+                    self.store.alerts,
+                    due - period_of(schedule),
+                    team=schedule.team,
+                    name=schedule.name,
+                )
+                self.deliverer.submit(
+                    Delivery(
+                        id=f"{schedule.name}@{iso(due)}",
+                        kind="digest",
+                        receiver=schedule.receiver,
+                        integration=name,
+                        key=key,
+                        attempt=partial(
+                            send_digest,
+                            integration,
+                            digest,
+                            self.app.secrets,
+                            self.config.delivery.timeout.total_seconds(),
+                        ),
+                        details={"digest": schedule.name, "due": iso(due)},
+                    )
+                )
+
+    async def _on_result(self, delivery: Delivery, record: dict[str, Any]) -> None:
+        self.app.metrics.notifications.labels(delivery.integration, record["status"]).inc()
+        async with self._lock:
+            await self.write("delivery", f"{delivery.id}:{delivery.integration}", record)
+            if record["status"] == "retrying":
+                return
+            now = self.clock()
+            if delivery.kind == "notification":
+                notification = self._pending.pop((delivery.key, delivery.integration), None)
+                group = self.store.groups.get(delivery.key)
+                if record["status"] == "delivered" and notification and group:
+                    await self.write("group", delivery.key, delivered(group, notification, now))
+            elif delivery.kind == "digest":
+                name = delivery.details["digest"]
+                state = self.store.digests.get(name) or {"sent": {}}
+                sent = {**state["sent"], delivery.integration: delivery.details["due"]}
+                await self.write("digest", name, {**state, "sent": sent})
+
+    async def close(self) -> None:
+        await self.deliverer.close()
+
+
+def register(app: HubApp) -> None:
+    config = load_alerting(app.hub_settings.alerting_file)
+    service = AlertingService(app, config)
+    app.alerting = service  # type: ignore[attr-defined]
+
+    @app.task
+    async def follow_alerting() -> None:
+        await service.follow()
+
+    @app.timer(interval=TICK_SECONDS, on_leader=True)
+    async def alerting_tick() -> None:
+        try:
+            await service.tick()
+        except Exception:  # one bad tick must not stop alerting for good
+            log.exception("alerting tick failed")
+
+    @app.on_before_shutdown.connect
+    async def stop_deliveries(*_: Any, **__: Any) -> None:
+        await service.close()

@@ -1,0 +1,260 @@
+"""The alert engine and dispatcher on a simulated clock: Alertmanager's semantics."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alerts.config import AlertingConfig, parse_alerting
+from alerts.dispatch import Notification, delivered, match_routes, plan
+from alerts.engine import advance
+from alerts.matchers import parse_matcher
+from alerts.rules import Observation
+from alerts.silences import SilenceRequest, expire, new_silence, silence_state
+
+T0 = datetime(2026, 3, 4, 12, tzinfo=UTC)
+
+CONFIG = {
+    "route": {
+        "receiver": "team-chat",
+        "group_by": ["alertname", "team"],
+        "group_wait": "10s",
+        "group_interval": "1m",
+        "repeat_interval": "4h",
+    },
+    "receivers": [{"name": "team-chat", "console_configs": [{}]}],
+}
+
+
+def seen(
+    alertname: str = "WipOverLimit", team: str = "core", for_: float = 60, **extra: str
+) -> Observation:
+    labels = {"alertname": alertname, "severity": "warning", "team": team, **extra}
+    return Observation(labels, {"summary": f"{alertname} {team}"}, 1.0, for_)
+
+
+class Sim:
+    """Rules -> engine -> dispatcher -> (instant, successful) delivery, tick by tick."""
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config: AlertingConfig = parse_alerting(config or CONFIG)
+        self.alerts: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.silences: list[dict[str, Any]] = []
+        self.sent: list[Notification] = []
+
+    def run(
+        self, start: datetime, seconds: int, observed: list[Observation], step: int = 5
+    ) -> None:
+        for n in range(0, seconds, step):
+            self.tick(start + timedelta(seconds=n), observed)
+
+    def tick(self, now: datetime, observed: list[Observation]) -> None:
+        self.alerts, _ = advance(self.alerts, observed, now)
+        self.groups, _, notifications = plan(
+            self.alerts, self.groups, self.silences, self.config, now
+        )
+        for n in notifications:
+            self.sent.append(n)
+            self.groups[n.group_key] = delivered(self.groups[n.group_key], n, now)
+
+    def statuses(self) -> list[tuple[str, int, int]]:
+        return [(n.status, len(n.firing), len(n.resolved)) for n in self.sent]
+
+
+def test_a_team_drifts_and_recovers_one_firing_and_one_resolved_notification() -> None:
+    sim = Sim()
+    sim.run(T0, 600, [seen()])  # 10 minutes drifting
+    assert sim.statuses() == [("firing", 1, 0)]
+    fired = sim.sent[0].alerts[0]
+    assert fired["starts_at"] == "2026-03-04T12:01:00.000000Z"  # after "for": 60 s
+    sim.run(T0 + timedelta(seconds=600), 600, [])  # recovered
+    assert sim.statuses() == [("firing", 1, 0), ("resolved", 0, 1)]
+    assert sim.sent[1].alerts[0]["status"] == "resolved"
+    assert sim.groups == {}  # the group closes once its resolve was told
+    history = [h["state"] for h in sim.alerts[fired["fingerprint"]]["history"]]
+    assert history == ["pending", "firing", "resolved"]
+
+
+def test_a_condition_that_clears_inside_for_notifies_no_one() -> None:
+    sim = Sim()
+    sim.run(T0, 45, [seen(for_=60)])
+    sim.run(T0 + timedelta(seconds=45), 600, [])
+    assert sim.sent == []
+    (alert,) = sim.alerts.values()
+    assert alert["state"] == "inactive"
+
+
+def test_group_wait_collects_siblings_into_one_notification() -> None:
+    sim = Sim({**CONFIG, "route": {**CONFIG["route"], "group_by": ["team"]}})
+    sim.tick(T0, [seen("WipOverLimit", for_=0)])
+    sim.tick(T0 + timedelta(seconds=5), [seen("WipOverLimit", for_=0), seen("Stalled", for_=0)])
+    sim.run(T0 + timedelta(seconds=10), 30, [seen("WipOverLimit", for_=0), seen("Stalled", for_=0)])
+    assert sim.statuses() == [("firing", 2, 0)]
+
+
+def test_an_unchanged_firing_group_repeats_after_repeat_interval_only() -> None:
+    sim = Sim()
+    sim.run(T0, 4 * 3600 + 120, [seen(for_=0)], step=60)
+    assert sim.statuses() == [("firing", 1, 0), ("firing", 1, 0)]
+    gap = sim.sent[1].created_at, sim.sent[0].created_at
+    assert gap == ("2026-03-04T16:01:00.000000Z", "2026-03-04T12:01:00.000000Z")
+
+
+def test_keep_firing_for_rides_out_a_flap() -> None:
+    flappy = Observation(
+        {"alertname": "X", "team": "core"}, {}, 1.0, 0, keep_firing_for_seconds=120
+    )
+    sim = Sim()
+    sim.run(T0, 60, [flappy])
+    sim.run(T0 + timedelta(seconds=60), 60, [])  # gone for a minute: recovering
+    assert next(iter(sim.alerts.values()))["state"] == "recovering"
+    sim.run(T0 + timedelta(seconds=120), 60, [flappy])  # back: still the same incident
+    sim.run(T0 + timedelta(seconds=180), 300, [])
+    assert sim.statuses() == [("firing", 1, 0), ("resolved", 0, 1)]
+
+
+def test_a_silence_mutes_matching_alerts_until_it_expires() -> None:
+    sim = Sim()
+    request = SilenceRequest(
+        matchers=['team="core"', "alertname=~Wip.*"],
+        endsAt=T0 + timedelta(hours=1),
+        createdBy="pat",
+        comment="known: reorg week",
+    )
+    silence = new_silence(request, T0)
+    sim.silences = [silence]
+    sim.run(T0, 600, [seen(), seen(team="growth")])
+    assert [n.group_labels["team"] for n in sim.sent] == ["growth"]
+    sim.silences = [expire(silence, T0 + timedelta(seconds=600))]
+    assert silence_state(sim.silences[0], T0 + timedelta(seconds=601)) == "expired"
+    sim.run(T0 + timedelta(seconds=600), 120, [seen(), seen(team="growth")])
+    assert sorted(n.group_labels["team"] for n in sim.sent) == ["core", "growth"]
+
+
+def test_a_silenced_alert_that_resolves_announces_nothing() -> None:
+    sim = Sim()
+    sim.silences = [
+        new_silence(
+            SilenceRequest(
+                matchers=['team="core"'], endsAt=T0 + timedelta(days=1), createdBy="p", comment="c"
+            ),
+            T0,
+        )
+    ]
+    sim.run(T0, 300, [seen()])
+    sim.run(T0 + timedelta(seconds=300), 300, [])
+    assert sim.sent == []
+
+
+def test_inhibition_mutes_symptoms_while_the_cause_fires() -> None:
+    config = {
+        **CONFIG,
+        "inhibit_rules": [
+            {
+                "source_matchers": ['alertname="WipOverLimit"'],
+                "target_matchers": ['alertname="ForecastSlip"'],
+                "equal": ["team"],
+            }
+        ],
+    }
+    sim = Sim(config)
+    cause, symptom = seen("WipOverLimit", for_=0), seen("ForecastSlip", for_=0, roadmap_item="r1")
+    other_team = seen("ForecastSlip", team="growth", for_=0, roadmap_item="r2")
+    sim.run(T0, 300, [cause, symptom, other_team])
+    assert sorted((n.group_labels["alertname"], n.group_labels["team"]) for n in sim.sent) == [
+        ("ForecastSlip", "growth"),
+        ("WipOverLimit", "core"),
+    ]
+    sim.run(T0 + timedelta(seconds=300), 300, [symptom, other_team])  # cause resolved
+    assert ("firing", "ForecastSlip", "core") in [
+        (n.status, n.group_labels["alertname"], n.group_labels["team"]) for n in sim.sent
+    ]
+
+
+def test_a_restart_mid_incident_sends_nothing_twice() -> None:
+    sim = Sim()
+    sim.run(T0, 300, [seen()])
+    assert len(sim.sent) == 1
+    # What a new leader reads back from hub.alerting: the same state, through JSON.
+    restarted = Sim()
+    restarted.alerts = json.loads(json.dumps(sim.alerts))
+    restarted.groups = json.loads(json.dumps(sim.groups))
+    restarted.run(T0 + timedelta(seconds=300), 600, [seen()])
+    assert restarted.sent == []
+    restarted.run(T0 + timedelta(seconds=900), 300, [])
+    assert restarted.statuses() == [("resolved", 0, 1)]
+
+
+def test_an_undelivered_notification_is_planned_again_after_a_restart() -> None:
+    sim = Sim()
+    sim.alerts, _ = advance({}, [seen(for_=0)], T0)
+    groups, _, _ = plan(sim.alerts, {}, [], sim.config, T0)
+    sim.groups, _, first = plan(sim.alerts, groups, [], sim.config, T0 + timedelta(seconds=10))
+    assert len(first) == 1  # handed to delivery, which never confirmed
+    sim.tick(T0 + timedelta(seconds=70), [seen(for_=0)])
+    assert sim.statuses() == [("firing", 1, 0)]
+
+
+def test_in_flight_deliveries_are_not_planned_twice() -> None:
+    sim = Sim()
+    alerts, _ = advance({}, [seen(for_=0)], T0)
+    groups, _, _ = plan(alerts, {}, [], sim.config, T0)
+    groups, _, notes = plan(alerts, groups, [], sim.config, T0 + timedelta(seconds=10))
+    busy = {(notes[0].group_key, notes[0].integration)}
+    _, _, again = plan(alerts, groups, [], sim.config, T0 + timedelta(seconds=80), busy)
+    assert again == []
+
+
+def test_skipped_rules_keep_their_alerts() -> None:
+    alerts, _ = advance({}, [seen(for_=0)], T0)
+    kept, changed = advance(alerts, [], T0 + timedelta(seconds=5), skip_alertnames={"WipOverLimit"})
+    assert changed == {} and next(iter(kept.values()))["state"] == "firing"
+
+
+def test_resolved_alerts_are_forgotten_after_retention() -> None:
+    alerts, _ = advance({}, [seen(for_=0)], T0)
+    alerts, _ = advance(alerts, [], T0 + timedelta(seconds=5))
+    alerts, changed = advance(alerts, [], T0 + timedelta(days=8))
+    assert alerts == {} and list(changed.values()) == [None]
+
+
+def test_routes_match_deepest_first_and_continue_to_siblings() -> None:
+    config = parse_alerting(
+        {
+            "route": {
+                "receiver": "all",
+                "group_by": ["alertname"],
+                "routes": [
+                    {"matchers": ['severity="critical"'], "receiver": "pager", "continue": True},
+                    {
+                        "matchers": ['team=~"core|growth"'],
+                        "receiver": "product",
+                        "group_by": ["team"],
+                        "group_wait": "1s",
+                    },
+                ],
+            },
+            "receivers": [
+                {"name": n, "console_configs": [{}]} for n in ("all", "pager", "product")
+            ],
+        }
+    )
+    critical = match_routes(config.route, {"severity": "critical", "team": "core"})
+    assert [(m.receiver, m.group_by) for m in critical] == [
+        ("pager", ("alertname",)),
+        ("product", ("team",)),
+    ]
+    assert critical[1].group_wait == timedelta(seconds=1)
+    assert [m.receiver for m in match_routes(config.route, {"team": "ops"})] == ["all"]
+
+
+def test_matchers_read_alertmanager_syntax() -> None:
+    assert parse_matcher('team="core"').matches({"team": "core"})
+    assert parse_matcher("team!=core").matches({"team": "growth"})
+    assert parse_matcher('severity=~"crit.*"').matches({"severity": "critical"})
+    assert not parse_matcher('severity=~"crit"').matches({"severity": "critical"})  # anchored
+    assert parse_matcher(
+        {"name": "team", "value": "c.*", "isRegex": True, "isEqual": False}
+    ).matches({"team": "growth"})

@@ -1,0 +1,80 @@
+"""Digests: roadmap health with reasons, allocation vs plan, alerts of the period; schedules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from alerts.config import AlertingConfig, DigestSchedule
+from alerts.digest import build_digest, digest_html, digest_slack, digest_text, next_due
+from alerts.engine import advance
+from alerts.receivers.slack import LIMITS
+from alerts.rules import drift_inputs, evaluate_rules
+from projections.rollups import WorkIndex
+from tests.builders import build, ev, item, start
+from tests.unit.test_drift_rules import NOW, day, plan, team, worked
+
+
+def test_a_digest_says_which_initiatives_are_off_track_and_why() -> None:
+    entities = build(
+        [
+            team(capacity_fte=4, wip_limit=5),
+            plan("late", target_date="2026-02-20", epics=["E-1"]),
+            plan("fine", target_date="2026-12-31", epics=["E-2"], planned_allocation={"core": 1}),
+            item("E-1", day(1, 5)),
+            *worked("E-2", "ana", day(2, 16)),
+            ev("team.defined", "growth", "t", day(1, 1), name="Growth", capacity_fte=2),
+            plan("other", teams=["growth"], target_date="2026-12-31"),
+        ]
+    )
+    config = AlertingConfig()
+    inputs = drift_inputs(entities, WorkIndex(entities, NOW), NOW, config)
+    observed, _ = evaluate_rules(inputs, config)
+    alerts, _ = advance({}, observed, NOW - timedelta(days=1))
+    alerts, _ = advance(alerts, observed, NOW)
+
+    digest = build_digest(inputs, alerts, NOW - timedelta(days=7), team="core")
+    statuses = {i["id"]: (i["status"], i["reasons"]) for i in digest["initiatives"]}
+    assert statuses["late"] == ("off_track", ["Late: 12 days past its target date"])
+    assert statuses["fine"] == ("on_track", [])
+    assert "other" not in statuses  # another team's initiative
+    assert digest["summary"] == {"on_track": 1, "at_risk": 0, "off_track": 1}
+    (core,) = digest["allocation"]
+    assert core["week"] == "2026-W09" and core["effort_fte"] == 1.0
+    assert core["by_initiative"]["fine"] == {"planned_fte": 1.0, "actual_fte": 1.0}
+    assert [a["alertname"] for a in digest["alerts_opened"]] == ["PastDue"]
+
+    text = digest_text(digest)
+    assert text.startswith("Roadmap digest, team core, 2026-03-04: 1 on track, 0 at risk, 1 off")
+    assert "OFF TRACK Late (0/1 done, target 2026-02-20)" in text
+    assert "fine: 1.0 FTE (planned 1)" in text
+    assert "<table" in digest_html(digest)
+    slack = digest_slack(digest)
+    assert len(slack["blocks"]) <= LIMITS["blocks"]
+    assert all(len(b["text"]["text"]) <= LIMITS["section_text"] for b in slack["blocks"][1:])
+
+    leadership = build_digest(inputs, alerts, NOW - timedelta(days=7))
+    assert {i["id"] for i in leadership["initiatives"]} == {"late", "fine", "other"}
+
+
+def test_schedules_recur_in_the_digests_time_zone() -> None:
+    weekly = DigestSchedule(
+        name="w", receiver="r", weekday="mon", at="09:00", timezone="Europe/Berlin"
+    )
+    wednesday = datetime(2026, 3, 4, 12, tzinfo=UTC)
+    assert next_due(weekly, wednesday) == datetime(2026, 3, 9, 8, tzinfo=UTC)  # 09:00 CET
+    summer = next_due(weekly, datetime(2026, 6, 2, tzinfo=UTC))
+    assert summer == datetime(2026, 6, 8, 7, tzinfo=UTC)  # 09:00 CEST
+    daily = DigestSchedule(name="d", receiver="r", schedule="daily", at="17:30")
+    assert next_due(daily, wednesday) == datetime(2026, 3, 4, 17, 30, tzinfo=UTC)
+    assert next_due(daily, datetime(2026, 3, 4, 17, 30, tzinfo=UTC)) == datetime(
+        2026, 3, 5, 17, 30, tzinfo=UTC
+    )
+
+
+def test_work_started_counts_toward_an_initiative() -> None:
+    entities = build(
+        [team(), plan("r1", epics=["E-1"]), item("E-1", day(1, 5)), start("E-1", day(3, 2))]
+    )
+    inputs = drift_inputs(entities, WorkIndex(entities, NOW), NOW, AlertingConfig())
+    digest = build_digest(inputs, {}, NOW - timedelta(days=1))
+    assert digest["initiatives"][0]["stage"] == "in_progress"
