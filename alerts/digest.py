@@ -19,7 +19,15 @@ from alerts.receivers.email import html_page
 from alerts.rules import OPEN_STAGES, DriftInputs, _planned_fte
 from hub.events import iso, parse_utc
 
-__all__ = ["build_digest", "digest_text", "digest_html", "digest_slack", "next_due", "period_of"]
+__all__ = [
+    "due_digests",
+    "build_digest",
+    "digest_text",
+    "digest_html",
+    "digest_slack",
+    "next_due",
+    "period_of",
+]
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANK = {"on_track": 0, "at_risk": 1, "off_track": 2}
@@ -43,6 +51,33 @@ def next_due(schedule: DigestSchedule, after: datetime) -> datetime:
         if candidate > local:
             return candidate.astimezone(after.tzinfo)
     raise AssertionError("a weekly schedule recurs within 8 days")  # pragma: no cover
+
+
+def due_digests(
+    schedules: list[DigestSchedule],
+    sent: Mapping[str, Mapping[str, str]],
+    integrations: Mapping[str, list[str]],
+    now: datetime,
+) -> list[tuple[DigestSchedule, str, datetime]]:
+    """(schedule, integration, due moment) for every digest send that is due now.
+
+    ``sent`` is digest name -> integration -> the due moment last sent (ISO). A schedule
+    never seen before is not due: it starts counting from its first sighting, so adding
+    one does not send a backlog.
+    """
+    due = []
+    for schedule in schedules:
+        record = sent.get(schedule.name)
+        if record is None:
+            continue
+        for name in integrations.get(schedule.receiver, []):
+            last = record.get(name)
+            if last is None:
+                continue
+            moment = next_due(schedule, parse_utc(last))
+            if moment <= now:
+                due.append((schedule, name, moment))
+    return due
 
 
 def _item_status(item_alerts: list[Mapping[str, Any]]) -> tuple[str, list[str]]:

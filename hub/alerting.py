@@ -22,12 +22,12 @@ import structlog
 
 from alerts.config import AlertingConfig, load_alerting
 from alerts.delivery import Deliverer, Delivery, send, send_digest
-from alerts.digest import build_digest, next_due, period_of
+from alerts.digest import build_digest, due_digests, period_of
 from alerts.dispatch import Notification, delivered, integrations, plan
 from alerts.engine import advance
 from alerts.rules import DriftInputs, drift_inputs, evaluate_rules
 from alerts.store import AlertStore
-from hub.events import iso, parse_utc, utcnow
+from hub.events import iso, utcnow
 from hub.follow import follow_topics
 from hub.topics import ALERTING
 
@@ -180,49 +180,44 @@ class AlertingService:
             )
 
     async def send_digests(self, now: datetime) -> None:
+        outputs = {r.name: [n for n, _ in integrations(r)] for r in self.config.receivers}
         for schedule in self.config.digests:
-            state = self.store.digests.get(schedule.name)
-            outputs = integrations(self.config.receiver(schedule.receiver))
-            if state is None:
-                # First sight: count from now, so enabling a digest does not send a backlog.
-                sent = {name: iso(now) for name, _ in outputs}
+            if schedule.name not in self.store.digests:
+                # First sight: count from now, so enabling a digest sends no backlog.
+                sent = {name: iso(now) for name in outputs[schedule.receiver]}
                 await self.write("digest", schedule.name, {"sent": sent})
+        if self.inputs is None:
+            return  # no evaluation yet; the next tick will have one
+        records = {name: state["sent"] for name, state in self.store.digests.items()}
+        for schedule, name, due in due_digests(self.config.digests, records, outputs, now):
+            key = f"digest:{schedule.name}"
+            if (key, name) in self.deliverer.in_flight:
                 continue
-            for name, integration in outputs:
-                key = f"digest:{schedule.name}"
-                if (key, name) in self.deliverer.in_flight:
-                    continue
-                last = parse_utc(state["sent"].get(name) or iso(now))
-                due = next_due(schedule, last)
-                if now < due:
-                    continue
-                inputs = self.inputs
-                if inputs is None:
-                    continue  # no evaluation yet; the next tick will have one
-                digest = build_digest(
-                    inputs,
-                    self.store.alerts,
-                    due - period_of(schedule),
-                    team=schedule.team,
-                    name=schedule.name,
+            integration = dict(integrations(self.config.receiver(schedule.receiver)))[name]
+            digest = build_digest(
+                self.inputs,
+                self.store.alerts,
+                due - period_of(schedule),
+                team=schedule.team,
+                name=schedule.name,
+            )
+            self.deliverer.submit(
+                Delivery(
+                    id=f"{schedule.name}@{iso(due)}",
+                    kind="digest",
+                    receiver=schedule.receiver,
+                    integration=name,
+                    key=key,
+                    attempt=partial(
+                        send_digest,
+                        integration,
+                        digest,
+                        self.app.secrets,
+                        self.config.delivery.timeout.total_seconds(),
+                    ),
+                    details={"digest": schedule.name, "due": iso(due)},
                 )
-                self.deliverer.submit(
-                    Delivery(
-                        id=f"{schedule.name}@{iso(due)}",
-                        kind="digest",
-                        receiver=schedule.receiver,
-                        integration=name,
-                        key=key,
-                        attempt=partial(
-                            send_digest,
-                            integration,
-                            digest,
-                            self.app.secrets,
-                            self.config.delivery.timeout.total_seconds(),
-                        ),
-                        details={"digest": schedule.name, "due": iso(due)},
-                    )
-                )
+            )
 
     async def _on_result(self, delivery: Delivery, record: dict[str, Any]) -> None:
         self.app.metrics.notifications.labels(delivery.integration, record["status"]).inc()

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from alerts.config import AlertingConfig, DigestSchedule
-from alerts.digest import build_digest, digest_html, digest_slack, digest_text, next_due
+from alerts.digest import (
+    build_digest,
+    digest_html,
+    digest_slack,
+    digest_text,
+    due_digests,
+    next_due,
+)
 from alerts.engine import advance
 from alerts.receivers.slack import LIMITS
 from alerts.rules import drift_inputs, evaluate_rules
@@ -78,3 +85,21 @@ def test_work_started_counts_toward_an_initiative() -> None:
     inputs = drift_inputs(entities, WorkIndex(entities, NOW), NOW, AlertingConfig())
     digest = build_digest(inputs, {}, NOW - timedelta(days=1))
     assert digest["initiatives"][0]["stage"] == "in_progress"
+
+
+def test_due_digests_per_integration_and_never_a_backlog_for_new_schedules() -> None:
+    weekly = DigestSchedule(name="weekly", receiver="leads", weekday="mon", at="09:00")
+    outputs = {"leads": ["email[0]", "slack[0]"]}
+    monday = datetime(2026, 3, 9, 9, 0, 30, tzinfo=UTC)
+    assert due_digests([weekly], {}, outputs, monday) == []  # first sight: nothing due
+    sent = {
+        "weekly": {
+            "email[0]": "2026-03-02T09:00:00.000000Z",
+            "slack[0]": "2026-03-09T09:00:00.000000Z",
+        }
+    }
+    due = due_digests([weekly], sent, outputs, monday)
+    assert [(s.name, name, moment) for s, name, moment in due] == [
+        ("weekly", "email[0]", datetime(2026, 3, 9, 9, tzinfo=UTC))
+    ]
+    assert due_digests([weekly], sent, outputs, monday - timedelta(minutes=1)) == []

@@ -186,3 +186,16 @@ def test_roadmap_items_take_their_work_from_jql() -> None:
     index = WorkIndex(entities, NOW)
     plan = entities["roadmap_item"]["checkout-v2"]["versions"][-1]
     assert index.members("checkout-v2", plan) == {"PAY-7"}
+
+
+def test_the_example_roadmap_and_alerting_files_are_valid() -> None:
+    from pathlib import Path
+
+    from alerts.config import load_alerting
+
+    root = Path(__file__).resolve().parents[2]
+    doc = load_roadmap_text((root / "roadmap.example.yaml").read_text())
+    assert [i.id for i in doc.items] == ["checkout-v2", "self-serve-onboarding"]
+    config = load_alerting(root / "alerting.example.yaml")
+    assert [r.name for r in config.receivers] == ["product-ops", "payments", "leadership"]
+    assert config.rules.scope_creep.for_team("growth").percent == 35
