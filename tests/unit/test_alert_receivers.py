@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerts.config import EmailConfig, SlackConfig, WebhookConfig, parse_alerting
-from alerts.delivery import Deliverer, Delivery, DeliveryFailed, send
+from alerts.delivery import Deliverer, Delivery, DeliveryFailed, send, send_digest
 from alerts.dispatch import Notification
 from alerts.receivers.slack import LIMITS, slack_message
 from alerts.receivers.webhook import V4_ALERT_FIELDS, V4_FIELDS, webhook_payload
@@ -316,3 +316,56 @@ def test_slack_posts_block_kit_to_the_webhook_url_it_resolves() -> None:
     (message,) = got
     assert message["channel"] == "#product-ops" and message["blocks"][0]["type"] == "header"
     assert message["text"].startswith("[FIRING:1]")
+
+
+DIGEST = {
+    "name": "weekly",
+    "team": None,
+    "from": "2026-02-25T12:00:00.000000Z",
+    "to": "2026-03-04T12:00:00.000000Z",
+    "summary": {"on_track": 1, "at_risk": 0, "off_track": 1},
+    "initiatives": [
+        {
+            "id": "late",
+            "title": "Late",
+            "teams": ["core"],
+            "stage": "planned",
+            "status": "off_track",
+            "reasons": ["Late: 12 days past its target date"],
+            "progress": 0.0,
+            "items_done": 0,
+            "items_total": 1,
+            "target_date": "2026-02-20",
+        }
+    ],
+    "allocation": [],
+    "alerts_opened": [],
+    "alerts_resolved": [],
+}
+
+
+def test_digests_go_out_as_webhook_json_and_as_email(smtp_server: Any) -> None:
+    got: list[Any] = []
+    with EmulatorServer(
+        {("POST", "/d"): lambda r: got.append(r.json()) or Reply(200, {})}
+    ) as server:
+        send_digest(WebhookConfig(url=server.url + "/d"), DIGEST, SecretResolver({}), 5)
+    assert got[0]["version"] == "digest/1" and got[0]["initiatives"][0]["status"] == "off_track"
+
+    inbox, host, ca_file = smtp_server
+    config = EmailConfig.model_validate(
+        {
+            "to": ["leads@example.com"],
+            "from": "hub@example.com",
+            "smarthost": host,
+            "username": "hub",
+            "password": "${env:P}",
+            "ca_file": str(ca_file),
+        }
+    )
+    send_digest(config, DIGEST, SecretResolver({"P": "s3cret!"}), 10)
+    (message,) = inbox.messages
+    subject = " ".join(message["Subject"].split())  # long subjects are folded
+    assert subject.startswith("Roadmap digest, all teams, 2026-03-04: 1 on track")
+    html = message.get_payload()[1].get_payload(decode=True).decode()
+    assert "off track" in html and "12 days past its target date" in html
