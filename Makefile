@@ -19,8 +19,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check hub connectors projections alerts tests bench
-	$(BIN)/mypy hub connectors projections alerts
+	$(BIN)/ruff check hub connectors projections alerts emulators tests bench
+	$(BIN)/mypy hub connectors projections alerts emulators
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

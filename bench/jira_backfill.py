@@ -14,7 +14,7 @@ import tracemalloc
 from bench.common import Result
 from connectors.config import build_connector, parse_config
 from connectors.secrets import SecretResolver
-from tests.emulators.jira import JiraEmulator, generate_project
+from emulators.jira import JiraEmulator, generate_project
 
 DISCOVERY_CALLS = 3  # /myself, /field, /status
 
@@ -22,7 +22,7 @@ DISCOVERY_CALLS = 3  # /myself, /field, /status
 def _mapping_only(count: int) -> float:
     """Events/s of the pure mapping on the same issues, no HTTP: the baseline."""
     from connectors.jira.mapping import FieldIds, MappingContext, category_of, map_issue
-    from tests.emulators.jira import STATUSES
+    from emulators.jira import STATUSES
 
     with JiraEmulator([]) as jira:
         valid = parse_config(

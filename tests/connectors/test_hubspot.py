@@ -13,10 +13,10 @@ from connectors.config import build_connector, parse_config
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.secrets import SecretResolver
 from connectors.webhooks import WebhookRejected
+from emulators.hubspot import HubSpotEmulator, generate_crm, hs_time
 from projections.replay import replay
 from projections.rollups import WorkIndex, roadmap_item_view
 from tests.connectors.helpers import pull_all
-from tests.emulators.hubspot import HubSpotEmulator, generate_crm, hs_time
 from tests.helpers import event_dict
 
 SAMPLE = (

@@ -13,10 +13,10 @@ from connectors.config import build_connector, parse_config
 from connectors.intercom.connector import IntercomConnector, IntercomSettings, map_conversation
 from connectors.secrets import SecretResolver
 from connectors.webhooks import WebhookRejected
+from emulators.intercom import IntercomEmulator, generate_conversations
 from projections.replay import replay
 from projections.rollups import WorkIndex, request_view
 from tests.connectors.helpers import pull_pages
-from tests.emulators.intercom import IntercomEmulator, generate_conversations
 
 SAMPLE = (
     Path(__file__).resolve().parents[3]

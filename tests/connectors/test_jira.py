@@ -14,10 +14,10 @@ from connectors.config import build_connector, parse_config
 from connectors.http import HttpError
 from connectors.jira.connector import JiraConnector
 from connectors.secrets import SecretResolver
+from emulators.jira import JiraEmulator, generate_project, jira_time
 from projections.replay import replay
 from projections.work_items import work_item_view
 from tests.connectors.helpers import pull_all
-from tests.emulators.jira import JiraEmulator, generate_project, jira_time
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "api-samples" / "jira"
 LA = ZoneInfo("America/Los_Angeles")

@@ -10,9 +10,9 @@ from typing import Any
 from connectors.config import build_connector, parse_config
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.secrets import SecretResolver
+from emulators.salesforce import SalesforceEmulator, generate_org, sf_time
 from projections.replay import replay
 from tests.connectors.helpers import pull_all
-from tests.emulators.salesforce import SalesforceEmulator, generate_org, sf_time
 
 SAMPLE = (
     Path(__file__).resolve().parents[3]

@@ -14,11 +14,11 @@ from connectors.secrets import SecretResolver
 from connectors.webhooks import WebhookRejected
 from connectors.zendesk.connector import ZendeskConnector
 from connectors.zendesk.mapping import ZendeskContext, map_ticket
+from emulators.zendesk import ZendeskEmulator, generate_tickets
 from hub.events import Event
 from projections.replay import replay
 from projections.rollups import WorkIndex, request_view
 from tests.connectors.helpers import pull_all
-from tests.emulators.zendesk import ZendeskEmulator, generate_tickets
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "api-samples" / "zendesk"
 

@@ -15,10 +15,10 @@ import pytest
 import requests
 import yaml
 
+from emulators.http_server import EmulatorServer, Reply
 from hub.broker import free_port
 from hub.producer import EventProducer
 from tests.builders import finish, item, start
-from tests.emulators.http_server import EmulatorServer, Reply
 from tests.helpers import HubProcess, hub_cli
 
 pytestmark = pytest.mark.broker

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from emulators.canonical_source import CanonicalSource
 from hub import __version__
 from hub.broker import free_port
 from hub.producer import EventProducer
 from hub.topics import WORKITEMS
-from tests.emulators.canonical_source import CanonicalSource
 from tests.helpers import HubProcess, event_dict
 from tests.helpers import hub_cli as hub
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import requests
 
+from emulators.jira import JiraEmulator, generate_project
 from hub.broker import free_port
-from tests.emulators.jira import JiraEmulator, generate_project
 from tests.helpers import HubProcess
 
 

@@ -23,7 +23,7 @@ from alerts.dispatch import Notification
 from alerts.receivers.slack import LIMITS, slack_message
 from alerts.receivers.webhook import V4_ALERT_FIELDS, V4_FIELDS, webhook_payload
 from connectors.secrets import SecretResolver
-from tests.emulators.http_server import EmulatorServer, Reply
+from emulators.http_server import EmulatorServer, Reply
 
 T0 = "2026-03-04T12:00:00.000000Z"
 

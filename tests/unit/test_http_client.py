@@ -16,8 +16,8 @@ from connectors.http import (
     paginate_token,
     retry_after_seconds,
 )
+from emulators.http_server import EmulatorServer, Reply, Request
 from hub.errors import RetriableError
-from tests.emulators.http_server import EmulatorServer, Reply, Request
 
 
 def scripted(*replies: Reply) -> EmulatorServer:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.emulators.http_server import EmulatorServer, Reply, Request
+from emulators.http_server import EmulatorServer, Reply, Request
 
 __all__ = ["SalesforceEmulator", "generate_org", "sf_time"]
 

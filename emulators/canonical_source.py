@@ -7,7 +7,7 @@ import hmac
 import json
 from typing import Any
 
-from tests.emulators.http_server import EmulatorServer, Reply, Request
+from emulators.http_server import EmulatorServer, Reply, Request
 
 __all__ = ["CanonicalSource"]
 

@@ -16,12 +16,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.emulators.http_server import EmulatorServer, Reply, Request
+from emulators.http_server import EmulatorServer, Reply, Request
 
 __all__ = ["HubSpotEmulator", "generate_crm", "PIPELINE"]
 
 CEILING = 10_000
-PIPELINE = {
+PIPELINE: dict[str, Any] = {
     "id": "default",
     "label": "Sales Pipeline",
     "displayOrder": 0,
@@ -81,7 +81,8 @@ class HubSpotEmulator(EmulatorServer):
     def __init__(
         self, crm: dict[str, Any], *, token: str = "pat-na1-x", client_secret: str = "hs-secret"
     ) -> None:
-        self.crm = crm  # {"deals": [...], "companies": [...], "history": {id: [...]}, "associations": {id: [...]}}
+        # {"deals": [...], "companies": [...], "history": {id: [...]}, "associations": {...}}
+        self.crm = crm
         self.token, self.client_secret = token, client_secret
         self.throttle_next = 0
         self.throttle_policy = "SECONDLY"

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.emulators.http_server import EmulatorServer, Reply, Request
+from emulators.http_server import EmulatorServer, Reply, Request
 
 __all__ = ["ZendeskEmulator", "generate_tickets"]
 
@@ -102,7 +102,9 @@ class ZendeskEmulator(EmulatorServer):
                     422,
                     {
                         "error": "InvalidValue",
-                        "description": "Too recent start_time. Use a start_time older than 1 minute",
+                        "description": (
+                            "Too recent start_time. Use a start_time older than 1 minute"
+                        ),
                     },
                 )
             remaining = [t for t in ordered if t["generated_timestamp"] >= start]

@@ -17,7 +17,7 @@ import re
 import time
 from typing import Any
 
-from tests.emulators.http_server import EmulatorServer, Reply, Request
+from emulators.http_server import EmulatorServer, Reply, Request
 
 __all__ = ["IntercomEmulator", "generate_conversations"]
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.emulators.http_server import EmulatorServer, Reply, Request
+from emulators.http_server import EmulatorServer, Reply, Request
 
 __all__ = ["JiraEmulator", "generate_project", "jira_time"]
 
