@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint bench clean
+.PHONY: up run test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The whole product on the embedded broker, with the demo organisation and live activity.
 up: $(STAMP)
+	$(BIN)/hub up --demo
+
+# The hub alone (embedded broker unless configured), for your own sources.
+run: $(STAMP)
 	$(BIN)/hub up
 
 test: $(STAMP)

@@ -441,8 +441,9 @@ def stalled(inputs: DriftInputs, config: AlertingConfig) -> Iterable[Observation
 
 def wip_over_limit(inputs: DriftInputs, config: AlertingConfig) -> Iterable[Observation]:
     active: dict[str, int] = defaultdict(int)
-    for view in inputs.index.views.values():
-        if view["team"] and view["stage"] in ACTIVE_WORK:
+    for key, view in inputs.index.views.items():
+        # Leaves only, as in the resource projection: an epic's work is in its children.
+        if view["team"] and view["stage"] in ACTIVE_WORK and not inputs.index.children.get(key):
             active[view["team"]] += 1
     for team, plan in sorted(inputs.teams.items()):
         s = config.rules.wip_over_limit.for_team(team)

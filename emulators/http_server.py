@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -47,6 +48,11 @@ class EmulatorServer:
         self.routes = routes
         self.fallback = fallback
         self.requests: list[Request] = []
+        self.record_limit: int | None = None  # keep only the last N requests (long runs)
+        # With ``serialized``, handlers run under ``lock``, and whoever changes the emulated
+        # data while it serves (the demo's live activity) takes the lock too.
+        self.lock = threading.RLock()
+        self.serialized = False
         server = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -69,11 +75,14 @@ class EmulatorServer:
                     time.monotonic(),
                 )
                 server.requests.append(request)
+                if server.record_limit is not None:
+                    del server.requests[: -server.record_limit]
                 handler = server.routes.get((self.command, parts.path))
                 if handler is None:
                     handler = server.fallback or (lambda r: Reply(404, {"error": "no route"}))
                 try:
-                    reply = handler(request)
+                    with server.lock if server.serialized else nullcontext():
+                        reply = handler(request)
                 except Exception as exc:  # an emulator bug answers 500, as a server would
                     reply = Reply(500, {"error": f"emulator failed: {exc!r}"})
                 payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()

@@ -99,10 +99,9 @@ class AlertingService:
         model = self.app.read_model  # type: ignore[attr-defined]
         version = model.version
         started = time.monotonic()
-        # Copies of the buckets are taken in the loop; the rules run in a thread so a
-        # large organisation's evaluation never stalls folding or the API.
-        entities = {kind: dict(bucket) for kind, bucket in model.entities.items()}
-        index = model.index()
+        # A consistent copy is taken in the loop; the rules run in a thread so a large
+        # organisation's evaluation never stalls folding or the API.
+        entities, index = model.snapshot()
 
         def compute() -> tuple[DriftInputs, list[Any], set[str]]:
             inputs = drift_inputs(entities, index, now, self.config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -34,12 +35,47 @@ def cli(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Also run a generated organisation on emulated Jira, HubSpot and Zendesk, "
+    "connected through the normal configuration path, with live activity and alerts.",
+)
+@click.option("--seed", default=7, show_default=True, help="The demo organisation's seed.")
 @click.pass_context
-def up(ctx: click.Context) -> None:
-    """Run the whole hub: embedded broker (unless configured), worker and API."""
+def up(ctx: click.Context, demo: bool, seed: int) -> None:
+    """Run the whole hub: embedded broker (unless configured), worker, API, connectors."""
     from hub.supervisor import Supervisor
 
-    sys.exit(Supervisor(_settings(ctx)).run())
+    sys.exit(Supervisor(_settings(ctx), demo_seed=seed if demo else None).run())
+
+
+@cli.group(name="demo")
+def demo_group() -> None:
+    """The demo organisation: serve it (hub up --demo does), or write it as files."""
+
+
+@demo_group.command("serve")
+@click.option("--seed", default=7, show_default=True)
+@click.pass_context
+def demo_serve(ctx: click.Context, seed: int) -> None:
+    """Emulated sources with the generated organisation, live activity, progress."""
+    from hub.demo.runner import serve
+
+    serve(_settings(ctx), seed)
+
+
+@demo_group.command("seed")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", default=7, show_default=True)
+def demo_seed(out: Path, seed: int) -> None:
+    """Write the generated organisation (Jira, Zendesk, HubSpot data, roadmap.yaml) to OUT."""
+    from hub.demo.runner import seed as write_seed
+
+    counts = write_seed(out, seed)
+    click.echo(
+        f"wrote {out}: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
+    )
 
 
 @cli.command()

@@ -71,6 +71,17 @@ class ReadModel:
         self._views[key] = (state, now, view)
         return view
 
+    def snapshot(self) -> tuple[dict[str, dict[str, State]], WorkIndex]:
+        """A consistent copy of every entity and the index over exactly those, for work
+        done off the event loop (drift rules) while this model keeps changing."""
+        entities = {kind: dict(bucket) for kind, bucket in self.entities.items()}
+        views = {
+            key: view
+            for key in entities.get("work_item", {})
+            if (view := self.work_item_view(key)) is not None
+        }
+        return entities, WorkIndex(entities, self._clock(), views=views)
+
     def index(self, *, refresh: bool = False) -> WorkIndex:
         """All work item views and the parent tree, at most ``VIEW_TTL`` old.
 

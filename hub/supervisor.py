@@ -7,6 +7,7 @@ SIGKILLed supervisor leaves no orphan; SIGINT/SIGTERM stop everything within sec
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -55,8 +56,12 @@ def _require_free_port(host: str, port: int) -> None:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings) -> None:
+    """``demo``: also run the demo's sources (``hub demo serve``) and start the worker and
+    the connector runtime from the files they write, as a user would configure them."""
+
+    def __init__(self, settings: Settings, demo_seed: int | None = None) -> None:
         self.settings = settings
+        self.demo_seed = demo_seed
         self._stop = threading.Event()
         self._children: list[_Child] = []
 
@@ -110,9 +115,24 @@ class Supervisor:
                 broker=bootstrap,
             )
             env = self._child_env(bootstrap, token)
-            children = [
+            children = []
+            connect_args = self._connect_args()
+            if self.demo_seed is not None:
+                demo = _Child("demo", ["demo", "serve", "--seed", str(self.demo_seed)], env)
+                demo.keep_alive()
+                children.append(demo)
+                files = self._wait_for_demo_files(demo)
+                if files is None:
+                    demo.terminate()
+                    demo.wait_stopped()
+                    return 1 if not self._stop.is_set() else 0
+                env = {**env, "HUB_ALERTING_FILE": files["alerting"]}
+                if self.settings.log_level == "info":
+                    env["HUB_LOG_LEVEL"] = "warning"  # the demo narrates; keep the rest quiet
+                connect_args = ["connect", "--config", files["connectors"]]
+            children += [
                 _Child("worker", ["worker"], env),
-                _Child("connect", self._connect_args(), env),
+                _Child("connect", connect_args, env),
             ]
             self._children = children
             while not self._stop.is_set():
@@ -125,6 +145,22 @@ class Supervisor:
                 child.wait_stopped()
         log.info("hub stopped")
         return 0
+
+    def _wait_for_demo_files(self, demo: _Child) -> dict[str, str] | None:
+        from hub.demo.sources import demo_dir
+
+        ready = demo_dir(self.settings.data_dir) / "ready.json"
+        deadline = time.monotonic() + 60
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            if ready.exists():
+                return dict(json.loads(ready.read_text()))
+            if demo.process is not None and demo.process.poll() is not None:
+                log.error("the demo sources exited", status=demo.process.returncode)
+                return None
+            self._stop.wait(0.2)
+        if not self._stop.is_set():
+            log.error("the demo sources did not start within 60 s")
+        return None
 
     def _connect_args(self) -> list[str]:
         path = self.settings.connectors_file

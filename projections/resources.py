@@ -132,7 +132,11 @@ def team_resources(
             for v in items.values()
             if v["done_at"] and week_start <= v["done_at"] < iso(next_monday)
         ]
-        wip = [v for v in items.values() if _in_progress_at(v, week_end)]
+        wip = [
+            v
+            for k, v in items.items()
+            if _in_progress_at(v, week_end) and not index.children.get(k)  # leaves: epics contain
+        ]
         escalated = [
             r
             for r in requests

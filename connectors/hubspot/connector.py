@@ -130,6 +130,34 @@ class HubSpotConnector(Connector):
             else:
                 after = int(nxt)
 
+    def _changed(
+        self,
+        client: HttpClient,
+        kind: str,
+        cursor: dict[str, Any],
+        default: int,
+        properties: list[str],
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Records changed since the cursor, each once; moves ``cursor`` past each page.
+
+        The search filter must include the cursor's own millisecond (a record may be
+        modified in it after we read), so the ids already read at that millisecond are
+        kept in the cursor (``<kind>_edge``) and skipped when they come back unchanged.
+        """
+        since = int(cursor.get(kind, default))
+        edge = set(cursor.get(f"{kind}_edge") or ())
+        for results, newest in self._search(client, kind, since, properties):
+            stamp = {
+                r["id"]: _ms(parse_utc(r["properties"]["hs_lastmodifieddate"])) for r in results
+            }
+            fresh = [r for r in results if not (stamp[r["id"]] == since and r["id"] in edge)]
+            top = max(since, newest)
+            at_top = {i for i, ms in stamp.items() if ms == top}
+            edge = (edge | at_top) if top == since else at_top
+            since = top
+            cursor[kind], cursor[f"{kind}_edge"] = since, sorted(edge)
+            yield fresh
+
     def _pipelines(self, client: HttpClient, kind: str = "deals") -> dict[str, dict[str, Any]]:
         stages = {}
         for pipeline in client.get_json(f"/crm/v3/pipelines/{kind}").get("results") or []:
@@ -163,20 +191,14 @@ class HubSpotConnector(Connector):
             *COMPANY_PROPERTIES,
             *(p for p in (self.settings.arr_property, self.settings.tier_property) if p),
         ]
-        for results, newest in self._search(
-            client, "companies", int(cursor.get("companies", default)), company_props
-        ):
-            events = [self._company(r) for r in results]
-            cursor["companies"] = max(int(cursor.get("companies", default)), newest)
-            yield Page(events, dict(cursor))
+        for results in self._changed(client, "companies", cursor, default, company_props):
+            yield Page([self._company(r) for r in results], dict(cursor))
         stages = self._pipelines(client)
         deal_props = [
             *DEAL_PROPERTIES,
             *([self.settings.link_property] if self.settings.link_property else []),
         ]
-        for results, newest in self._search(
-            client, "deals", int(cursor.get("deals", default)), deal_props
-        ):
+        for results in self._changed(client, "deals", cursor, default, deal_props):
             ids = [r["id"] for r in results]
             history = {
                 r["id"]: (r.get("propertiesWithHistory") or {}).get("dealstage") or []
@@ -206,7 +228,6 @@ class HubSpotConnector(Connector):
                     )
                 except (KeyError, TypeError, ValueError) as exc:
                     rejects.append(Reject(record, f"cannot map deal {record.get('id')!r}: {exc!r}"))
-            cursor["deals"] = max(int(cursor.get("deals", default)), newest)
             yield Page(events, dict(cursor), rejects)
         if self.settings.include_tickets:
             yield from self._tickets(client, cursor, default)
@@ -219,12 +240,8 @@ class HubSpotConnector(Connector):
             *TICKET_PROPERTIES,
             *([self.settings.link_property] if self.settings.link_property else []),
         ]
-        for results, newest in self._search(
-            client, "tickets", int(cursor.get("tickets", default)), props
-        ):
-            events = [e for r in results for e in self._ticket(r, stages)]
-            cursor["tickets"] = max(int(cursor.get("tickets", default)), newest)
-            yield Page(events, dict(cursor))
+        for results in self._changed(client, "tickets", cursor, default, props):
+            yield Page([e for r in results for e in self._ticket(r, stages)], dict(cursor))
 
     def _ticket(
         self, record: Mapping[str, Any], stages: Mapping[str, Mapping[str, Any]]

@@ -184,11 +184,9 @@ def register(app: HubApp) -> None:
         if not raw_days.isdigit() or not 1 <= int(raw_days) <= 92:
             raise ApiError(400, "bad_parameter", "days must be a whole number 1..92")
         now = utcnow()
-        model = app.read_model  # type: ignore[attr-defined]
-        entities = {kind: dict(bucket) for kind, bucket in model.entities.items()}
+        entities, index = app.read_model.snapshot()  # type: ignore[attr-defined]
         if team and team not in entities.get("team", {}):
             raise ApiError(404, "not_found", f"no team {team!r} in the roadmap")
-        index = model.index()
         inputs = await asyncio.to_thread(drift_inputs, entities, index, now, service().config)
         body = build_digest(
             inputs, service().store.alerts, now - timedelta(days=int(raw_days)), team=team

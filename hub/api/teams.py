@@ -34,8 +34,10 @@ def register(app: HubApp) -> None:
             plan = plan_at(defined[name]) if name in defined else None
             active = [
                 v
-                for v in snap.index.views.values()
-                if v["team"] == name and v["stage"] in ("in_progress", "blocked")
+                for k, v in snap.index.views.items()
+                if v["team"] == name
+                and v["stage"] in ("in_progress", "blocked")
+                and not snap.index.children.get(k)  # an epic's work is counted in its children
             ]
             rows.append(
                 {

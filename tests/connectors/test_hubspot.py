@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +55,28 @@ def test_the_search_ceiling_is_crossed_without_loss() -> None:
     anchors = {s["filterGroups"][0]["filters"][0]["value"] for s in searches}
     assert len(anchors) >= 2 and all(int(s.get("after") or 0) + 200 <= 10_000 for s in searches)
     assert cursor["deals"] > 0
+
+
+def test_an_unchanged_source_yields_nothing_on_the_next_pull() -> None:
+    """Records sharing the cursor's millisecond are read once, not again on every poll; one
+    that appears later in that same millisecond, or changes after it, still is."""
+    crm = generate_crm(12, companies=5, same_time=4)
+    with HubSpotEmulator(crm) as hs:
+        c = connector(hs)
+        first, cursor = pull_all(c)
+        assert len({e.entity.key for e in first if e.type == "customer_account.upserted"}) == 5
+        again, cursor = pull_all(c, cursor)
+        assert [e for e in again if e.type != "deal.deleted"] == []
+        late = copy.deepcopy(crm["deals"][-1])  # written in the cursor's very millisecond
+        late["id"] = late["properties"]["hs_object_id"] = "479475667999"
+        crm["deals"].append(late)
+        crm["history"][late["id"]] = crm["history"][crm["deals"][-2]["id"]]
+        crm["associations"][late["id"]] = ["7000"]
+        changed = crm["deals"][0]
+        changed["properties"]["hs_lastmodifieddate"] = hs_time(datetime(2026, 3, 3, tzinfo=UTC))
+        third, _ = pull_all(c, cursor)
+    upserted = {e.entity.key for e in third if e.type == "deal.upserted"}
+    assert upserted == {f"hubspot-deal-{late['id']}", f"hubspot-deal-{changed['id']}"}
 
 
 def test_stages_companies_links_and_archives() -> None:

@@ -1,0 +1,142 @@
+"""``hub up --demo`` on a fresh data directory: the whole product, end to end, with a
+generated organisation on emulated sources; SIGTERM stops every process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from hub.broker import free_port
+from tests.helpers import alive, descendants
+
+pytestmark = pytest.mark.broker
+
+
+def poll(check: Any, timeout: float, what: str, log: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            last = exc
+        time.sleep(1)
+    raise AssertionError(f"{what} not seen in {timeout}s ({last})\n{log.read_text()[-5000:]}")
+
+
+def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({"HUB_API_PORT": str(port), "HUB_DATA_DIR": str(tmp_path / "data")})
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hub", "up", "--demo"],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        poll(lambda: requests.get(base + "/health", timeout=3).ok, 90, "health", log)
+        token = (tmp_path / "data" / "api-token").read_text().strip()
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+
+        def get(path: str) -> Any:
+            response = session.get(base + path, timeout=10)
+            response.raise_for_status()
+            return response.json()
+
+        # The banner tells a newcomer where to look.
+        banner = poll(
+            lambda: "curl -s -H" in log.read_text() and log.read_text(), 60, "banner", log
+        )
+        assert token in banner and f"{base}/api/v1/alerts?state=firing" in banner
+
+        # Work items synced from the Jira emulator by the real connector.
+        items = poll(
+            lambda: get("/api/v1/workitems?team=payments&limit=1000")["items"],
+            90,
+            "work items",
+            log,
+        )
+        assert {i["team"] for i in items} == {"payments"}
+        # Roadmap items with progress rolled up from their epics.
+        checkout = poll(
+            lambda: (
+                (r := get("/api/v1/roadmap/items/checkout-v2"))["progress"]["items_total"] >= 40
+                and r
+            ),
+            90,
+            "checkout progress",
+            log,
+        )
+        assert 0 < checkout["progress"]["by_count"] < 1 and checkout["stage"] == "in_progress"
+        assert checkout["scope"]["committed_items"] == 40
+        # Team resources, with support load from the Zendesk emulator.
+        platform = poll(
+            lambda: (
+                (w := get("/api/v1/teams/platform/resources")["weeks"])[-1]["support_open"] >= 30
+                and w
+            ),
+            90,
+            "platform support load",
+            log,
+        )
+        assert platform[-1]["capacity_fte"] == 3.2
+        # Alerts fire, get to the console and the webhook capture.
+        firing = poll(lambda: get("/api/v1/alerts?state=firing")["items"], 120, "alerts", log)
+        names = {a["labels"]["alertname"] for a in firing}
+        assert names & {"PastDue", "SupportOverload", "ScopeCreep", "WipOverLimit"}
+        poll(lambda: "ALERT FIRING" in log.read_text(), 60, "console alert", log)
+        ready = json.loads((tmp_path / "data" / "demo" / "ready.json").read_text())
+        captured = poll(
+            lambda: requests.get(ready["webhook_capture"] + "/messages", timeout=5).json()[
+                "messages"
+            ],
+            60,
+            "webhook capture",
+            log,
+        )
+        assert captured[0]["body"]["version"] == "4"
+    finally:
+        children = descendants(process.pid)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert process.returncode == 0
+    time.sleep(1)
+    assert not [pid for pid in children if alive(pid)], "children left running"
+
+
+def test_demo_seed_writes_the_organisation(tmp_path: Path) -> None:
+    out = tmp_path / "org"
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "demo", "seed", "--out", str(out), "--seed", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Jira issues" in done.stdout or "jira issues" in done.stdout
+    issues = json.loads((out / "jira" / "issues.json").read_text())
+    assert len(issues) > 2000 and issues[0]["changelog"]["histories"]
+    assert (out / "roadmap.yaml").read_text().count("- id:") == 12
+    tickets = json.loads((out / "zendesk" / "tickets.json").read_text())
+    assert len(tickets) > 900
