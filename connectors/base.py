@@ -36,6 +36,9 @@ class ConnectorSettings(BaseModel):
 
     requests_per_second: float = Field(default=5.0, gt=0, description="Request budget.")
     page_size: int = Field(default=100, ge=1, le=1000)
+    request_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds to wait for one answer before retrying."
+    )
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,11 @@ class Connector(ABC):
             sleep=self.sleep,
         )
         return HttpClient(
-            base_url=base_url, bucket=bucket, policy=RetryPolicy(), sleep=self.sleep, **kwargs
+            base_url=base_url,
+            bucket=bucket,
+            policy=RetryPolicy(timeout=self.settings.request_timeout),
+            sleep=self.sleep,
+            **kwargs,
         )
 
     def event(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +54,11 @@ class EmulatorServer:
         # data while it serves (the demo's live activity) takes the lock too.
         self.lock = threading.RLock()
         self.serialized = False
+        # Faults for the next requests, in order: "429", "500", "503", "truncate" (a 200
+        # whose JSON body is cut short), "slow:<seconds>" (answer only after that long),
+        # "drop" (close the connection without an answer).
+        self.faults: list[str] = []
+        self._faults_lock = threading.Lock()
         server = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -77,6 +83,20 @@ class EmulatorServer:
                 server.requests.append(request)
                 if server.record_limit is not None:
                     del server.requests[: -server.record_limit]
+                with server._faults_lock:
+                    fault = server.faults.pop(0) if server.faults else None
+                if fault == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault and fault.startswith("slow:"):
+                    time.sleep(float(fault.partition(":")[2]))
+                    fault = None
+                if fault in ("429", "500", "503"):
+                    self._send(
+                        Reply(int(fault), {"error": f"injected {fault}"}, {"Retry-After": "1"})
+                    )
+                    return
                 handler = server.routes.get((self.command, parts.path))
                 if handler is None:
                     handler = server.fallback or (lambda r: Reply(404, {"error": "no route"}))
@@ -85,6 +105,12 @@ class EmulatorServer:
                         reply = handler(request)
                 except Exception as exc:  # an emulator bug answers 500, as a server would
                     reply = Reply(500, {"error": f"emulator failed: {exc!r}"})
+                if fault == "truncate" and reply.status == 200:
+                    whole = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+                    reply = Reply(200, raw=whole[: max(1, len(whole) // 2)])
+                self._send(reply)
+
+            def _send(self, reply: Reply) -> None:
                 payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 for key, value in {"Content-Type": "application/json", **reply.headers}.items():

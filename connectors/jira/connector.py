@@ -26,6 +26,7 @@ from connectors.jira.mapping import (
     FieldIds,
     MappingContext,
     category_of,
+    check_shape,
     map_issue,
 )
 from connectors.secrets import SecretRef
@@ -253,6 +254,7 @@ class JiraConnector(Connector):
             events, rejects = [], []
             for issue in issues:
                 try:
+                    check_shape(issue, complete=True)
                     events.extend(map_issue(issue, context, self._full_histories(client, issue)))
                     known.add(issue["key"])
                     updated = (issue.get("fields") or {}).get("updated")

@@ -96,9 +96,34 @@ def _team(key: str, fields: Mapping[str, Any], ctx: MappingContext) -> str | Non
     return ctx.project_teams.get(project or "")
 
 
+# Fields the connector asks the search API for and Jira always returns. Missing from a
+# pulled issue, or of another type anywhere, they mean the API changed under us (or a
+# proxy rewrote it): folding a guess would corrupt lifecycles quietly, so it is rejected.
+REQUIRED = {"created": str, "status": dict, "project": dict, "issuetype": dict}
+
+
+def check_shape(issue: Mapping[str, Any], *, complete: bool) -> Mapping[str, Any]:
+    """The issue's fields, or ``ValueError`` naming what is off. ``complete``: every
+    field in ``REQUIRED`` must be there (a pulled issue), not just well-typed."""
+    if not isinstance(issue.get("key"), str):
+        raise ValueError("key is missing")
+    fields = issue.get("fields")
+    if not isinstance(fields, Mapping):
+        raise ValueError("fields is missing")
+    for name, kind in REQUIRED.items():
+        if name not in fields:
+            if complete:
+                raise ValueError(f"fields.{name} is missing")
+            continue
+        if not isinstance(fields[name], kind):
+            expected = "an object" if kind is dict else "a string"
+            raise ValueError(f"fields.{name} should be {expected}, not {fields[name]!r}")
+    return fields
+
+
 def snapshot(issue: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     """The issue as Jira shows it now, in the canonical work item shape."""
-    fields = issue.get("fields") or {}
+    fields = check_shape(issue, complete=False)
     known = set(CORE_FIELDS) | {
         f
         for f in (ctx.fields.story_points, ctx.fields.epic_link, ctx.fields.sprint, ctx.fields.team)
