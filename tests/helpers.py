@@ -15,10 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
+from emulators.http_server import EmulatorServer
 from hub.events import make_event_id
 
-__all__ = ["HubProcess", "event_dict", "write_jsonl", "descendants", "hub_cli"]
+__all__ = [
+    "HubProcess",
+    "event_dict",
+    "write_jsonl",
+    "descendants",
+    "hub_cli",
+    "alerting_config",
+    "posted",
+]
 
 
 def event_dict(
@@ -205,3 +215,32 @@ def hub_cli(
 
 def hours(n: float) -> timedelta:
     return timedelta(hours=n)
+
+
+def alerting_config(path: Path, url: str, **extra: Any) -> Path:
+    """alerting.yaml for tests: quick timers, every alert to a webhook at ``url``/alerts."""
+    config = {
+        "evaluation_interval": "1s",
+        "route": {
+            "receiver": "product",
+            "group_by": ["alertname", "team"],
+            "group_wait": "1s",
+            "group_interval": "2s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [{"name": "product", "webhook_configs": [{"url": url + "/alerts"}]}],
+        "rules": {"wip_over_limit": {"for": "2s"}},
+        **extra,
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def posted(server: EmulatorServer, team: str) -> list[tuple[str, list[str]]]:
+    """(status, [alert statuses]) of every webhook about ``team``, in arrival order."""
+    found = []
+    for request in list(server.requests):
+        body = request.json()
+        if body["commonLabels"].get("team") == team:
+            found.append((body["status"], [a["status"] for a in body["alerts"]]))
+    return found

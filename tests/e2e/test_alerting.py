@@ -19,7 +19,7 @@ from emulators.http_server import EmulatorServer, Reply
 from hub.broker import free_port
 from hub.producer import EventProducer
 from tests.builders import finish, item, start
-from tests.helpers import HubProcess, hub_cli
+from tests.helpers import HubProcess, alerting_config, hub_cli, posted
 
 pytestmark = pytest.mark.broker
 
@@ -28,33 +28,6 @@ pytestmark = pytest.mark.broker
 def receiver() -> Iterator[EmulatorServer]:
     with EmulatorServer({("POST", "/alerts"): lambda r: Reply(200, {})}) as server:
         yield server
-
-
-def alerting_config(path: Path, url: str) -> Path:
-    config = {
-        "evaluation_interval": "1s",
-        "route": {
-            "receiver": "product",
-            "group_by": ["alertname", "team"],
-            "group_wait": "1s",
-            "group_interval": "2s",
-            "repeat_interval": "1h",
-        },
-        "receivers": [{"name": "product", "webhook_configs": [{"url": url + "/alerts"}]}],
-        "rules": {"wip_over_limit": {"for": "2s"}},
-    }
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def posted(server: EmulatorServer, team: str) -> list[tuple[str, list[str]]]:
-    """(status, [alert statuses]) of every webhook about ``team``, in arrival order."""
-    found = []
-    for request in list(server.requests):
-        body = request.json()
-        if body["commonLabels"].get("team") == team:
-            found.append((body["status"], [a["status"] for a in body["alerts"]]))
-    return found
 
 
 def wait_until(check: Any, timeout: float, hub: HubProcess, what: str) -> Any:

@@ -1,0 +1,103 @@
+"""Processes dying and the broker vanishing: a worker SIGKILLed while two share the work,
+the connector runtime killed between producing a page and committing its cursor, the
+broker unreachable for 20 s. Each ends with every work item equal to the source."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from emulators.jira import JiraEmulator, generate_project
+from tests.faults.harness import Hub, jira_connector, own_broker, wait_for_truth
+from tests.helpers import HubProcess
+
+pytestmark = pytest.mark.broker
+
+
+def folded(worker: HubProcess) -> float:
+    try:
+        text = worker.get("/metrics", token=None).text
+    except Exception:
+        return 0.0
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("hub_events_folded_total{")
+    )
+
+
+def test_one_of_two_workers_killed_mid_stream_the_other_takes_over(tmp_path: Path) -> None:
+    issues = generate_project(1200, project="TWO", histories_per_issue=4, seed=8)
+    with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
+        hub = Hub(broker.bootstrap_servers, tmp_path)
+        try:
+            survivor, victim = hub.start_worker("a"), hub.start_worker("b")
+            survivor.wait_healthy()
+            victim.wait_healthy()
+            time.sleep(3)  # both in the group, partitions shared
+            hub.start_connect(
+                [jira_connector(jira, "jira-two", "TWO", page_size=100)], JIRA_TOKEN="t0k"
+            )
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and folded(victim) < 300:
+                time.sleep(0.05)
+            done_by_victim = folded(victim)
+            victim.stop(signal.SIGKILL)
+            assert done_by_victim >= 300, "the victim never got partitions to fold"
+            assert folded(survivor) + done_by_victim < 1200 * 5, "killed after the stream ended"
+            wait_for_truth(survivor, jira, "TWO", timeout=120)
+        finally:
+            hub.close()
+
+
+def test_connector_killed_between_producing_and_committing_loses_nothing(tmp_path: Path) -> None:
+    issues = generate_project(100, project="CRASH", histories_per_issue=4, seed=4)
+    with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
+        hub = Hub(broker.bootstrap_servers, tmp_path)
+        try:
+            worker = hub.start_worker()
+            worker.wait_healthy()
+            connectors = [jira_connector(jira, "jira-crash", "CRASH")]
+            crashing = hub.start_connect(
+                connectors, JIRA_TOKEN="t0k", HUB_FAULT_CRASH_AFTER_PAGES="2"
+            )
+            crashing.process.wait(60)
+            assert crashing.process.returncode == 137  # died with page 2 produced, uncommitted
+            hub.start_connect(connectors, JIRA_TOKEN="t0k")
+            wait_for_truth(worker, jira, "CRASH")
+            assert "hub_events_duplicate_total" in worker.get("/metrics", token=None).text
+        finally:
+            hub.close()
+
+
+def test_broker_unreachable_for_20s_then_everything_resumes(tmp_path: Path) -> None:
+    issues = generate_project(60, project="DARK", histories_per_issue=4, seed=6)
+    with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
+        hub = Hub(broker.bootstrap_servers, tmp_path)
+        try:
+            worker = hub.start_worker()
+            worker.wait_healthy()
+            connect = hub.start_connect(
+                [jira_connector(jira, "jira-dark", "DARK")], JIRA_TOKEN="t0k"
+            )
+            wait_for_truth(worker, jira, "DARK")
+            assert broker.pid is not None
+            os.kill(broker.pid, signal.SIGSTOP)  # frozen: connections hang, nothing answers
+            try:
+                now = datetime.now(UTC)
+                with jira.lock:  # the source keeps changing during the outage
+                    for n in range(1, 21):
+                        jira.transition(f"DARK-{n}", "In Progress", now - timedelta(seconds=n))
+                time.sleep(20)
+            finally:
+                os.kill(broker.pid, signal.SIGCONT)
+            assert worker.process.poll() is None and connect.process.poll() is None
+            wait_for_truth(worker, jira, "DARK", timeout=120)
+            assert worker.process.poll() is None and connect.process.poll() is None
+        finally:
+            hub.close()
