@@ -59,7 +59,7 @@ def decode_dict(raw: Any) -> Event:
     if not isinstance(raw, dict):
         raise SkippableError(f"an event must be a JSON object, got {type(raw).__name__}")
     kind = raw.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise SkippableError(
             f"unknown event type {kind!r}; known types: {', '.join(sorted(EVENT_TYPES))}"
         )

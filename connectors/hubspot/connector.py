@@ -414,12 +414,14 @@ class HubSpotConnector(Connector):
                     if str(n.get("subscriptionType", "")).startswith("deal.")
                 }
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return Page(
                 [],
                 {},
                 [Reject(body.decode(errors="replace"), f"not HubSpot notifications: {exc!r}")],
             )
+        if not deal_ids:
+            return Page([], {})  # nothing about deals: nothing to read back
         client = self.client()
         stages = self._pipelines(client)
         records = self._batch(

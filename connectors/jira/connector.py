@@ -356,7 +356,7 @@ class JiraConnector(Connector):
         try:
             payload = json.loads(body)
             kind = payload["webhookEvent"]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return Page(
                 [], {}, [Reject(body.decode(errors="replace"), f"not a Jira webhook: {exc!r}")]
             )
@@ -364,13 +364,14 @@ class JiraConnector(Connector):
             return self._worklog_webhook(kind, payload)
         try:
             issue = payload["issue"]
+            check_shape(issue, complete=False)
             stamp = payload.get("timestamp")
             # Jira sends epoch milliseconds; a delivery without them dates from the issue itself.
             if isinstance(stamp, int):
                 at = datetime.fromtimestamp(stamp / 1000, UTC)
             else:
                 at = parse_utc(issue["fields"]["updated"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return Page(
                 [],
                 {},

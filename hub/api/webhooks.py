@@ -11,27 +11,43 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import structlog
 from faust.web import Request, Response, View
 
+from connectors.base import Page, Reject
 from connectors.config import InvalidConfigError, build_connector, parse_config
 from connectors.webhooks import ReplayGuard, WebhookRejected
 from hub.api.errors import ApiError
 from hub.codec import encode
-from hub.errors import FatalError
+from hub.errors import FatalError, HubError
+from hub.logging import scrub
 from hub.producer import dead_letter_record
 from hub.topics import DEADLETTER, topic_for_kind
 
 if TYPE_CHECKING:
     from hub.app import HubApp
 
-__all__ = ["register", "MAX_BODY"]
+__all__ = ["register", "MAX_BODY", "READ_BACK_BUDGET"]
+
+log = structlog.get_logger(__name__)
 
 MAX_BODY = 5 * 1024 * 1024
+# Sources wait seconds, not minutes, for an answer; past this, say 503 and let them retry.
+READ_BACK_BUDGET = 10.0
+
+
+def _signed_uri(request: Request, public_url: str | None) -> str:
+    """The URL the source called, as it signs it (HubSpot v3 signs the full URL): the
+    configured public URL when the hub sits behind a proxy, else what the request says."""
+    if public_url:
+        return public_url.rstrip("/") + str(request.rel_url)
+    return str(request.url)
 
 
 def register(app: HubApp) -> None:
     state = app.connect_state  # type: ignore[attr-defined]
     guard = ReplayGuard()
+    public_url = app.hub_settings.public_url
 
     @app.page("/webhooks/{name}")
     class Webhook(View):
@@ -53,13 +69,37 @@ def register(app: HubApp) -> None:
             headers = dict(request.headers)
             try:
                 signature = await asyncio.to_thread(
-                    connector.verify_webhook, request.method, str(request.rel_url), headers, body
+                    connector.verify_webhook,
+                    request.method,
+                    _signed_uri(request, public_url),
+                    headers,
+                    body,
                 )
                 fingerprint = f"{name}:{signature}"
                 guard.check(fingerprint)
             except WebhookRejected as exc:
                 raise ApiError(401, "bad_signature", str(exc)) from None
-            page = await asyncio.to_thread(connector.parse_webhook, headers, body)
+            try:
+                page = await asyncio.wait_for(
+                    asyncio.to_thread(connector.parse_webhook, headers, body), READ_BACK_BUDGET
+                )
+            except TimeoutError:
+                raise ApiError(
+                    503,
+                    "source_unavailable",
+                    f"{connector.type_name} did not answer the read-back within "
+                    f"{READ_BACK_BUDGET:g}s; the source will retry the delivery",
+                ) from None
+            except HubError as exc:  # reading the change back from the source failed
+                raise ApiError(
+                    503,
+                    "source_unavailable",
+                    f"could not read the change back from {connector.type_name}: {scrub(str(exc))}",
+                ) from None
+            except Exception as exc:  # a mapping bug: keep the delivery, say so, go on
+                log.exception("webhook could not be processed", connector=name)
+                reason = f"webhook could not be processed: {type(exc).__name__}: {exc}"
+                page = Page([], {}, [Reject(body.decode("utf-8", errors="replace"), reason)])
             futures = [
                 await app.produce(
                     topic_for_kind(e.entity.kind).name, e.entity.stream_key, encode(e)
