@@ -144,7 +144,14 @@ def produce(bootstrap: str, events: Iterator[Event]) -> int:
 class Worker:
     """``hub worker`` as a subprocess with its own app id, port and data dir."""
 
-    def __init__(self, bootstrap: str, port: int, token: str = "bench-token") -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        port: int,
+        token: str = "bench-token",
+        extra_env: dict[str, str] | None = None,
+        command: tuple[str, ...] = ("worker",),
+    ) -> None:
         self.port, self.token = port, token
         self.dir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
         env = {
@@ -157,10 +164,11 @@ class Worker:
             "HUB_APP_ID": f"bench-{uuid.uuid4().hex[:8]}",
             "HUB_LOG_FORMAT": "json",
             "HUB_LOG_LEVEL": "warning",
+            **(extra_env or {}),
         }
         self.log = (self.dir / "worker.log").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub", "worker"],
+            [sys.executable, "-m", "hub", *command],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -38,6 +38,11 @@ class HubApp(faust.App):
             topic, key.encode() if key else None, value, None, None, None
         )
 
+    def _new_transport(self) -> Any:
+        from hub.transport import HubTransport
+
+        return HubTransport(self.conf.broker_consumer, self)
+
     def on_webserver_init(self, web: Any) -> None:
         from hub.api.middleware import hub_middleware
 

@@ -37,6 +37,7 @@ async def follow_topics(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id=client_id,
+        fetch_max_wait_ms=100,  # followers serve queries: show changes promptly
     )
     await consumer.start()
     try:
