@@ -39,6 +39,7 @@ __all__ = ["AlertingService", "register", "TICK_SECONDS"]
 log = structlog.get_logger(__name__)
 TICK_SECONDS = 0.5
 MIN_EVALUATION_GAP = 1.0  # seconds between change-triggered evaluations
+DUTY_CYCLE_FACTOR = 10.0  # change-triggered evaluations wait 10x their own duration
 
 
 class AlertingService:
@@ -53,6 +54,7 @@ class AlertingService:
         self.last_evaluation: dict[str, Any] = {}
         self._evaluated_at = 0.0
         self._evaluated_version = -1
+        self._last_duration = 0.0
         self._pending: dict[tuple[str, str], Notification] = {}
         self._lock = asyncio.Lock()
 
@@ -93,7 +95,10 @@ class AlertingService:
         elapsed = time.monotonic() - self._evaluated_at
         if elapsed >= self.config.evaluation_interval.total_seconds():
             return True
-        return model.version != self._evaluated_version and elapsed >= MIN_EVALUATION_GAP
+        # On change, but at most a tenth of the time: a large organisation's evaluation
+        # must not starve folding while a backfill streams in.
+        gap = max(MIN_EVALUATION_GAP, DUTY_CYCLE_FACTOR * self._last_duration)
+        return model.version != self._evaluated_version and elapsed >= gap
 
     async def evaluate(self, now: datetime) -> None:
         model = self.app.read_model  # type: ignore[attr-defined]
@@ -120,6 +125,7 @@ class AlertingService:
             await self.write("alert", fingerprint, alert)
         self._evaluated_at, self._evaluated_version = time.monotonic(), version
         duration = time.monotonic() - started
+        self._last_duration = duration
         self.last_evaluation = {
             "at": iso(now),
             "seconds": round(duration, 3),

@@ -31,7 +31,7 @@ def folded(worker: HubProcess) -> float:
     )
 
 
-def test_one_of_two_workers_killed_mid_stream_the_other_takes_over(tmp_path: Path) -> None:
+def test_one_of_two_workers_killed_mid_stream_the_other_takes_over_then_it_rejoins(tmp_path: Path) -> None:
     issues = generate_project(1200, project="TWO", histories_per_issue=4, seed=8)
     with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
         hub = Hub(broker.bootstrap_servers, tmp_path)
@@ -51,6 +51,11 @@ def test_one_of_two_workers_killed_mid_stream_the_other_takes_over(tmp_path: Pat
             assert done_by_victim >= 300, "the victim never got partitions to fold"
             assert folded(survivor) + done_by_victim < 1200 * 5, "killed after the stream ended"
             wait_for_truth(survivor, jira, "TWO", timeout=120)
+            # Restarted, the killed worker rejoins (another rebalance) and agrees.
+            back = hub.start_worker("b-again")
+            back.wait_healthy()
+            wait_for_truth(back, jira, "TWO", timeout=120)
+            wait_for_truth(survivor, jira, "TWO", timeout=60)
         finally:
             hub.close()
 
