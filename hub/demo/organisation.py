@@ -148,6 +148,10 @@ INITIATIVES = (
     InitiativeSpec("autocomplete", "Autocomplete", "search", 12, 6, 1.5, 90, planned_fte=1.5),
 )
 
+COMPANY_NAMES = (
+    "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka",
+    "Soylent", "Tyrell", "Cyberdyne", "Aperture", "Vandelay", "Gringotts", "Oscorp",
+)  # fmt: skip
 HISTORY_WEEKS = 52  # how far back the generated history goes
 PAST_EPICS = 4  # per team, delivered before the current roadmap
 PAST_STORIES = 60
@@ -460,8 +464,19 @@ def _support(org: Organisation, rng: random.Random, stories: dict[str, list[str]
         }
         for n, (name, suffix) in enumerate(
             (a, b)
-            for a in ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka")
-            for b in ("Corp", "Labs", "GmbH", "Inc", "Group")
+            for a in COMPANY_NAMES
+            for b in (
+                "Corp",
+                "Labs",
+                "GmbH",
+                "Inc",
+                "Group",
+                "AG",
+                "Ltd",
+                "Systems",
+                "Digital",
+                "Co",
+            )
         )
     ]
     bugs_by_project: dict[str, list[str]] = {}
