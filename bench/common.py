@@ -161,6 +161,7 @@ class Worker:
             "HUB_API_TOKEN": token,
             "HUB_DATA_DIR": str(self.dir),
             "HUB_STORE": "memory://",
+            "HUB_RECOVERY_CONSISTENCY_CHECK": "false",
             "HUB_APP_ID": f"bench-{uuid.uuid4().hex[:8]}",
             "HUB_LOG_FORMAT": "json",
             "HUB_LOG_LEVEL": "warning",

@@ -81,6 +81,7 @@ def create_app(
         web_tables_enabled=False,
         web_metrics_enabled=False,
         table_standby_replicas=0,
+        recovery_consistency_check=settings.recovery_consistency_check,
         # Agents fold in batches; let Faust hand them big ones.
         stream_buffer_maxsize=32_768,
         broker_max_poll_records=5_000,

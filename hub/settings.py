@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     connectors_file: Path | None = Field(
         default=None, description="connectors.yaml applied when the connector runtime starts."
     )
+    recovery_consistency_check: bool = Field(
+        default=True,
+        description="Faust's check that a table's persisted offset is not past its changelog's "
+        "end. Brokers that under-report end offsets (the embedded one) fail it spuriously; "
+        "the hub's own position tracking re-folds a table that is behind either way.",
+    )
     alerting_file: Path | None = Field(
         default=None, description="alerting.yaml: rules, routes, receivers, digests."
     )

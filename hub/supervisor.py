@@ -95,8 +95,10 @@ class Supervisor:
         }
         if self.settings.embedded_broker:
             # The embedded broker keeps nothing across runs, so neither should the tables;
-            # and its end offsets can trail what a local RocksDB already persisted.
+            # and its end offsets can trail what a table already persisted, which Faust's
+            # recovery check would take for lost data and crash the worker on.
             env["HUB_STORE"] = "memory://"
+            env["HUB_RECOVERY_CONSISTENCY_CHECK"] = "false"
         return env
 
     def run(self) -> int:

@@ -113,6 +113,7 @@ class HubProcess:
                 "HUB_API_TOKEN": token,
                 "HUB_LOG_FORMAT": "json",
                 "HUB_STORE": "memory://",
+                "HUB_RECOVERY_CONSISTENCY_CHECK": "false",  # the embedded broker's end offsets
                 "HUB_APP_ID": f"test-{uuid.uuid4().hex[:8]}",
             }
         )
