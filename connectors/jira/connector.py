@@ -247,13 +247,15 @@ class JiraConnector(Connector):
         recent: dict[str, str] = dict((cursor or {}).get("recent") or {})
 
         def position() -> Cursor:
+            # Pruned as we go, so a backfill's memory stays flat.
             window = newest - timedelta(minutes=self.settings.overlap_minutes + 1)
-            kept = {k: u for k, u in recent.items() if parse_utc(u) >= window}
+            for key in [k for k, u in recent.items() if parse_utc(u) < window]:
+                del recent[key]
             return {
                 "updated": newest.isoformat(),
                 "keys": sorted(known),
                 "reconciled_at": reconciled_at,
-                "recent": dict(sorted(kept.items())),
+                "recent": dict(sorted(recent.items())),
             }
 
         for issues in self._pages(client, self._jql(since, zone), fields):
