@@ -17,7 +17,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Any
 
 import requests
@@ -32,7 +31,7 @@ from alerts.config import (
 )
 from alerts.digest import digest_html, digest_slack, digest_text
 from alerts.dispatch import Notification
-from alerts.receivers.email import email_message
+from alerts.receivers.email import email_message, mail
 from alerts.receivers.slack import slack_message
 from alerts.receivers.webhook import webhook_payload
 from connectors.secrets import SecretResolver, is_reference
@@ -53,7 +52,18 @@ class DeliveryFailed(Exception):
         self.retry_after = retry_after
 
 
-def _post(url: str, body: Any, timeout: float, headers: dict[str, str] | None = None) -> None:
+def _webhook_target(
+    integration: WebhookConfig, secrets: SecretResolver
+) -> tuple[str, dict[str, str]]:
+    """Where a webhook receiver posts to, and with which headers (its token resolved)."""
+    url = secrets.resolve(integration.url) if is_reference(integration.url) else integration.url
+    headers = {"User-Agent": "product-ops-hub"}
+    if integration.bearer_token:
+        headers["Authorization"] = f"Bearer {secrets.resolve(integration.bearer_token)}"
+    return url, headers
+
+
+def _post(url: str, headers: dict[str, str] | None, body: Any, timeout: float) -> None:
     try:
         response = requests.post(url, json=body, timeout=timeout, headers=headers)
     except requests.Timeout:
@@ -118,16 +128,13 @@ def send(
     if isinstance(integration, SlackConfig):
         _post(
             secrets.resolve(integration.url),
+            None,
             slack_message(notification, integration.channel),
             timeout,
         )
     elif isinstance(integration, WebhookConfig):
-        url = secrets.resolve(integration.url) if is_reference(integration.url) else integration.url
-        headers = {"User-Agent": "product-ops-hub"}
-        if integration.bearer_token:
-            headers["Authorization"] = f"Bearer {secrets.resolve(integration.bearer_token)}"
         body = webhook_payload(notification, external_url, integration.max_alerts)
-        _post(url, body, timeout, headers)
+        _post(*_webhook_target(integration, secrets), body, timeout)
     elif isinstance(integration, EmailConfig):
         message = email_message(notification, integration.from_, integration.to, external_url)
         _send_email(integration, message, secrets, timeout)
@@ -150,20 +157,13 @@ def send_digest(
 ) -> None:
     """One attempt to deliver a digest, in the integration's own format."""
     if isinstance(integration, SlackConfig):
-        _post(secrets.resolve(integration.url), digest_slack(digest), timeout)
+        _post(secrets.resolve(integration.url), None, digest_slack(digest), timeout)
     elif isinstance(integration, WebhookConfig):
-        url = secrets.resolve(integration.url) if is_reference(integration.url) else integration.url
-        headers = {"User-Agent": "product-ops-hub"}
-        if integration.bearer_token:
-            headers["Authorization"] = f"Bearer {secrets.resolve(integration.bearer_token)}"
-        _post(url, {"version": "digest/1", **digest}, timeout, headers)
+        _post(*_webhook_target(integration, secrets), {"version": "digest/1", **digest}, timeout)
     elif isinstance(integration, EmailConfig):
-        message = EmailMessage()
-        message["Subject"] = digest_text(digest).split("\n", 1)[0]
-        message["From"] = integration.from_
-        message["To"] = ", ".join(integration.to)
-        message.set_content(digest_text(digest))
-        message.add_alternative(digest_html(digest), subtype="html")
+        text = digest_text(digest)
+        subject = text.split("\n", 1)[0]
+        message = mail(subject, integration.from_, integration.to, text, digest_html(digest))
         _send_email(integration, message, secrets, timeout)
     elif isinstance(integration, ConsoleConfig):
         print(digest_text(digest), file=sys.stdout, flush=True)

@@ -9,7 +9,7 @@ from email.utils import formatdate, make_msgid
 from alerts.dispatch import Notification
 from alerts.receivers.common import title
 
-__all__ = ["email_message", "html_page"]
+__all__ = ["email_message", "html_page", "mail"]
 
 
 def _text(notification: Notification, external_url: str) -> str:
@@ -65,15 +65,26 @@ def _html(notification: Notification, external_url: str) -> str:
     )
 
 
-def email_message(
-    notification: Notification, sender: str, to: list[str], external_url: str
-) -> EmailMessage:
+def mail(subject: str, sender: str, to: list[str], text: str, html_body: str) -> EmailMessage:
+    """One message with a plain-text and an HTML part: alerts and digests alike."""
     message = EmailMessage()
-    message["Subject"] = title(notification)
+    message["Subject"] = subject
     message["From"] = sender
     message["To"] = ", ".join(to)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="product-ops-hub")
-    message.set_content(_text(notification, external_url))
-    message.add_alternative(_html(notification, external_url), subtype="html")
+    message.set_content(text)
+    message.add_alternative(html_body, subtype="html")
     return message
+
+
+def email_message(
+    notification: Notification, sender: str, to: list[str], external_url: str
+) -> EmailMessage:
+    return mail(
+        title(notification),
+        sender,
+        to,
+        _text(notification, external_url),
+        _html(notification, external_url),
+    )
