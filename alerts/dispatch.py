@@ -31,6 +31,7 @@ __all__ = [
     "Notification",
     "match_routes",
     "integrations",
+    "firing_alerts",
     "mute_status",
     "plan",
     "delivered",
@@ -121,14 +122,19 @@ class Notification:
         }
 
 
+def firing_alerts(alerts: Iterable[Alert]) -> list[Alert]:
+    """Alerts that notify and inhibit: firing, or recovering (still firing to receivers)."""
+    return [a for a in alerts if a["state"] in (FIRING, RECOVERING)]
+
+
 def mute_status(
     alert: Alert,
-    alerts: Iterable[Alert],
+    firing: list[Alert],
     silences: Iterable[Mapping[str, Any]],
     config: AlertingConfig,
     now: datetime,
 ) -> dict[str, list[str]]:
-    firing = [a for a in alerts if a["state"] in (FIRING, RECOVERING)]
+    """Which silences and which firing alerts (by fingerprint) keep ``alert`` quiet."""
     return {
         "silencedBy": silenced_by(alert["labels"], silences, now),
         "inhibitedBy": inhibited_by(alert, firing, config.inhibit_rules),
@@ -163,14 +169,13 @@ def plan(
     at = iso(now)
     silences = list(silences)
     busy = set(in_flight)
-    firing = [a for a in alerts.values() if a["state"] in (FIRING, RECOVERING)]
+    firing = firing_alerts(alerts.values())
     members: dict[str, set[str]] = {}
     result = {k: dict(v) for k, v in groups.items()}
     changed: dict[str, Group | None] = {}
     for alert in firing:
-        if silenced_by(alert["labels"], silences, now):
-            continue
-        if inhibited_by(alert, firing, config.inhibit_rules):
+        muted = mute_status(alert, firing, silences, config, now)
+        if muted["silencedBy"] or muted["inhibitedBy"]:
             continue
         for match in match_routes(config.route, alert["labels"]):
             key, labels = _group_key(match, alert["labels"])

@@ -16,7 +16,7 @@ from faust.web import Request, Response, View
 from pydantic import ValidationError
 
 from alerts.digest import build_digest
-from alerts.dispatch import integrations, mute_status
+from alerts.dispatch import firing_alerts, integrations, mute_status
 from alerts.engine import FIRING, PENDING, RECOVERING
 from alerts.rules import drift_inputs
 from alerts.silences import SilenceRequest, expire, new_silence, silence_state
@@ -35,9 +35,15 @@ ALERT_STATES = ("active", "pending", "firing", "recovering", "resolved", "inacti
 _ACTIVE = (PENDING, FIRING, RECOVERING)
 
 
-def _public(alert: dict[str, Any], service: AlertingService, history: bool = False) -> dict:
+def _public(
+    alert: dict[str, Any],
+    service: AlertingService,
+    firing: list[dict[str, Any]],
+    history: bool = False,
+) -> dict:
+    """``firing``: the store's firing alerts, computed once per request."""
     store, now = service.store, utcnow()
-    muted = mute_status(alert, store.alerts.values(), store.silences.values(), service.config, now)
+    muted = mute_status(alert, firing, store.silences.values(), service.config, now)
     suppressed = alert["state"] in (FIRING, RECOVERING) and (
         muted["silencedBy"] or muted["inhibitedBy"]
     )
@@ -82,6 +88,7 @@ def register(app: HubApp) -> None:
         state = query.choice("state", ALERT_STATES)
         wanted = {n: query.text(n) for n in ("team", "alertname", "severity", "roadmap_item")}
         rows = []
+        firing = firing_alerts(service().store.alerts.values())
         for alert in service().store.alerts.values():
             if state == "active" and alert["state"] not in _ACTIVE:
                 continue
@@ -91,7 +98,7 @@ def register(app: HubApp) -> None:
                 continue  # cleared while pending: only on request
             if any(v and alert["labels"].get(n) != v for n, v in wanted.items()):
                 continue
-            rows.append(_public(alert, service()))
+            rows.append(_public(alert, service(), firing))
         page, token = paginate(rows, lambda r: r["fingerprint"], query.cursor(), query.limit())
         return self.json(page_body(page, token))
 
@@ -117,7 +124,8 @@ def register(app: HubApp) -> None:
         found = service().store.alerts.get(fingerprint)
         if found is None:
             raise ApiError(404, "not_found", f"no alert {fingerprint!r}")
-        return self.json(_public(found, service(), history=True))
+        firing = firing_alerts(service().store.alerts.values())
+        return self.json(_public(found, service(), firing, history=True))
 
     @app.page("/api/v1/notifications")
     async def notifications(self: View, request: Request) -> Response:
