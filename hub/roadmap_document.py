@@ -272,6 +272,22 @@ def _event_id(kind: str, key: str, payload: BaseModel | None, version: int, type
     return make_event_id(ROADMAP_SOURCE.connector, kind, key, change, type_)
 
 
+def _event(
+    cls: Any, key: str, payload: BaseModel, version: int, now: datetime, *, identity: bool
+) -> Event:
+    """A roadmap event; ``identity``: whether its content is part of its id (a removal's
+    id depends only on the version it ends)."""
+    type_ = cls.model_fields["type"].default
+    kind = type_.partition(".")[0]
+    return cls(
+        event_id=_event_id(kind, key, payload if identity else None, version, type_),
+        source=ROADMAP_SOURCE,
+        entity=EntityRef(kind=kind, key=key),
+        occurred_at=now,
+        payload=payload,
+    )
+
+
 def roadmap_changes(doc: RoadmapDocument, entities: Entities, now: datetime) -> list[Event]:
     """The events that make the log's plan equal to ``doc``; none when it already is."""
     teams, items = _payloads(doc, [])
@@ -282,45 +298,22 @@ def roadmap_changes(doc: RoadmapDocument, entities: Entities, now: datetime) -> 
         if state and _same(plan_at(state), payload):
             continue
         version = len(state["versions"]) if state else 0
-        events.append(
-            TeamDefined(
-                event_id=_event_id("team", key, payload, version, "team.defined"),
-                source=ROADMAP_SOURCE,
-                entity=EntityRef(kind="team", key=key),
-                occurred_at=now,
-                payload=payload,
-            )
-        )
+        events.append(_event(TeamDefined, key, payload, version, now, identity=True))
     known_items = entities.get("roadmap_item", {})
     for key, fields in items.items():
         state = known_items.get(key)
-        if state and not state.get("removed_at") and _same(plan_at(state), fields):
+        live = bool(state and not state.get("removed_at"))
+        if state and live and _same(plan_at(state), fields):
             continue
         version = len(state["versions"]) if state else 0
-        cls = RoadmapItemChanged if state and not state.get("removed_at") else RoadmapItemPlanned
-        type_ = cls.model_fields["type"].default
-        events.append(
-            cls(
-                event_id=_event_id("roadmap_item", key, fields, version, type_),
-                source=ROADMAP_SOURCE,
-                entity=EntityRef(kind="roadmap_item", key=key),
-                occurred_at=now,
-                payload=fields,
-            )
-        )
+        cls = RoadmapItemChanged if live else RoadmapItemPlanned
+        events.append(_event(cls, key, fields, version, now, identity=True))
+    removal = Deletion(reason="no longer in the roadmap document")
     for key, state in sorted(known_items.items()):
         if key in items or state.get("removed_at"):
             continue
         version = len(state["versions"])
-        events.append(
-            RoadmapItemRemoved(
-                event_id=_event_id("roadmap_item", key, None, version, "roadmap_item.removed"),
-                source=ROADMAP_SOURCE,
-                entity=EntityRef(kind="roadmap_item", key=key),
-                occurred_at=now,
-                payload=Deletion(reason="no longer in the roadmap document"),
-            )
-        )
+        events.append(_event(RoadmapItemRemoved, key, removal, version, now, identity=False))
     return events
 
 
