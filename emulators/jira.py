@@ -22,7 +22,14 @@ from zoneinfo import ZoneInfo
 
 from emulators.http_server import EmulatorServer, Reply, Request
 
-__all__ = ["JiraEmulator", "generate_project", "jira_time"]
+__all__ = [
+    "JiraEmulator",
+    "generate_project",
+    "jira_time",
+    "status_field",
+    "status_history",
+    "changelog",
+]
 
 STATUSES = [
     {"name": "Backlog", "statusCategory": {"id": 2, "key": "new", "name": "To Do"}},
@@ -82,6 +89,42 @@ def jira_time(moment: datetime) -> str:
         + f"{moment.microsecond // 1000:03d}"
         + moment.strftime("%z")
     )
+
+
+def status_field(name: str) -> dict[str, Any]:
+    """An issue's ``status`` field as Jira shows it: the name and its category."""
+    found = next(s for s in STATUSES if s["name"] == name)
+    return {"name": name, "statusCategory": found["statusCategory"]}
+
+
+def status_history(
+    history_id: str, at: datetime, author: str, from_status: str, to_status: str
+) -> dict[str, Any]:
+    """One changelog history: a status change, shaped like the recorded samples."""
+    return {
+        "id": history_id,
+        "created": jira_time(at),
+        "author": {"accountId": author},
+        "items": [
+            {
+                "field": "status",
+                "fieldtype": "jira",
+                "fieldId": "status",
+                "fromString": from_status,
+                "toString": to_status,
+            }
+        ],
+    }
+
+
+def changelog(histories: list[dict[str, Any]]) -> dict[str, Any]:
+    """An issue's expanded changelog holding all of ``histories``."""
+    return {
+        "startAt": 0,
+        "maxResults": len(histories),
+        "total": len(histories),
+        "histories": histories,
+    }
 
 
 class JiraEmulator(EmulatorServer):
@@ -299,27 +342,13 @@ class JiraEmulator(EmulatorServer):
         """A status change in Jira: a new history and a new ``updated``."""
         issue = self.issues[key]
         current = issue["fields"]["status"]["name"]
-        status = next(s for s in STATUSES if s["name"] == to_status)
         history_id = str(
             100000 + sum(len(i["changelog"]["histories"]) for i in self.issues.values())
         )
         issue["changelog"]["histories"].append(
-            {
-                "id": history_id,
-                "created": jira_time(at),
-                "author": {"accountId": "u1"},
-                "items": [
-                    {
-                        "field": "status",
-                        "fieldtype": "jira",
-                        "fieldId": "status",
-                        "fromString": current,
-                        "toString": to_status,
-                    }
-                ],
-            }
+            status_history(history_id, at, "u1", current, to_status)
         )
-        issue["fields"]["status"] = {"name": to_status, "statusCategory": status["statusCategory"]}
+        issue["fields"]["status"] = status_field(to_status)
         issue["fields"]["updated"] = jira_time(at)
 
     def sign(self, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
@@ -369,37 +398,18 @@ def generate_project(
             moment += timedelta(minutes=rng.randint(5, 60 * 24))
             history_id += 1
             histories.append(
-                {
-                    "id": str(history_id),
-                    "created": jira_time(moment),
-                    "author": {"accountId": f"u{n % 7}"},
-                    "items": [
-                        {
-                            "field": "status",
-                            "fieldtype": "jira",
-                            "fieldId": "status",
-                            "fromString": flow[step],
-                            "toString": flow[step + 1],
-                        }
-                    ],
-                }
+                status_history(str(history_id), moment, f"u{n % 7}", flow[step], flow[step + 1])
             )
-        status = next(s for s in STATUSES if s["name"] == flow[steps])
         issues.append(
             {
                 "id": str(20000 + n),
                 "key": f"{project}-{n + 1}",
-                "changelog": {
-                    "startAt": 0,
-                    "maxResults": len(histories),
-                    "total": len(histories),
-                    "histories": histories,
-                },
+                "changelog": changelog(histories),
                 "fields": {
                     "summary": f"Generated issue {n + 1}",
                     "issuetype": {"id": "10001", "name": "Story", "subtask": False},
                     "project": {"id": "12345", "key": project, "name": f"{project} project"},
-                    "status": {"name": status["name"], "statusCategory": status["statusCategory"]},
+                    "status": status_field(flow[steps]),
                     "priority": {"name": "Medium", "id": "3"},
                     "labels": [],
                     "components": [],

@@ -16,6 +16,7 @@ from typing import Any
 import requests
 import structlog
 
+from emulators.jira import changelog, jira_time, status_field
 from hub.demo.organisation import TEAMS, Organisation, zendesk_ticket
 from hub.demo.sources import JIRA_CONNECTOR, DemoSources
 
@@ -120,8 +121,6 @@ class LiveActivity:
 
     def _add_scope(self, issues: list[dict[str, Any]], now: datetime) -> None:
         """A new story under Growth's onboarding epic: scope added after commitment."""
-        from emulators.jira import jira_time
-
         epic = next(i for i in issues if i["fields"]["summary"] == "Self-serve onboarding")
         template = next(
             i for i in issues if (i["fields"].get("parent") or {}).get("key") == epic["key"]
@@ -131,10 +130,10 @@ class LiveActivity:
         story = copy.deepcopy(template)
         story["key"] = f"GROW-{number}"
         story["id"] = str(90_000 + number)
-        story["changelog"] = {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}
+        story["changelog"] = changelog([])
         story["fields"].update(
             summary=f"Self-serve onboarding: requested {now:%H:%M:%S}",
-            status={"name": "Backlog", "statusCategory": {"id": 2, "key": "new", "name": "To Do"}},
+            status=status_field("Backlog"),
             created=jira_time(now),
             updated=jira_time(now),
         )

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from emulators.hubspot import PIPELINE, hs_time
-from emulators.jira import STATUSES, jira_time
+from emulators.jira import changelog, jira_time, status_field, status_history
 
 __all__ = [
     "Organisation",
@@ -157,7 +157,6 @@ PAST_EPICS = 4  # per team, delivered before the current roadmap
 PAST_STORIES = 60
 
 FLOW = ["Backlog", "Selected for Development", "In Progress", "QA", "Done"]
-_CATEGORY = {s["name"]: s["statusCategory"] for s in STATUSES}
 
 
 @dataclass
@@ -201,33 +200,14 @@ class _Jira:
         histories, current, updated = [], "Backlog", created
         for status, moment in walk:
             self.history_id += 1
-            histories.append(
-                {
-                    "id": str(self.history_id),
-                    "created": jira_time(moment),
-                    "author": {"accountId": self.rng.choice(team.members)},
-                    "items": [
-                        {
-                            "field": "status",
-                            "fieldtype": "jira",
-                            "fieldId": "status",
-                            "fromString": current,
-                            "toString": status,
-                        }
-                    ],
-                }
-            )
+            author = self.rng.choice(team.members)
+            histories.append(status_history(str(self.history_id), moment, author, current, status))
             current, updated = status, moment
         person = self.rng.choice(team.members)
         issue = {
             "id": str(30_000 + len(self.issues)),
             "key": key,
-            "changelog": {
-                "startAt": 0,
-                "maxResults": len(histories),
-                "total": len(histories),
-                "histories": histories,
-            },
+            "changelog": changelog(histories),
             "fields": {
                 "summary": summary,
                 "issuetype": {"id": "10001", "name": kind, "subtask": False},
@@ -236,7 +216,7 @@ class _Jira:
                     "key": team.project,
                     "name": team.name,
                 },
-                "status": {"name": current, "statusCategory": _CATEGORY[current]},
+                "status": status_field(current),
                 "priority": {"name": self.rng.choice(["Medium", "Medium", "High", "Low"])},
                 "labels": list(labels),
                 "components": [],
