@@ -239,6 +239,59 @@ def _ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+def company_record(
+    company_id: str, name: str, domain: str, arr: float, at: datetime
+) -> dict[str, Any]:
+    """A company as the CRM search returns it, with an ARR property."""
+    return {
+        "id": company_id,
+        "properties": {
+            "name": name,
+            "domain": domain,
+            "arr": str(arr),
+            "hs_lastmodifieddate": hs_time(at),
+            "createdate": hs_time(at),
+        },
+        "createdAt": hs_time(at),
+        "updatedAt": hs_time(at),
+        "archived": False,
+    }
+
+
+def deal_record(
+    deal_id: str,
+    name: str,
+    amount: float,
+    stage: str,
+    created: datetime,
+    modified: datetime,
+    roadmap_item: str | None,
+) -> dict[str, Any]:
+    """A deal in the default pipeline as the CRM search returns it."""
+    return {
+        "id": deal_id,
+        "properties": {
+            "dealname": name,
+            "amount": str(amount),
+            "closedate": None,
+            "dealstage": stage,
+            "pipeline": "default",
+            "hs_lastmodifieddate": hs_time(modified),
+            "createdate": hs_time(created),
+            "hs_object_id": deal_id,
+            "roadmap_item": roadmap_item,
+        },
+        "createdAt": hs_time(created),
+        "updatedAt": hs_time(modified),
+        "archived": False,
+    }
+
+
+def stage_history(stages: list[tuple[str, datetime]]) -> list[dict[str, Any]]:
+    """``propertiesWithHistory.dealstage``: each stage with the moment it was set."""
+    return [{"value": s, "timestamp": hs_time(at), "sourceType": "CRM_UI"} for s, at in stages]
+
+
 def generate_crm(
     deals: int, companies: int = 5, *, start: datetime | None = None, same_time: int = 1
 ) -> dict[str, Any]:
@@ -254,51 +307,19 @@ def generate_crm(
     }
     for c in range(companies):
         crm["companies"].append(
-            {
-                "id": str(7000 + c),
-                "properties": {
-                    "name": f"Company {c}",
-                    "domain": f"c{c}.example",
-                    "arr": str(12000 * (c + 1)),
-                    "hs_lastmodifieddate": hs_time(start),
-                    "createdate": hs_time(start),
-                },
-                "createdAt": hs_time(start),
-                "updatedAt": hs_time(start),
-                "archived": False,
-            }
+            company_record(str(7000 + c), f"Company {c}", f"c{c}.example", 12000 * (c + 1), start)
         )
     for d in range(deals):
         walked = stages[: d % 3 + 1]
         modified = start + timedelta(seconds=d // same_time)
         deal_id = str(479475667000 + d)
-        crm["history"][deal_id] = [
-            {
-                "value": s,
-                "timestamp": hs_time(start - timedelta(days=3 - i)),
-                "sourceType": "CRM_UI",
-            }
-            for i, s in enumerate(walked)
-        ]
+        crm["history"][deal_id] = stage_history(
+            [(stage, start - timedelta(days=3 - i)) for i, stage in enumerate(walked)]
+        )
         crm["associations"][deal_id] = [str(7000 + d % companies)]
+        link = f"R{d % 3}" if d % 4 == 0 else None
         crm["deals"].append(
-            {
-                "id": deal_id,
-                "properties": {
-                    "dealname": f"Deal {d}",
-                    "amount": str(1000 + d),
-                    "closedate": None,
-                    "dealstage": walked[-1],
-                    "pipeline": "default",
-                    "hs_lastmodifieddate": hs_time(modified),
-                    "createdate": hs_time(start),
-                    "hs_object_id": deal_id,
-                    "roadmap_item": f"R{d % 3}" if d % 4 == 0 else None,
-                },
-                "createdAt": hs_time(start),
-                "updatedAt": hs_time(modified),
-                "archived": False,
-            }
+            deal_record(deal_id, f"Deal {d}", 1000 + d, walked[-1], start, modified, link)
         )
     crm["tickets"] = [
         {

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from emulators.hubspot import PIPELINE, hs_time
+from emulators.hubspot import PIPELINE, company_record, deal_record, stage_history
 from emulators.jira import changelog, jira_time, status_field, status_history
 
 __all__ = [
@@ -524,21 +524,14 @@ def _crm(org: Organisation, rng: random.Random) -> None:
         "tickets": [],
     }
     for n, zorg in enumerate(org.zendesk_orgs):
-        created = now - timedelta(days=500)
         crm["companies"].append(
-            {
-                "id": str(7000 + n),
-                "properties": {
-                    "name": zorg["name"],
-                    "domain": zorg["domain_names"][0],
-                    "arr": str(zorg["organization_fields"]["arr"]),
-                    "hs_lastmodifieddate": hs_time(created),
-                    "createdate": hs_time(created),
-                },
-                "createdAt": hs_time(created),
-                "updatedAt": hs_time(created),
-                "archived": False,
-            }
+            company_record(
+                str(7000 + n),
+                zorg["name"],
+                zorg["domain_names"][0],
+                zorg["organization_fields"]["arr"],
+                now - timedelta(days=500),
+            )
         )
     linked = [i.id for i in INITIATIVES]
     for d in range(300):
@@ -549,30 +542,12 @@ def _crm(org: Organisation, rng: random.Random) -> None:
         moments = sorted(created + timedelta(days=rng.uniform(0, 30)) for _ in walked)
         moments = [min(m, now - timedelta(hours=1)) for m in moments]
         deal_id = str(480_000_000_000 + d)
-        crm["history"][deal_id] = [
-            {"value": s, "timestamp": hs_time(m), "sourceType": "CRM_UI"}
-            for s, m in zip(walked, moments, strict=True)
-        ]
+        crm["history"][deal_id] = stage_history(list(zip(walked, moments, strict=True)))
         crm["associations"][deal_id] = [str(7000 + rng.randrange(len(org.zendesk_orgs)))]
         link = rng.choice(linked) if rng.random() < 0.3 else None
+        amount = rng.choice([12_000, 30_000, 60_000, 90_000, 150_000])
         crm["deals"].append(
-            {
-                "id": deal_id,
-                "properties": {
-                    "dealname": f"Deal {d + 1}",
-                    "amount": str(rng.choice([12_000, 30_000, 60_000, 90_000, 150_000])),
-                    "closedate": None,
-                    "dealstage": walked[-1],
-                    "pipeline": "default",
-                    "hs_lastmodifieddate": hs_time(moments[-1]),
-                    "createdate": hs_time(created),
-                    "hs_object_id": deal_id,
-                    "roadmap_item": link,
-                },
-                "createdAt": hs_time(created),
-                "updatedAt": hs_time(moments[-1]),
-                "archived": False,
-            }
+            deal_record(deal_id, f"Deal {d + 1}", amount, walked[-1], created, moments[-1], link)
         )
     org.hubspot = crm
 
