@@ -102,10 +102,15 @@ def drift_inputs(
     teams = {
         key: plan for key, state in entities.get("team", {}).items() if (plan := plan_at(state))
     }
+    # The window must cover the longest any team's settings ask for, overrides included.
+    scopes = [None, *teams]
+    forecast_window = max(rules.forecast_slip.for_team(t).history_weeks for t in scopes)
     history = max(
-        rules.forecast_slip.history_weeks, rules.allocation_drift.weeks, rules.unplanned_work.weeks
+        4,
+        forecast_window,
+        *(rules.allocation_drift.for_team(t).weeks for t in scopes),
+        *(rules.unplanned_work.for_team(t).weeks for t in scopes),
     )
-    history = max(history, *(rules.allocation_drift.for_team(t).weeks for t in teams), 4)
     budget_starts = [
         datetime.fromisoformat(p["planned_start"]).replace(tzinfo=now.tzinfo)
         for p in plans.values()
@@ -128,7 +133,7 @@ def drift_inputs(
     for view in index.views.values():
         if view["done_at"] and view["team"] and not view["deleted_at"]:
             done_by_week[view["team"]][iso_week(parse_utc(view["done_at"]))] += 1
-    sample_weeks = _complete_weeks(now, rules.forecast_slip.history_weeks)
+    sample_weeks = _complete_weeks(now, forecast_window)
     throughput = {team: [done_by_week[team].get(w, 0) for w in sample_weeks] for team in teams}
     base = (config.external_url or "").rstrip("/")
     return DriftInputs(entities, index, now, base, items, plans, teams, weeks, throughput, current)

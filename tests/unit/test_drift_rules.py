@@ -206,6 +206,32 @@ def test_forecast_slip_from_the_teams_weekly_throughput() -> None:
     assert named(observe(events, generous), "ForecastSlip") == []
 
 
+def test_a_teams_longer_history_window_is_read_in_full() -> None:
+    """A team override asking for 20 weeks of throughput gets 20 weeks, not the default 12
+    padded with zeros: one item a week reads as 1.0/week."""
+    events: list[Any] = [team(), plan("r1", target_date="2026-03-18", labels=["r1"])]
+    for n in range(20):
+        done_on = NOW - timedelta(weeks=n + 1)
+        events += [item(f"D-{n}", done_on - timedelta(days=2)), finish(f"D-{n}", done_on)]
+    events += [item(f"R-{n}", day(2, 1), labels=["r1"]) for n in range(10)]
+    longer = parse_alerting(
+        {"rules": {"forecast_slip": {"teams": {"core": {"history_weeks": 20}}}}}
+    )
+    (alert,) = named(observe(events, longer), "ForecastSlip")
+    assert "throughput 1.0/week over the last 20 weeks" in alert.annotations["description"]
+    # Unplanned work over 8 weeks for one team, while the forecast reads only 4.
+    narrow = parse_alerting(
+        {
+            "rules": {
+                "forecast_slip": {"history_weeks": 4},
+                "unplanned_work": {"teams": {"core": {"weeks": 8}}},
+            }
+        }
+    )
+    (busy,) = named(observe([team(), *worked("X-1", "ana", day(1, 5))], narrow), "UnplannedWork")
+    assert "for 8 weeks" in busy.annotations["description"]
+
+
 def test_monte_carlo_p85_matches_the_hand_computed_distribution() -> None:
     # Weekly throughput is 0 or 2 with equal chance; 2 items remain. The finish week W is
     # geometric: P(W <= k) = 1 - 0.5^k -> 0.5, 0.75, 0.875. The 85th percentile is week 3.
