@@ -63,7 +63,8 @@ class Hub:
         self.bootstrap, self.tmp_path = bootstrap, tmp_path
         self.env = {"HUB_APP_ID": f"fault-{uuid.uuid4().hex[:6]}", **(env or {})}
         self.workers: list[HubProcess] = []
-        self.connect: HubProcess | None = None
+        self.connect: HubProcess | None = None  # the latest connector runtime
+        self._processes: list[HubProcess] = []
 
     def start_worker(self, name: str = "worker") -> HubProcess:
         worker = HubProcess(
@@ -74,6 +75,7 @@ class Hub:
             extra_env=self.env,
         )
         self.workers.append(worker)
+        self._processes.append(worker)
         return worker
 
     def start_connect(self, connectors: list[dict[str, Any]], **extra: str) -> HubProcess:
@@ -86,10 +88,15 @@ class Hub:
             bootstrap=self.bootstrap,
             extra_env={**self.env, **extra},
         )
+        self._processes.append(self.connect)
         return self.connect
 
-    def close(self) -> None:
-        for process in [*self.workers, *([self.connect] if self.connect else [])]:
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Every process started, including runtimes replaced by a later one."""
+        for process in self._processes:
             process.__exit__(None, None, None)
 
 

@@ -69,8 +69,7 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     any read-back fails too (and must answer 503, not 500)."""
     tmp = tmp_path_factory.mktemp("fuzz")
     with own_broker() as broker:
-        hub = Hub(broker.bootstrap_servers, tmp, env={"HOOK": SECRET, "TOKEN": "t"})
-        try:
+        with Hub(broker.bootstrap_servers, tmp, env={"HOOK": SECRET, "TOKEN": "t"}) as hub:
             process = hub.start_worker()
             process.wait_healthy()
             dead = "http://127.0.0.1:9"
@@ -102,8 +101,6 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
             yield process
-        finally:
-            hub.close()
 
 
 json_values = st.recursive(

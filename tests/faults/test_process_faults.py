@@ -36,8 +36,7 @@ def test_one_of_two_workers_killed_mid_stream_the_other_takes_over_then_it_rejoi
 ) -> None:
     issues = generate_project(1200, project="TWO", histories_per_issue=4, seed=8)
     with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
-        hub = Hub(broker.bootstrap_servers, tmp_path)
-        try:
+        with Hub(broker.bootstrap_servers, tmp_path) as hub:
             survivor, victim = hub.start_worker("a"), hub.start_worker("b")
             survivor.wait_healthy()
             victim.wait_healthy()
@@ -58,15 +57,12 @@ def test_one_of_two_workers_killed_mid_stream_the_other_takes_over_then_it_rejoi
             back.wait_healthy()
             wait_for_truth(back, jira, "TWO", timeout=120)
             wait_for_truth(survivor, jira, "TWO", timeout=60)
-        finally:
-            hub.close()
 
 
 def test_connector_killed_between_producing_and_committing_loses_nothing(tmp_path: Path) -> None:
     issues = generate_project(100, project="CRASH", histories_per_issue=4, seed=4)
     with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
-        hub = Hub(broker.bootstrap_servers, tmp_path)
-        try:
+        with Hub(broker.bootstrap_servers, tmp_path) as hub:
             worker = hub.start_worker()
             worker.wait_healthy()
             connectors = [jira_connector(jira, "jira-crash", "CRASH")]
@@ -78,15 +74,12 @@ def test_connector_killed_between_producing_and_committing_loses_nothing(tmp_pat
             hub.start_connect(connectors, JIRA_TOKEN="t0k")
             wait_for_truth(worker, jira, "CRASH")
             assert "hub_events_duplicate_total" in worker.get("/metrics", token=None).text
-        finally:
-            hub.close()
 
 
 def test_broker_unreachable_for_20s_then_everything_resumes(tmp_path: Path) -> None:
     issues = generate_project(60, project="DARK", histories_per_issue=4, seed=6)
     with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
-        hub = Hub(broker.bootstrap_servers, tmp_path)
-        try:
+        with Hub(broker.bootstrap_servers, tmp_path) as hub:
             worker = hub.start_worker()
             worker.wait_healthy()
             connect = hub.start_connect(
@@ -106,5 +99,3 @@ def test_broker_unreachable_for_20s_then_everything_resumes(tmp_path: Path) -> N
             assert worker.process.poll() is None and connect.process.poll() is None
             wait_for_truth(worker, jira, "DARK", timeout=120)
             assert worker.process.poll() is None and connect.process.poll() is None
-        finally:
-            hub.close()

@@ -29,8 +29,7 @@ pytestmark = pytest.mark.broker
 
 def test_every_api_route_refuses_a_missing_or_wrong_token(tmp_path: Path) -> None:
     with own_broker() as broker:
-        hub = Hub(broker.bootstrap_servers, tmp_path)
-        try:
+        with Hub(broker.bootstrap_servers, tmp_path) as hub:
             worker = hub.start_worker()
             worker.wait_healthy()
             checked = 0
@@ -46,8 +45,6 @@ def test_every_api_route_refuses_a_missing_or_wrong_token(tmp_path: Path) -> Non
                         assert response.headers["WWW-Authenticate"].startswith("Bearer")
                         checked += 1
             assert checked > 60
-        finally:
-            hub.close()
 
 
 def _put(worker: HubProcess, name: str, config: dict[str, Any]) -> None:
@@ -71,8 +68,7 @@ def test_forged_and_replayed_webhooks_are_refused_for_every_source(tmp_path: Pat
         IntercomEmulator([], {}, token="t", client_secret=hook["ic"]) as intercom,
         HubSpotEmulator(generate_crm(1), token="t", client_secret=hook["hs"]) as hubspot,
     ):
-        hub = Hub(broker.bootstrap_servers, tmp_path, env={**env, "TOKEN": "t"})
-        try:
+        with Hub(broker.bootstrap_servers, tmp_path, env={**env, "TOKEN": "t"}) as hub:
             worker = hub.start_worker()
             worker.wait_healthy()
             token = "${env:TOKEN}"
@@ -133,8 +129,6 @@ def test_forged_and_replayed_webhooks_are_refused_for_every_source(tmp_path: Pat
                 for attempt in (forged, {}):
                     refused = requests.post(url, data=other_body, headers=attempt, timeout=10)
                     assert refused.status_code == 401, (name, attempt, refused.text)
-        finally:
-            hub.close()
 
 
 def test_secrets_never_reach_logs_topics_api_answers_or_dead_letters(tmp_path: Path) -> None:
@@ -159,12 +153,11 @@ def test_secrets_never_reach_logs_topics_api_answers_or_dead_letters(tmp_path: P
                 }
             )
         )
-        hub = Hub(
+        with Hub(
             broker.bootstrap_servers,
             tmp_path,
             env={**values, "HUB_ALERTING_FILE": str(alerting), "HUB_LOG_LEVEL": "debug"},
-        )
-        try:
+        ) as hub:
             worker = hub.start_worker()
             worker.wait_healthy()
             base = {"base_url": jira.url, "email": jira.email, "projects": ["LEAK"]}
@@ -222,5 +215,3 @@ def test_secrets_never_reach_logs_topics_api_answers_or_dead_letters(tmp_path: P
             assert "401" in everything  # the refused sync's error is there, without the token
             for name, value in values.items():
                 assert value not in everything, f"{name} leaked"
-        finally:
-            hub.close()

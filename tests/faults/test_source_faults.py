@@ -31,8 +31,7 @@ def test_storms_bursts_timeouts_and_truncation_slow_syncs_down_but_lose_nothing(
     with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
         # The backfill meets every kind of trouble, page after page.
         jira.faults = ["429"] * 5 + ["503", "500", "slow:3", "truncate", "drop"] * 2
-        hub = Hub(broker.bootstrap_servers, tmp_path)
-        try:
+        with Hub(broker.bootstrap_servers, tmp_path) as hub:
             worker = hub.start_worker()
             worker.wait_healthy()
             hub.start_connect(
@@ -51,8 +50,6 @@ def test_storms_bursts_timeouts_and_truncation_slow_syncs_down_but_lose_nothing(
             wait_for_truth(worker, jira, "STORM")
             final = status_of(hub, "jira-storm")
             assert final["state"] == "RUNNING", final
-        finally:
-            hub.close()
 
 
 def test_schema_drift_dead_letters_the_bad_records_and_the_rest_flows(tmp_path: Path) -> None:
@@ -64,8 +61,7 @@ def test_schema_drift_dead_letters_the_bad_records_and_the_rest_flows(tmp_path: 
     broken[11]["fields"]["issuetype"] = "Story"  # a string where an object was
     bad_keys = {broken[n]["key"] for n in (3, 7, 11)}
     with own_broker() as broker, JiraEmulator(broken, token="t0k") as jira:
-        hub = Hub(broker.bootstrap_servers, tmp_path)
-        try:
+        with Hub(broker.bootstrap_servers, tmp_path) as hub:
             worker = hub.start_worker()
             worker.wait_healthy()
             hub.start_connect([jira_connector(jira, "jira-drift", "DRIFT")], JIRA_TOKEN="t0k")
@@ -93,5 +89,3 @@ def test_schema_drift_dead_letters_the_bad_records_and_the_rest_flows(tmp_path: 
                     )
                     jira.issues[fixed["key"]] = fixed
             wait_for_truth(worker, jira, "DRIFT")
-        finally:
-            hub.close()

@@ -174,23 +174,23 @@ def smtp_server(tmp_path: Path) -> Any:
     )
     controller.start()
     try:
-        yield inbox, f"localhost:{port}", ca_file
+        config = EmailConfig.model_validate(
+            {
+                "to": ["pm@example.com"],
+                "from": "hub@example.com",
+                "smarthost": f"localhost:{port}",
+                "username": "hub",
+                "password": "${env:SMTP_PASSWORD}",
+                "ca_file": str(ca_file),
+            }
+        )
+        yield inbox, config
     finally:
         controller.stop()
 
 
 def test_email_goes_out_over_starttls_with_auth_in_text_and_html(smtp_server: Any) -> None:
-    inbox, host, ca_file = smtp_server
-    config = EmailConfig.model_validate(
-        {
-            "to": ["pm@example.com"],
-            "from": "hub@example.com",
-            "smarthost": host,
-            "username": "hub",
-            "password": "${env:SMTP_PASSWORD}",
-            "ca_file": str(ca_file),
-        }
-    )
+    inbox, config = smtp_server
     secrets = SecretResolver({"SMTP_PASSWORD": "s3cret!"})
     send(config, notification([alert(0)]), secrets, "http://hub.local", timeout=10)
     (message,) = inbox.messages
@@ -352,18 +352,9 @@ def test_digests_go_out_as_webhook_json_and_as_email(smtp_server: Any) -> None:
         send_digest(WebhookConfig(url=server.url + "/d"), DIGEST, SecretResolver({}), 5)
     assert got[0]["version"] == "digest/1" and got[0]["initiatives"][0]["status"] == "off_track"
 
-    inbox, host, ca_file = smtp_server
-    config = EmailConfig.model_validate(
-        {
-            "to": ["leads@example.com"],
-            "from": "hub@example.com",
-            "smarthost": host,
-            "username": "hub",
-            "password": "${env:P}",
-            "ca_file": str(ca_file),
-        }
-    )
-    send_digest(config, DIGEST, SecretResolver({"P": "s3cret!"}), 10)
+    inbox, config = smtp_server
+    leads = config.model_copy(update={"to": ["leads@example.com"]})
+    send_digest(leads, DIGEST, SecretResolver({"SMTP_PASSWORD": "s3cret!"}), 10)
     (message,) = inbox.messages
     subject = " ".join(message["Subject"].split())  # long subjects are folded
     assert subject.startswith("Roadmap digest, all teams, 2026-03-04: 1 on track")
