@@ -130,9 +130,9 @@ def drift_inputs(
         weeks[team] = [r for r in rows if r["week"] != iso_week(now)]
         current[team] = rows[-1] if rows and rows[-1]["week"] == iso_week(now) else {}
     done_by_week: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for view in index.views.values():
-        if view["done_at"] and view["team"] and not view["deleted_at"]:
-            done_by_week[view["team"]][iso_week(parse_utc(view["done_at"]))] += 1
+    for stable in index.stable.values():
+        if stable["done_at"] and stable["team"] and not stable["deleted_at"]:
+            done_by_week[stable["team"]][iso_week(parse_utc(stable["done_at"]))] += 1
     sample_weeks = _complete_weeks(now, forecast_window)
     throughput = {team: [done_by_week[team].get(w, 0) for w in sample_weeks] for team in teams}
     base = (config.external_url or "").rstrip("/")
@@ -155,7 +155,7 @@ def _item_links(inputs: DriftInputs, item_id: str) -> dict[str, str]:
     links = {"hub_url": f"{inputs.external_url}/api/v1/roadmap/items/{item_id}"}
     plan = inputs.plans.get(item_id) or {}
     for epic in plan.get("epics") or ():
-        view = inputs.index.views.get(epic)
+        view = inputs.index.stable.get(epic)
         if view and view.get("url"):
             links["jira_url"] = view["url"]
             break
@@ -446,7 +446,7 @@ def stalled(inputs: DriftInputs, config: AlertingConfig) -> Iterable[Observation
 
 def wip_over_limit(inputs: DriftInputs, config: AlertingConfig) -> Iterable[Observation]:
     active: dict[str, int] = defaultdict(int)
-    for key, view in inputs.index.views.items():
+    for key, view in inputs.index.stable.items():
         # Leaves only, as in the resource projection: an epic's work is in its children.
         if view["team"] and view["stage"] in ACTIVE_WORK and not inputs.index.children.get(key):
             active[view["team"]] += 1

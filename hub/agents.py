@@ -58,10 +58,8 @@ def register(app: HubApp) -> None:
     changelog = table.changelog_topic.get_topic_name()
 
     @app.timer(interval=1.0)
-    async def refresh_read_model_index() -> None:
-        model = app.read_model  # type: ignore[attr-defined]
-        if model.records_applied:
-            model.index(refresh=True)
+    async def keep_read_model_index_warm() -> None:
+        app.read_model.keep_warm()  # type: ignore[attr-defined]
 
     @app.task
     async def follow_projections() -> None:

@@ -3,8 +3,8 @@
 Each worker folds only the partitions it owns, but every worker follows the whole
 changelog of the projection table, so any worker answers any query (small-reference-data
 "global table" style) and cross-entity views (roadmap rollups, team resources) see all
-entities. Views are cached per entity and recomputed when its state changes, or, for work
-still open, when the cached view is over a second old (its cycle time grows with now).
+entities. Each work item's clock-independent view is cached per state and recomputed only
+when the state changes; the numbers that grow with the clock are finished per query.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from hub.events import utcnow
 from hub.follow import follow_topics
 from projections.rollups import WorkIndex
 from projections.tracking import TRACKING_KEY
-from projections.work_items import work_item_view
+from projections.work_items import ViewBase, view_at, view_base
 
 __all__ = ["ReadModel", "follow_changelog"]
 
 log = structlog.get_logger(__name__)
 State = dict[str, Any]
-VIEW_TTL = 1.0  # seconds an open item's view may lag behind "now"
+INDEX_TTL = 1.0  # seconds a list query may lag behind the changelog
+WARM_FOR = 60.0  # seconds after the last query the index is still rebuilt ahead of need
 
 
 class ReadModel:
@@ -36,8 +37,9 @@ class ReadModel:
         self.records_applied = 0
         self.caught_up = False  # has read the whole changelog as it was at start
         self._clock = clock
-        self._views: dict[str, tuple[State, float, dict[str, Any]]] = {}
+        self._bases: dict[str, tuple[State, ViewBase]] = {}
         self._index: tuple[int, float, WorkIndex] | None = None
+        self._queried_at = -WARM_FOR
 
     def apply(self, stream_key: str, state: State | None) -> None:
         kind, _, key = stream_key.partition("/")
@@ -53,50 +55,47 @@ class ReadModel:
     def get(self, kind: str, key: str) -> State | None:
         return self.entities.get(kind, {}).get(key)
 
+    def _base(self, key: str, state: State) -> ViewBase:
+        cached = self._bases.get(key)
+        if cached is not None and cached[0] is state:
+            return cached[1]
+        base = view_base(state)
+        self._bases[key] = (state, base)
+        return base
+
+    def _all_bases(self) -> dict[str, ViewBase]:
+        states = self.entities.get("work_item", {})
+        if len(self._bases) > len(states):  # forget deleted keys
+            self._bases = {k: v for k, v in self._bases.items() if k in states}
+        return {key: self._base(key, state) for key, state in states.items()}
+
     def work_item_view(self, key: str) -> dict[str, Any] | None:
         state = self.get("work_item", key)
-        if state is None:
-            return None
-        cached = self._views.get(key)
-        now = time.monotonic()
-        if cached and cached[0] is state:
-            view = cached[2]
-            if (
-                view["status_category"] == "done"
-                or view["deleted_at"]
-                or now - cached[1] < VIEW_TTL
-            ):
-                return view
-        view = work_item_view(state, self._clock())
-        self._views[key] = (state, now, view)
-        return view
+        return None if state is None else view_at(self._base(key, state), self._clock())
 
     def snapshot(self) -> tuple[dict[str, dict[str, State]], WorkIndex]:
         """A consistent copy of every entity and the index over exactly those, for work
         done off the event loop (drift rules) while this model keeps changing."""
         entities = {kind: dict(bucket) for kind, bucket in self.entities.items()}
-        views = {
-            key: view
-            for key in entities.get("work_item", {})
-            if (view := self.work_item_view(key)) is not None
-        }
-        return entities, WorkIndex(entities, self._clock(), views=views)
+        return entities, WorkIndex(entities, self._clock(), bases=self._all_bases())
 
-    def index(self, *, refresh: bool = False) -> WorkIndex:
-        """All work item views and the parent tree, at most ``VIEW_TTL`` old.
-
-        A timer refreshes it every second, so list queries never pay for a rebuild;
-        key lookups (``work_item_view``) are always current.
-        """
-        now = time.monotonic()
-        fresh = self._index and (self._index[0] == self.version or now - self._index[1] < VIEW_TTL)
-        if self._index and fresh and not refresh:
+    def index(self) -> WorkIndex:
+        """Every work item and the parent tree; rebuilt when the model changed and the last
+        build is over ``INDEX_TTL`` old, recomputing only the items whose state changed."""
+        now = self._queried_at = time.monotonic()
+        if self._index and (self._index[0] == self.version or now - self._index[1] < INDEX_TTL):
             return self._index[2]
-        keys = list(self.entities.get("work_item", {}))
-        views = {k: v for k in keys if (v := self.work_item_view(k)) is not None}
-        index = WorkIndex(self.entities, self._clock(), views=views)
+        index = WorkIndex(self.entities, self._clock(), bases=self._all_bases())
         self._index = (self.version, now, index)
         return index
+
+    def keep_warm(self) -> None:
+        """Rebuild ahead of queries while someone is querying, so a list query after a burst
+        of changes does not pay for them; while nobody queries, this costs nothing."""
+        if time.monotonic() - self._queried_at < WARM_FOR:
+            queried_at = self._queried_at
+            self.index()
+            self._queried_at = queried_at
 
 
 async def follow_changelog(bootstrap_servers: str, topic: str, model: ReadModel) -> None:

@@ -320,7 +320,7 @@ def roadmap_changes(doc: RoadmapDocument, entities: Entities, now: datetime) -> 
 def link_warnings(doc: RoadmapDocument, entities: Entities, index: WorkIndex) -> list[FieldProblem]:
     """Links that point at nothing the hub knows: reported with the plan, not ignored."""
     warnings: list[FieldProblem] = []
-    views = index.views
+    views = index.stable
     known_teams = set(entities.get("team", {})) | set(doc.teams)
     for n, item in enumerate(doc.items):
         where = f"items[{n}].links"

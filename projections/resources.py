@@ -10,6 +10,7 @@ Per-person detail is used for the split only and never leaves this module.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -54,7 +55,7 @@ def daily_allocation(
     logged: dict[tuple[str, date], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     now_iso = iso(index.now)
     for key, state in entities.get("work_item", {}).items():
-        view = index.views[key]
+        view = index.stable[key]
         if view["deleted_at"]:
             continue
         for segment in view["timeline"]:
@@ -109,7 +110,7 @@ def team_resources(
     """
     team_state = entities.get("team", {}).get(team)
     owner = owner if owner is not None else roadmap_owner(entities, index)
-    items = {k: v for k, v in index.views.items() if v["team"] == team and not v["deleted_at"]}
+    items = {k: v for k, v in index.stable.items() if v["team"] == team and not v["deleted_at"]}
     if shares is None:
         shares = daily_allocation(entities, index, start, end)
     roadmap = entities.get("roadmap_item", {})
@@ -187,7 +188,7 @@ def team_resources(
     return rows
 
 
-def _in_progress_at(view: dict[str, Any], moment: str) -> bool:
+def _in_progress_at(view: Mapping[str, Any], moment: str) -> bool:
     for segment in view["timeline"]:
         ends = segment["exited_at"]
         if segment["entered_at"] <= moment and (ends is None or ends > moment):

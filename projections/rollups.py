@@ -8,7 +8,7 @@ time-travel queries (states rebuilt from the log up to a moment) and tests.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -18,7 +18,7 @@ from projections.customers import current_links
 from projections.jql import JqlError, compile_jql
 from projections.roadmap import plan_at
 from projections.timeline import seconds_between
-from projections.work_items import parent_of, roadmap_of, work_item_view
+from projections.work_items import ViewBase, view_at, view_base
 
 __all__ = ["Entities", "WorkIndex", "roadmap_item_view", "request_view", "stage_of_roadmap_item"]
 
@@ -27,25 +27,42 @@ Entities = Mapping[str, Mapping[str, State]]  # kind -> key -> folded state
 
 
 class WorkIndex:
-    """Work item views and the parent tree, computed once per query over many items."""
+    """Work item views and the parent tree, computed once per query over many items.
+
+    ``stable`` holds each item's clock-independent fields (team, stage, links, dates) for
+    filtering over every item; ``views`` finishes an item's flow numbers as of ``now`` only
+    when it is read, so a query that returns a page pays for the page, not the whole index.
+    """
 
     def __init__(
-        self, entities: Entities, now: datetime, views: dict[str, dict[str, Any]] | None = None
+        self,
+        entities: Entities,
+        now: datetime,
+        bases: Mapping[str, ViewBase] | None = None,
     ) -> None:
         self.now = now
         states = entities.get("work_item", {})
-        if views is None:
-            views = {key: work_item_view(state, now) for key, state in states.items()}
-        self.views = views
+        if bases is None:
+            bases = {key: view_base(state) for key, state in states.items()}
+        self.bases = bases
+        self.stable: Mapping[str, Mapping[str, Any]] = _StableViews(bases)
+        self.views: Mapping[str, dict[str, Any]] = _ViewsAt(bases, now)
         self.children: dict[str, list[str]] = defaultdict(list)
         self.by_roadmap: dict[str, set[str]] = defaultdict(set)
-        for key, state in states.items():
-            parent = parent_of(state)
+        for key, base in bases.items():
+            parent = base.fields["parent"]
             if parent:
                 self.children[parent].append(key)
-            roadmap = roadmap_of(state)
+            roadmap = base.fields["roadmap_item"]
             if roadmap:
                 self.by_roadmap[roadmap].add(key)
+        self._sorted: list[Mapping[str, Any]] | None = None
+
+    def in_key_order(self) -> list[Mapping[str, Any]]:
+        """Every item's stable fields sorted by key, sorted once per index."""
+        if self._sorted is None:
+            self._sorted = [self.bases[k].fields for k in sorted(self.bases)]
+        return self._sorted
 
     def members(self, roadmap_id: str, plan: Mapping[str, Any] | None) -> set[str]:
         """Work items of a roadmap item: linked directly, by plan keys, epics or labels, and
@@ -53,13 +70,13 @@ class WorkIndex:
         roots = set(self.by_roadmap.get(roadmap_id, ()))
         if plan:
             named = set(plan.get("keys") or ()) | set(plan.get("epics") or ())
-            roots |= named & self.views.keys()
+            roots |= named & self.bases.keys()
             labels = set(plan.get("labels") or ())
             if labels:
-                roots |= {k for k, v in self.views.items() if labels & set(v["labels"])}
+                roots |= {k for k, v in self.stable.items() if labels & set(v["labels"])}
             matches = _jql(plan.get("jql"))
             if matches is not None:
-                roots |= {k for k, v in self.views.items() if matches(v)}
+                roots |= {k for k, v in self.stable.items() if matches(v)}
         found: set[str] = set()
         stack = list(roots)
         while stack:
@@ -76,6 +93,42 @@ class WorkIndex:
         return sorted(k for k in members if not members.intersection(self.children.get(k, ())))
 
 
+class _StableViews(Mapping[str, Mapping[str, Any]]):
+    """Read-only: the fields are shared by every view of the same state."""
+
+    def __init__(self, bases: Mapping[str, ViewBase]) -> None:
+        self._bases = bases
+
+    def __getitem__(self, key: str) -> Mapping[str, Any]:
+        return self._bases[key].fields
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bases)
+
+    def __len__(self) -> int:
+        return len(self._bases)
+
+
+class _ViewsAt(Mapping[str, dict[str, Any]]):
+    """Views as of one moment, each finished on first read and kept."""
+
+    def __init__(self, bases: Mapping[str, ViewBase], now: datetime) -> None:
+        self._bases, self._now = bases, now
+        self._done: dict[str, dict[str, Any]] = {}
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        view = self._done.get(key)
+        if view is None:
+            view = self._done[key] = view_at(self._bases[key], self._now)
+        return view
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bases)
+
+    def __len__(self) -> int:
+        return len(self._bases)
+
+
 @lru_cache(maxsize=256)
 def _jql(text: str | None) -> Callable[[Mapping[str, Any]], bool] | None:
     """A roadmap item's JQL as a predicate; unsupported JQL matches nothing here (the
@@ -88,7 +141,7 @@ def _jql(text: str | None) -> Callable[[Mapping[str, Any]], bool] | None:
         return None
 
 
-def _progress(views: list[dict[str, Any]]) -> dict[str, Any]:
+def _progress(views: list[Mapping[str, Any]]) -> dict[str, Any]:
     total = len(views)
     done = sum(1 for v in views if v["status_category"] == "done")
     estimated = [v for v in views if v["estimate"] is not None]
@@ -127,7 +180,7 @@ def _scope(
     """Scope at commitment (leaves that existed then) against scope now."""
     if not committed_at:
         return {"committed_at": None}
-    views = index.views
+    views = index.stable
 
     def existed(key: str) -> bool:
         created = views[key]["created_at"]
@@ -164,16 +217,16 @@ def roadmap_item_view(
         return None
     plan = plan_at(state, plan_as_of)
     members = index.members(key, plan)
-    live = [k for k in members if not index.views[k]["deleted_at"]]
-    deleted = [k for k in members if index.views[k]["deleted_at"]]
+    live = [k for k in members if not index.stable[k]["deleted_at"]]
+    deleted = [k for k in members if index.stable[k]["deleted_at"]]
     leaves = index.leaves(live)
-    leaf_views = [index.views[k] for k in leaves]
+    leaf_views = [index.stable[k] for k in leaves]
     progress = _progress(leaf_views)
     started = min((v["started_at"] for v in leaf_views if v["started_at"]), default=None)
     finished = None
     if leaf_views and progress["items_done"] == progress["items_total"]:
         finished = max(v["done_at"] for v in leaf_views if v["done_at"])
-    activity = max((index.views[k]["updated_at"] or "" for k in members), default="") or None
+    activity = max((index.stable[k]["updated_at"] or "" for k in members), default="") or None
     plan = plan or {}
     return {
         "id": key,
@@ -235,7 +288,7 @@ def request_view(state: State, entities: Entities, index: WorkIndex) -> dict[str
     roadmap = current_links(state, "roadmap_item")
     link_times = [v["at"] for v in state.get("links", {}).values() if not v["removed"]]
     linked_at = min(link_times) if link_times else None
-    work_views = [index.views[k] for k in work if k in index.views]
+    work_views = [index.stable[k] for k in work if k in index.stable]
     delivered_at = None
     if work_views and all(v["status_category"] == "done" for v in work_views):
         delivered_at = max(v["done_at"] for v in work_views if v["done_at"])

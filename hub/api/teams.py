@@ -28,13 +28,13 @@ def register(app: HubApp) -> None:
         Query(request, set())
         snap = await snapshot(app, None)
         defined = snap.entities.get("team", {})
-        names = set(defined) | {v["team"] for v in snap.index.views.values() if v["team"]}
+        names = set(defined) | {v["team"] for v in snap.index.stable.values() if v["team"]}
         rows: list[dict[str, Any]] = []
         for name in sorted(names):
             plan = plan_at(defined[name]) if name in defined else None
             active = [
                 v
-                for k, v in snap.index.views.items()
+                for k, v in snap.index.stable.items()
                 if v["team"] == name
                 and v["stage"] in ("in_progress", "blocked")
                 and not snap.index.children.get(k)  # an epic's work is counted in its children
@@ -64,7 +64,7 @@ def register(app: HubApp) -> None:
         if end - start > timedelta(weeks=MAX_WEEKS):
             raise ApiError(400, "bad_parameter", f"at most {MAX_WEEKS} weeks per request")
         known = team in snap.entities.get("team", {}) or any(
-            v["team"] == team for v in snap.index.views.values()
+            v["team"] == team for v in snap.index.stable.values()
         )
         if not known:
             raise ApiError(404, "not_found", f"no team {team!r}")

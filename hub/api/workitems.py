@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
@@ -50,17 +51,20 @@ def register(app: HubApp) -> None:
         since = query.time("updated_since")
         limit, after = query.limit(), query.cursor()
         snap = await snapshot(app, query.time("as_of"))
-        views = list(snap.index.views.values())
+        # Filter on the clock-independent fields of every item, already in key order; only
+        # the page's views are finished as of now.
+        rows: list[Mapping[str, Any]] = snap.index.in_key_order()
         if roadmap_item is not None:
             state = snap.get("roadmap_item", roadmap_item)
             members = snap.index.members(roadmap_item, plan_at(state) if state else None)
-            views = [v for v in views if v["key"] in members]
+            rows = [v for v in rows if v["key"] in members]
         if team is not None:
-            views = [v for v in views if v["team"] == team]
+            rows = [v for v in rows if v["team"] == team]
         if stage is not None:
-            views = [v for v in views if v["stage"] == stage]
+            rows = [v for v in rows if v["stage"] == stage]
         if since is not None:
             cutoff = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            views = [v for v in views if (v["updated_at"] or "") >= cutoff]
-        page, token = paginate(views, lambda v: v["key"], after, limit)
+            rows = [v for v in rows if (v["updated_at"] or "") >= cutoff]
+        found, token = paginate(rows, lambda v: v["key"], after, limit)
+        page = [snap.index.views[v["key"]] for v in found]
         return self.json(page_body([summary(v) for v in page], token))

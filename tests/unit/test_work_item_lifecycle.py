@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from datetime import UTC, datetime
 
 from hub.codec import decode_dict
 from hub.events import Event
 from projections.tracking import Position, apply_tracked
-from projections.work_items import fold_work_item, work_item_view
+from projections.work_items import fold_work_item, view_at, view_base, work_item_view
 from tests.helpers import event_dict
 
 HOUR = 3600.0
@@ -135,6 +136,22 @@ def test_an_item_still_in_progress_grows_its_cycle_time_with_now() -> None:
     assert view["stage"] == "in_progress" and view["done_at"] is None
     assert view["cycle_time_seconds"] == 3 * HOUR
     assert view["lead_time_seconds"] is None
+
+
+def test_one_base_finishes_views_for_any_moment_without_changing() -> None:
+    """The read model computes a base once per state and finishes it per query: each
+    moment's view equals a full recomputation, and finishing never alters the base."""
+    for events in (history()[:2], history()[:5], history()):
+        state = fold(events)
+        base = view_base(state)
+        before = copy.deepcopy(base)
+        for now in (at(5, 12), at(7, 20), at(20, 0)):
+            assert view_at(base, now) == work_item_view(state, now)
+        assert base == before
+    blocked_now = view_at(view_base(fold(history()[:5])), at(8, 4))
+    assert blocked_now["stage"] == "blocked"
+    assert blocked_now["blocked_seconds"] == 12 * HOUR  # 16:00 to 04:00, still blocked
+    assert blocked_now["cycle_time_seconds"] == (24 + 6 + 12) * HOUR
 
 
 def test_a_late_snapshot_does_not_overwrite_newer_fields() -> None:
