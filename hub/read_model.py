@@ -31,7 +31,13 @@ WARM_FOR = 60.0  # seconds after the last query the index is still rebuilt ahead
 
 
 class ReadModel:
-    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime] = utcnow,
+        ignore: Callable[[str], bool] = lambda key: False,
+    ) -> None:
+        """``ignore``: changelog keys that are bookkeeping, not entities (checkpoints)."""
+        self._ignore = ignore
         self.entities: dict[str, dict[str, State]] = {}
         self.version = 0
         self.records_applied = 0
@@ -42,6 +48,8 @@ class ReadModel:
         self._queried_at = -WARM_FOR
 
     def apply(self, stream_key: str, state: State | None) -> None:
+        if self._ignore(stream_key):
+            return
         kind, _, key = stream_key.partition("/")
         bucket = self.entities.setdefault(kind, {})
         if state is None:

@@ -8,7 +8,7 @@ source change, and it is skipped. State must stay JSON-serialisable (a dict).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +20,6 @@ __all__ = [
     "apply_tracked",
     "is_applied",
     "TRACKING_KEY",
-    "reflected_positions",
-    "refold_from",
 ]
 
 State = dict[str, Any]
@@ -71,28 +69,3 @@ def apply_tracked(
         "positions": positions,
     }
     return new_state, True
-
-
-def reflected_positions(states: Iterable[State]) -> dict[str, int]:
-    """Per log stream (``topic/partition``), the furthest position any state reflects."""
-    furthest: dict[str, int] = {}
-    for state in states:
-        for stream, offset in state.get(TRACKING_KEY, {}).get("positions", {}).items():
-            if offset > furthest.get(stream, -1):
-                furthest[stream] = offset
-    return furthest
-
-
-def refold_from(reflected: dict[str, int], next_offsets: dict[str, int]) -> dict[str, int]:
-    """Streams whose table state is behind the consumer, and the offset to re-read from.
-
-    Writes reach the table's changelog in position order, so a recovery that lost records
-    lost the newest ones: everything up to the furthest reflected position is present, and
-    re-reading from just after it (idempotently) restores the rest.
-    """
-    seeks = {}
-    for stream, next_offset in next_offsets.items():
-        resume = reflected.get(stream, -1) + 1
-        if resume < next_offset:
-            seeks[stream] = resume
-    return seeks

@@ -10,14 +10,11 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
-from hub.topics import CUSTOMERS, ROADMAP, WORKITEMS
-
 if TYPE_CHECKING:
     from hub.app import HubApp
 
 __all__ = ["register", "worker_state", "consumer_lag"]
 
-_SOURCE_TOPICS = (WORKITEMS.name, CUSTOMERS.name, ROADMAP.name)
 _PROBE_TTL = 2.0
 
 
@@ -35,14 +32,7 @@ def worker_state(app: HubApp) -> str:
 
 async def consumer_lag(app: HubApp) -> dict[str, int]:
     """Records on each source topic not yet folded, over the partitions this worker owns."""
-    lag = {topic: 0 for topic in _SOURCE_TOPICS}
-    consumer = app.consumer
-    for tp in consumer.assignment():
-        if tp.topic not in lag:
-            continue
-        highwater = consumer.highwater(tp) or 0
-        position = await consumer.position(tp)
-        lag[tp.topic] += max(0, highwater - (position or 0))
+    lag: dict[str, int] = await app.fold_loop.lag()  # type: ignore[attr-defined]
     for topic, value in lag.items():
         app.metrics.fold_lag.labels(topic).set(value)
     return lag

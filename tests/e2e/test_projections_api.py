@@ -4,12 +4,14 @@ pure folds; then kill -9 the worker mid-stream and check the answers are the sam
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hub.broker import free_port
+from hub.events import Event
 from hub.producer import EventProducer
 from projections.replay import replay
 from projections.rollups import WorkIndex, roadmap_item_view
@@ -136,6 +138,13 @@ def test_time_travel_shows_the_item_as_it_stood(broker: str, tmp_path: Path) -> 
         worker.stop()
 
 
+def send_paced(broker: str, events: list[Event], chunk: int = 200) -> None:
+    with EventProducer(broker) as producer:
+        for start in range(0, len(events), chunk):
+            producer.send_events(events[start : start + chunk])
+            time.sleep(0.05)
+
+
 def test_a_worker_killed_mid_stream_recovers_to_the_same_answer(
     broker: str, tmp_path: Path
 ) -> None:
@@ -145,14 +154,16 @@ def test_a_worker_killed_mid_stream_recovers_to_the_same_answer(
     app_id = {"HUB_APP_ID": "kill-test"}
     with HubProcess(["worker"], tmp_path, port, bootstrap=broker, extra_env=app_id) as worker:
         worker.wait_healthy()
-        with EventProducer(broker) as producer:
-            producer.send_events(events)
+        # Sources keep producing while the worker folds, so the kill lands mid-stream.
+        sending = threading.Thread(target=send_paced, args=(broker, events))
+        sending.start()
         deadline = time.monotonic() + 60
         folded = 0.0
         while time.monotonic() < deadline and folded < 500:
             folded = folded_events(worker)
             time.sleep(0.02)
         worker.stop(signal.SIGKILL)
+        sending.join()
         assert 500 <= folded < len(events), f"the kill should land mid-stream ({folded} folded)"
     with HubProcess(["worker"], tmp_path, port, bootstrap=broker, extra_env=app_id) as worker:
         worker.wait_healthy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hub.codec import decode_dict, encode
+from hub.fold_loop import checkpoint_key, is_checkpoint, resume_offsets
 from hub.projector import RawRecord, fold_batch
 from projections.tracking import Position, apply_tracked
 from projections.work_items import fold_work_item
@@ -54,3 +55,28 @@ def test_fold_batch_folds_per_key_and_rejects_bad_records() -> None:
     assert list(result.states) == ["work_item/X-1"]
     assert result.applied == 1 and result.duplicates == 1
     assert [(r.position.offset, why[:8]) for r, why in result.rejected] == [(3, "not JSON")]
+
+
+def test_a_checkpoint_lands_in_the_partition_it_vouches_for() -> None:
+    """The checkpoint key of partition p is sent to p by the default partitioner, so it
+    follows that partition's states in the same changelog partition."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    for partitions in (1, 4, 12):
+        everything = list(range(partitions))
+        for partition in everything:
+            key = checkpoint_key(partition, partitions)
+            assert is_checkpoint(key.decode())
+            assert DefaultPartitioner()(key, everything, everything) == partition
+    assert not is_checkpoint("work_item/X-1")
+
+
+def test_resume_from_just_after_the_checkpoint_or_from_the_beginning() -> None:
+    checkpoint = {"positions": {"hub.workitems/2": 41, "hub.roadmap/2": 0}}
+    streams = ["hub.workitems/2", "hub.customers/2", "hub.roadmap/2"]
+    assert resume_offsets(checkpoint, streams) == {
+        "hub.workitems/2": 42,
+        "hub.customers/2": None,
+        "hub.roadmap/2": 1,
+    }
+    assert resume_offsets(None, streams[:1]) == {"hub.workitems/2": None}
