@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pydantic_core
+from faust.serializers import codecs
+
 from hub.fold_loop import FoldLoop, is_checkpoint
 from hub.read_model import ReadModel, follow_changelog
 from hub.topics import DEADLETTER
@@ -20,6 +23,21 @@ if TYPE_CHECKING:
     from hub.app import HubApp
 
 __all__ = ["register"]
+
+
+class StateCodec(codecs.Codec):
+    """Projection states as JSON through pydantic-core's Rust encoder: a touched key's whole
+    state is serialised once per batch, and the stdlib encoder was an eighth of the fold
+    loop's time (measured); the bytes are plain JSON, read back by anything."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return pydantic_core.to_json(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return pydantic_core.from_json(s)
+
+
+codecs.register("hub-state", StateCodec())
 
 
 def register(app: HubApp) -> None:
@@ -32,6 +50,10 @@ def register(app: HubApp) -> None:
         use_partitioner=True,
         help="Folded state of every entity, keyed kind/key.",
     )
+    # Faust derives a table's codec from its value type; states are plain dicts, so name it.
+    # Either codec reads what the other writes: both are plain JSON.
+    table.value_serializer = "hub-state"  # type: ignore[attr-defined]
+    table.changelog_topic.value_serializer = "hub-state"  # type: ignore[attr-defined]
     app.projections = table  # type: ignore[attr-defined]
 
     loop = FoldLoop(app, table, fold_entity)

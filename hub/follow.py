@@ -8,11 +8,11 @@ deletion (tombstone).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
+from pydantic_core import from_json
 
 __all__ = ["follow_topics", "Apply"]
 
@@ -59,7 +59,7 @@ async def follow_topics(
             for tp, records in batches.items():
                 for record in records:
                     key = record.key.decode() if record.key else ""
-                    value = json.loads(record.value) if record.value is not None else None
+                    value = from_json(record.value) if record.value is not None else None
                     apply(tp.topic, key, value)
             if on_caught_up is not None and await _at_end(consumer, tps):
                 on_caught_up()

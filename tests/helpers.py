@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ import requests
 import yaml
 
 from emulators.http_server import EmulatorServer
+from hub.broker import EmbeddedBroker
 from hub.events import make_event_id
+from hub.topics import ensure_topics
 
 __all__ = [
     "HubProcess",
@@ -245,3 +248,11 @@ def posted(server: EmulatorServer, team: str) -> list[tuple[str, list[str]]]:
         if body["commonLabels"].get("team") == team:
             found.append((body["status"], [a["status"] for a in body["alerts"]]))
     return found
+
+
+@contextmanager
+def own_broker() -> Iterator[EmbeddedBroker]:
+    """A broker for one test: faults on it (or its topics) touch nothing else."""
+    with EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap_servers, partitions=4, replication=1)
+        yield broker

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,21 +13,12 @@ import requests
 import yaml
 
 from emulators.jira import JiraEmulator
-from hub.broker import EmbeddedBroker, free_port
-from hub.topics import ensure_topics
+from hub.broker import free_port
 from tests.helpers import HubProcess
 
-__all__ = ["own_broker", "jira_truth", "served_items", "Hub", "jira_connector"]
+__all__ = ["jira_truth", "served_items", "Hub", "jira_connector"]
 
 _CATEGORY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
-
-
-@contextmanager
-def own_broker() -> Iterator[EmbeddedBroker]:
-    """A broker for one test: faults on it (or its topics) touch nothing else."""
-    with EmbeddedBroker() as broker:
-        ensure_topics(broker.bootstrap_servers, partitions=4, replication=1)
-        yield broker
 
 
 def jira_truth(jira: JiraEmulator, project: str) -> dict[str, dict[str, Any]]:

@@ -16,8 +16,7 @@ from emulators.http_server import EmulatorServer, Reply
 from hub.broker import free_port
 from hub.producer import EventProducer
 from tests.builders import finish, item, start
-from tests.faults.harness import own_broker
-from tests.helpers import HubProcess, alerting_config
+from tests.helpers import HubProcess, alerting_config, own_broker
 
 pytestmark = pytest.mark.broker
 

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.publish import parse_event_lines
-from tests.faults.harness import Hub, own_broker
-from tests.helpers import HubProcess, event_dict
+from tests.faults.harness import Hub
+from tests.helpers import HubProcess, event_dict, own_broker
 
 pytestmark = pytest.mark.broker
 

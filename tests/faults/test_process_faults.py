@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from emulators.jira import JiraEmulator, generate_project
-from tests.faults.harness import Hub, jira_connector, own_broker, wait_for_truth
-from tests.helpers import HubProcess
+from tests.faults.harness import Hub, jira_connector, wait_for_truth
+from tests.helpers import HubProcess, own_broker
 
 pytestmark = pytest.mark.broker
 

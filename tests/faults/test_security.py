@@ -21,8 +21,8 @@ from emulators.jira import JiraEmulator, generate_project
 from emulators.zendesk import ZendeskEmulator
 from hub.api.openapi import document
 from hub.topics import list_topics, read_topic
-from tests.faults.harness import Hub, own_broker
-from tests.helpers import HubProcess
+from tests.faults.harness import Hub
+from tests.helpers import HubProcess, own_broker
 
 pytestmark = pytest.mark.broker
 

@@ -14,7 +14,8 @@ import pytest
 
 from emulators.jira import JiraEmulator, generate_project, jira_time
 from hub.topics import DEADLETTER, read_topic
-from tests.faults.harness import Hub, jira_connector, own_broker, wait_for_truth
+from tests.faults.harness import Hub, jira_connector, wait_for_truth
+from tests.helpers import own_broker
 
 pytestmark = pytest.mark.broker
 
