@@ -20,6 +20,7 @@ from typing import Any
 
 from hub.errors import FatalError
 from hub.log_reader import event_batches
+from hub.processes import tune_gc_for_folding
 from projections.replay import Entities, Replay
 
 __all__ = ["RebuildReport", "rebuild", "rebuild_async", "apply_rebuild", "changelog_topic"]
@@ -68,6 +69,7 @@ def rebuild(
     until: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[Entities, RebuildReport]:
+    tune_gc_for_folding()  # a process of its own (hub replay): fold like a worker
     return asyncio.run(rebuild_async(bootstrap_servers, until=until, progress=progress))
 
 

@@ -10,6 +10,7 @@ import structlog
 
 from hub.app import create_app
 from hub.logging import configure_logging
+from hub.processes import tune_gc_for_folding
 from hub.runtime_files import resolve_api_token, resolve_bootstrap
 from hub.settings import Settings
 from hub.topics import ensure_topics
@@ -30,6 +31,7 @@ class _HubWorker(faust.Worker):
 
 def run_worker(settings: Settings) -> None:
     """Blocks until the worker is told to stop (SIGINT/SIGTERM)."""
+    tune_gc_for_folding()
     bootstrap = resolve_bootstrap(settings)
     token, _ = resolve_api_token(settings)
     ensure_topics(bootstrap, settings.topic_partitions, settings.topic_replication)
