@@ -12,12 +12,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from hub.codec import decode
 from hub.errors import SkippableError
 from hub.events import Event
 from projections.tracking import Fold, Position, apply_tracked
 
 __all__ = ["RawRecord", "BatchResult", "fold_batch"]
+
+log = structlog.get_logger(__name__)
 
 State = dict[str, Any]
 
@@ -58,6 +62,10 @@ def fold_batch(
             new_state, changed = apply_tracked(fold, state, event, record.position)
         except SkippableError as exc:
             result.rejected.append((record, str(exc)))
+            continue
+        except Exception as exc:  # a fold bug: park this event, keep the partition moving
+            log.exception("fold failed", key=key, event_type=event.type)
+            result.rejected.append((record, f"fold failed: {type(exc).__name__}: {exc}"))
             continue
         if changed:
             result.states[key] = new_state

@@ -80,3 +80,27 @@ def test_resume_from_just_after_the_checkpoint_or_from_the_beginning() -> None:
         "hub.roadmap/2": 1,
     }
     assert resume_offsets(None, streams[:1]) == {"hub.workitems/2": None}
+
+
+def test_a_fold_that_raises_parks_the_event_and_the_batch_goes_on() -> None:
+    """A bug in a fold for one event dead-letters that event with the reason; the other
+    keys in the batch are still folded (the partition keeps moving)."""
+    first, second = _event("a", 1), _event("b", 2)
+    other = decode_dict(
+        event_dict("work_item.updated", "X-2", "c", at=datetime(2026, 1, 3, tzinfo=UTC))
+    )
+
+    def fragile(state: dict | None, event: object) -> dict:
+        if getattr(event, "event_id", None) == second.event_id:  # type: ignore[attr-defined]
+            raise KeyError("estimate")
+        return fold_work_item(state, event)  # type: ignore[arg-type]
+
+    records = [
+        RawRecord(encode(e), Position("t", 0, n))  # type: ignore[arg-type]
+        for n, e in enumerate([first, second, other])
+    ]
+    result = fold_batch(records, lambda key: None, fragile)
+    assert sorted(result.states) == ["work_item/X-1", "work_item/X-2"]
+    assert [(r.position.offset, why) for r, why in result.rejected] == [
+        (1, "fold failed: KeyError: 'estimate'")
+    ]
