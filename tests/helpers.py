@@ -256,3 +256,11 @@ def own_broker() -> Iterator[EmbeddedBroker]:
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap_servers, partitions=4, replication=1)
         yield broker
+
+
+def metric_total(hub: HubProcess, name: str) -> float:
+    """A Prometheus counter of a running hub process, summed over its labels."""
+    text = hub.get("/metrics", token=None).text
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{")
+    )

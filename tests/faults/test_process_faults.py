@@ -14,21 +14,16 @@ import pytest
 
 from emulators.jira import JiraEmulator, generate_project
 from tests.faults.harness import Hub, jira_connector, wait_for_truth
-from tests.helpers import HubProcess, own_broker
+from tests.helpers import HubProcess, metric_total, own_broker
 
 pytestmark = pytest.mark.broker
 
 
 def folded(worker: HubProcess) -> float:
     try:
-        text = worker.get("/metrics", token=None).text
+        return metric_total(worker, "hub_events_folded_total")
     except Exception:
         return 0.0
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("hub_events_folded_total{")
-    )
 
 
 def test_one_of_two_workers_killed_mid_stream_the_other_takes_over_then_it_rejoins(
