@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from types import SimpleNamespace
@@ -181,12 +181,15 @@ class FoldLoop:
         ]
         result = fold_batch(records, self._load, self.fold)
         # States first, in position order (a changelog that loses its tail loses only the
-        # newest writes), then each partition's checkpoint after its states.
+        # newest writes); then dead letters, delivered; then each partition's checkpoint:
+        # whatever a checkpoint covers is folded or dead-lettered for good.
         for key, state in sorted(result.states.items(), key=_newest_position):
             raw_key = key.encode()
             with _writing_to(_partition_of(state)):
                 self.table[raw_key] = state
             self._cache[key] = state
+        parked = [await self._dead_letter(record, reason) for record, reason in result.rejected]
+        await asyncio.gather(*parked)
         checkpoints: dict[int, dict[str, int]] = defaultdict(dict)
         for tp, rs in batches.items():
             checkpoints[tp.partition][f"{tp.topic}/{tp.partition}"] = rs[-1].offset
@@ -195,8 +198,6 @@ class FoldLoop:
             previous = self.table.get(mark) or {"positions": {}}
             with _writing_to(partition):
                 self.table[mark] = {"positions": {**previous["positions"], **positions}}
-        for record, reason in result.rejected:
-            await self._dead_letter(record, reason)
         metrics = self.app.metrics
         for topic, count in Counter(r.position.topic for r in records).items():
             metrics.events_folded.labels(topic).inc(count)
@@ -205,7 +206,8 @@ class FoldLoop:
         # Table writes queue in Faust's producer buffer; drain it before the next batch.
         await self.app.producer.buffer.wait_until_ebb()
 
-    async def _dead_letter(self, record: RawRecord, reason: str) -> None:
+    async def _dead_letter(self, record: RawRecord, reason: str) -> Awaitable[Any]:
+        """Queue a dead letter; the returned future completes when the broker has it."""
         log.warning("dead-lettered", topic=record.position.topic, reason=reason)
         self.app.metrics.dead_lettered.labels("worker").inc()
         context = {
@@ -213,9 +215,10 @@ class FoldLoop:
             "partition": record.position.partition,
             "offset": record.position.offset,
         }
-        await self.app.deadletter_topic.send(  # type: ignore[attr-defined]
+        sent: Awaitable[Any] = await self.app.deadletter_topic.send(  # type: ignore[attr-defined]
             value=dead_letter_record(record.value, reason, "worker", context=context)
         )
+        return sent
 
     async def lag(self) -> dict[str, int]:
         """Records on each source topic not yet folded, over the partitions owned here."""
