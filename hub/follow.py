@@ -14,6 +14,8 @@ from typing import Any
 import structlog
 from pydantic_core import from_json
 
+from hub.transport import FETCH_MAX_WAIT_MS
+
 __all__ = ["follow_topics", "Apply"]
 
 log = structlog.get_logger(__name__)
@@ -37,7 +39,7 @@ async def follow_topics(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id=client_id,
-        fetch_max_wait_ms=100,  # followers serve queries: show changes promptly
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,  # followers serve queries: show changes promptly
     )
     await consumer.start()
     try:
