@@ -90,20 +90,22 @@ class ReadModel:
     def index(self) -> WorkIndex:
         """Every work item and the parent tree; rebuilt when the model changed and the last
         build is over ``INDEX_TTL`` old, recomputing only the items whose state changed."""
-        now = self._queried_at = time.monotonic()
-        if self._index and (self._index[0] == self.version or now - self._index[1] < INDEX_TTL):
-            return self._index[2]
-        index = WorkIndex(self.entities, self._clock(), bases=self._all_bases())
-        self._index = (self.version, now, index)
-        return index
+        self._queried_at = time.monotonic()
+        return self._current_index()
 
     def keep_warm(self) -> None:
         """Rebuild ahead of queries while someone is querying, so a list query after a burst
         of changes does not pay for them; while nobody queries, this costs nothing."""
         if time.monotonic() - self._queried_at < WARM_FOR:
-            queried_at = self._queried_at
-            self.index()
-            self._queried_at = queried_at
+            self._current_index()
+
+    def _current_index(self) -> WorkIndex:
+        now = time.monotonic()
+        if self._index and (self._index[0] == self.version or now - self._index[1] < INDEX_TTL):
+            return self._index[2]
+        index = WorkIndex(self.entities, self._clock(), bases=self._all_bases())
+        self._index = (self.version, now, index)
+        return index
 
 
 async def follow_changelog(bootstrap_servers: str, topic: str, model: ReadModel) -> None:
