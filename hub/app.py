@@ -82,7 +82,7 @@ def create_app(
         web_metrics_enabled=False,
         table_standby_replicas=0,
         recovery_consistency_check=settings.recovery_consistency_check,
-        # Agents fold in batches; let Faust hand them big ones.
+        # Table recovery reads the changelog through Faust's consumer: let it take big batches.
         stream_buffer_maxsize=32_768,
         broker_max_poll_records=5_000,
         consumer_max_fetch_size=8 * 1024 * 1024,
