@@ -31,6 +31,8 @@ __all__ = [
     "hub_cli",
     "alerting_config",
     "posted",
+    "own_broker",
+    "metric_total",
 ]
 
 
