@@ -20,12 +20,13 @@ up: $(STAMP)
 run: $(STAMP)
 	$(BIN)/hub up
 
-test: $(STAMP)
+# Lint first: a style or type error fails fast, before the broker-backed tiers run.
+test: lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check hub connectors projections alerts emulators tests bench
-	$(BIN)/mypy hub connectors projections alerts emulators
+	$(BIN)/ruff check core connectors projections alerts hub emulators demo tests bench
+	$(BIN)/mypy core connectors projections alerts hub emulators demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from alerts.matchers import Matcher, parse_matcher
-from connectors.secrets import SecretRef
-from hub.validation import FieldProblem, InvalidConfigError, parse_duration, problems_from
+from core.secrets import SecretRef
+from core.validation import FieldProblem, InvalidConfigError, parse_duration, problems_from
 
 __all__ = [
     "AlertingConfig",

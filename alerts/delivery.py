@@ -34,9 +34,9 @@ from alerts.dispatch import Notification
 from alerts.receivers.email import email_message, mail
 from alerts.receivers.slack import slack_message
 from alerts.receivers.webhook import webhook_payload
-from connectors.secrets import SecretResolver, is_reference
-from hub.events import iso, utcnow
-from hub.logging import scrub
+from core.events import iso, utcnow
+from core.logging import scrub
+from core.secrets import SecretResolver, is_reference
 
 __all__ = ["Deliverer", "Delivery", "DeliveryFailed", "send", "send_digest", "OnResult"]
 

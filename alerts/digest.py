@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 from alerts.config import DigestSchedule
 from alerts.engine import FIRING, RECOVERING
+from alerts.inputs import OPEN_STAGES, DriftInputs, planned_fte
 from alerts.receivers.email import html_page
-from alerts.rules import OPEN_STAGES, DriftInputs, _planned_fte
-from hub.events import iso, parse_utc
+from core.events import iso, parse_utc
 
 __all__ = [
     "due_digests",
@@ -137,7 +137,7 @@ def build_digest(
         planned = {
             key: fte
             for key, plan in inputs.plans.items()
-            if (fte := _planned_fte(plan, name_, moment)) is not None
+            if (fte := planned_fte(plan, name_, moment)) is not None
         }
         team_alerts = [
             a

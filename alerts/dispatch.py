@@ -24,7 +24,7 @@ from alerts.engine import FIRING, RECOVERING, RESOLVED
 from alerts.inhibition import inhibited_by
 from alerts.matchers import matches_all
 from alerts.silences import silenced_by
-from hub.events import iso, parse_utc
+from core.events import iso, parse_utc
 
 __all__ = [
     "RouteMatch",

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.rules import Observation
-from hub.events import iso, parse_utc
+from core.events import iso, parse_utc
 
 __all__ = ["advance", "PENDING", "FIRING", "RECOVERING", "RESOLVED", "INACTIVE", "HISTORY_LIMIT"]
 

@@ -15,7 +15,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts.matchers import Matcher, parse_matcher
-from hub.events import UtcDatetime, iso, parse_utc
+from core.events import UtcDatetime, iso, parse_utc
 
 __all__ = ["SilenceRequest", "new_silence", "silence_state", "silenced_by", "expire"]
 

@@ -14,7 +14,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under 3 minutes)")
     parser.add_argument("--only", nargs="*", choices=BENCHES, help="run just these")
     args = parser.parse_args()
-    from hub.logging import configure_logging
+    from core.logging import configure_logging
 
     configure_logging("console", "warning")
     for name in args.only or BENCHES:

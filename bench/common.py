@@ -18,8 +18,8 @@ from typing import Any
 
 import requests
 
-from hub.codec import encode
-from hub.events import (
+from core.codec import encode
+from core.events import (
     EntityRef,
     Event,
     Source,
@@ -110,7 +110,7 @@ def work_item_events(count: int, keys: int, prefix: str = "B") -> Iterator[Event
 async def _produce(bootstrap: str, events: Iterator[Event]) -> int:
     from aiokafka import AIOKafkaProducer
 
-    from hub.topics import topic_for_kind
+    from core.topics import topic_for_kind
 
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024

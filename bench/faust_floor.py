@@ -13,7 +13,7 @@ import uuid
 
 import faust
 
-from hub.topics import WORKITEMS
+from core.topics import WORKITEMS
 
 
 def main(bootstrap: str, expected: int) -> None:

@@ -18,12 +18,12 @@ from itertools import count
 import requests
 
 from bench.common import Result, Worker, produce, work_item_events
+from core.codec import encode
+from core.events import EntityRef, WorkItemStatusChanged, make_event_id
+from core.producer import EventProducer
+from core.topics import ensure_topics
 from emulators.jira import JiraEmulator, generate_project
 from hub.broker import EmbeddedBroker, free_port
-from hub.codec import encode
-from hub.events import EntityRef, WorkItemStatusChanged, make_event_id
-from hub.producer import EventProducer
-from hub.topics import ensure_topics
 
 POLL_SECONDS = 1.0
 LOAD_PER_SECOND = 500

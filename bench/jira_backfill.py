@@ -13,7 +13,7 @@ import tracemalloc
 
 from bench.common import Result
 from connectors.config import build_connector, parse_config
-from connectors.secrets import SecretResolver
+from core.secrets import SecretResolver
 from emulators.jira import JiraEmulator, generate_project
 
 DISCOVERY_CALLS = 3  # /myself, /field, /status

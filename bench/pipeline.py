@@ -11,11 +11,12 @@ import re
 import time
 
 from bench.common import Result, Worker, produce, work_item_events
+from core.codec import decode
+from core.log_reader import Position
+from core.topics import WORKITEMS, ensure_topics
 from hub.broker import EmbeddedBroker, free_port
-from hub.codec import decode
-from hub.topics import WORKITEMS, ensure_topics
 from projections.entities import fold_entity
-from projections.tracking import Position, apply_tracked
+from projections.tracking import apply_tracked
 
 
 async def bare_fold(bootstrap: str, expected: int) -> float:

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 
 from bench.common import Result, Worker, produce, work_item_events
+from core.topics import ensure_topics
 from hub.broker import EmbeddedBroker, free_port
-from hub.topics import ensure_topics
 
 KEY_RATE = 10.0  # requests a second per client: 50 clients -> 500 key lookups a second
 LIST_RATE = 2.0  # list pages a second per client: 50 clients -> 100 lists of 100 a second

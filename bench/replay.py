@@ -14,8 +14,8 @@ import sys
 import time
 
 from bench.common import Result, produce, work_item_events
+from core.topics import ensure_topics
 from hub.broker import EmbeddedBroker
-from hub.topics import ensure_topics
 
 
 def _child(mode: str, bootstrap: str, count: int) -> None:

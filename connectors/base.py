@@ -19,10 +19,10 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.http import HttpClient, HttpError, RetryPolicy, TokenBucket
-from connectors.secrets import SecretResolver
-from hub.errors import ConfigError, FatalError, HubError
-from hub.events import EVENT_TYPES, EntityRef, Event, Source, make_event_id
-from hub.validation import FieldProblem
+from core.errors import ConfigError, FatalError, HubError
+from core.events import EVENT_TYPES, EntityRef, Event, Source, make_event_id
+from core.secrets import SecretResolver
+from core.validation import FieldProblem
 
 __all__ = ["Connector", "ConnectorSettings", "Page", "Reject", "FieldProblem", "Cursor"]
 

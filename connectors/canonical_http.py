@@ -16,10 +16,10 @@ from collections.abc import Iterator, Mapping
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hub_signature_sha256
-from hub.codec import decode_dict
-from hub.errors import SkippableError
+from core.codec import decode_dict
+from core.errors import SkippableError
+from core.secrets import SecretRef
 
 __all__ = ["CanonicalHttpConnector", "CanonicalHttpSettings"]
 
@@ -37,7 +37,7 @@ class CanonicalHttpConnector(Connector):
     supports_webhooks = True
     settings: CanonicalHttpSettings
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self):
         token = self.secrets.resolve(self.settings.token)
         return self.http(self.settings.base_url, headers={"Authorization": f"Bearer {token}"})
 
@@ -53,7 +53,7 @@ class CanonicalHttpConnector(Connector):
             if not body.get("has_more"):
                 return
 
-    def _map(self, raws: list[object]) -> tuple[list, list[Reject]]:  # type: ignore[type-arg]
+    def _map(self, raws: list[object]) -> tuple[list, list[Reject]]:
         events, rejects = [], []
         for raw in raws:
             try:

@@ -21,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from connectors.base import Connector, ConnectorSettings
 from connectors.registry import connector_types
-from connectors.secrets import SecretResolver
-from hub.errors import ConfigError
-from hub.validation import FieldProblem, InvalidConfigError, parse_duration
-from hub.validation import problems_from as _problems
+from core.errors import ConfigError
+from core.secrets import SecretResolver
+from core.validation import FieldProblem, InvalidConfigError, parse_duration
+from core.validation import problems_from as _problems
 
 __all__ = [
     "ConnectorConfig",

@@ -22,8 +22,8 @@ from typing import Any
 import requests
 import structlog
 
-from hub.errors import FatalError, RetriableError
-from hub.logging import scrub
+from core.errors import FatalError, RetriableError
+from core.logging import scrub
 
 __all__ = [
     "HttpClient",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from hub.events import Event
+from core.events import Event
 
 __all__ = ["jira_keys", "link_events", "rule_targets", "field_link_events"]
 

@@ -20,14 +20,14 @@ import structlog
 
 from connectors.base import Page
 from connectors.config import build_connector, parse_config
-from connectors.secrets import SecretResolver
 from connectors.state import FAILED, PAUSED, RUNNING, STATE_TOPICS, ConnectState
-from hub.errors import HubError, RetriableError
-from hub.events import iso, utcnow
-from hub.follow import follow_topics
-from hub.logging import scrub
-from hub.producer import EventProducer, dead_letter_record
-from hub.topics import CONNECT_OFFSETS, CONNECT_STATUS
+from core.errors import HubError, RetriableError
+from core.events import iso, utcnow
+from core.follow import follow_topics
+from core.logging import scrub
+from core.producer import EventProducer, dead_letter_record
+from core.secrets import SecretResolver
+from core.topics import CONNECT_OFFSETS, CONNECT_STATUS
 
 __all__ = ["ConnectorRuntime", "MAX_BACKOFF", "SyncInterrupted"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from hub.events import iso, utcnow
-from hub.topics import CONNECT_CONFIGS, CONNECT_OFFSETS, CONNECT_STATUS
+from core.events import iso, utcnow
+from core.topics import CONNECT_CONFIGS, CONNECT_OFFSETS, CONNECT_STATUS
 
 __all__ = ["ConnectState", "config_record", "STATE_TOPICS", "RUNNING", "PAUSED", "FAILED"]
 

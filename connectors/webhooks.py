@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from hub.errors import HubError
+from core.errors import HubError
 
 __all__ = [
     "WebhookRejected",

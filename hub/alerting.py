@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -25,11 +26,17 @@ from alerts.delivery import Deliverer, Delivery, send, send_digest
 from alerts.digest import build_digest, due_digests, period_of
 from alerts.dispatch import Notification, delivered, integrations, plan
 from alerts.engine import advance
-from alerts.rules import DriftInputs, drift_inputs, evaluate_rules
+from alerts.inputs import DriftInputs
+from alerts.rules import evaluate_rules
 from alerts.store import AlertStore
-from hub.events import iso, utcnow
-from hub.follow import follow_topics
-from hub.topics import ALERTING
+from core.events import iso, utcnow
+from core.follow import follow_topics
+from core.metrics import Metrics
+from core.secrets import SecretResolver
+from core.settings import Settings
+from core.topics import ALERTING
+from hub.drift_inputs import drift_inputs
+from hub.read_model import ReadModel
 
 if TYPE_CHECKING:
     from hub.app import HubApp
@@ -37,18 +44,36 @@ if TYPE_CHECKING:
 __all__ = ["AlertingService", "register", "TICK_SECONDS"]
 
 log = structlog.get_logger(__name__)
+Produce = Callable[[str, str | None, bytes | None], Awaitable[Any]]
 TICK_SECONDS = 0.5
 MIN_EVALUATION_GAP = 1.0  # seconds between change-triggered evaluations
 DUTY_CYCLE_FACTOR = 10.0  # change-triggered evaluations wait 10x their own duration
 
 
 class AlertingService:
-    def __init__(self, app: HubApp, config: AlertingConfig, clock: Any = utcnow) -> None:
-        self.app = app
+    """Evaluates, persists and notifies; every dependency handed in by the wiring."""
+
+    def __init__(
+        self,
+        config: AlertingConfig,
+        *,
+        produce: Produce,
+        bootstrap_servers: str,
+        read_model: ReadModel,
+        metrics: Metrics,
+        secrets: SecretResolver,
+        api_url: str,
+        clock: Any = utcnow,
+    ) -> None:
         self.config = config
+        self.produce = produce
+        self.bootstrap_servers = bootstrap_servers
+        self.read_model = read_model
+        self.metrics = metrics
+        self.secrets = secrets
         self.clock = clock
         self.store = AlertStore()
-        self.external_url = (config.external_url or app.hub_settings.api_url).rstrip("/")
+        self.external_url = (config.external_url or api_url).rstrip("/")
         self.deliverer = Deliverer(config, self._on_result, clock)
         self.inputs: DriftInputs | None = None
         self.last_evaluation: dict[str, Any] = {}
@@ -64,11 +89,11 @@ class AlertingService:
         record_key = f"{kind}/{key}"
         record = {"rev": self.store.next_revision(record_key), "value": value}
         self.store.apply(ALERTING.name, record_key, record)
-        await (await self.app.produce(ALERTING.name, record_key, json.dumps(record).encode()))
+        await (await self.produce(ALERTING.name, record_key, json.dumps(record).encode()))
 
     async def follow(self) -> None:
         await follow_topics(
-            self.app.bootstrap_servers,
+            self.bootstrap_servers,
             [ALERTING.name],
             self.store.apply,
             client_id="hub-alerting",
@@ -88,7 +113,7 @@ class AlertingService:
             await self.send_digests(now)
 
     def _evaluation_due(self) -> bool:
-        model = self.app.read_model  # type: ignore[attr-defined]
+        model = self.read_model
         if not model.caught_up or not model.records_applied:
             # A half-read projection would "resolve" alerts only to fire them again.
             return False
@@ -101,7 +126,7 @@ class AlertingService:
         return model.version != self._evaluated_version and elapsed >= gap
 
     async def evaluate(self, now: datetime) -> None:
-        model = self.app.read_model  # type: ignore[attr-defined]
+        model = self.read_model
         version = model.version
         started = time.monotonic()
         # A consistent copy is taken in the loop; the rules run in a thread so a large
@@ -133,10 +158,10 @@ class AlertingService:
             "failed_rules": sorted(failed),
             "changed": len(changed),
         }
-        self.app.metrics.rule_evaluation_seconds.set(duration)
+        self.metrics.rule_evaluation_seconds.set(duration)
         states = Counter(a["state"] for a in alerts.values())
         for state in ("pending", "firing", "recovering", "resolved", "inactive"):
-            self.app.metrics.alerts.labels(state).set(states.get(state, 0))
+            self.metrics.alerts.labels(state).set(states.get(state, 0))
 
     async def dispatch(self, now: datetime) -> None:
         _, changed, notifications = plan(
@@ -172,7 +197,7 @@ class AlertingService:
                         send,
                         integration,
                         notification,
-                        self.app.secrets,
+                        self.secrets,
                         self.external_url,
                         self.config.delivery.timeout.total_seconds(),
                     ),
@@ -217,7 +242,7 @@ class AlertingService:
                         send_digest,
                         integration,
                         digest,
-                        self.app.secrets,
+                        self.secrets,
                         self.config.delivery.timeout.total_seconds(),
                     ),
                     details={"digest": schedule.name, "due": iso(due)},
@@ -225,7 +250,7 @@ class AlertingService:
             )
 
     async def _on_result(self, delivery: Delivery, record: dict[str, Any]) -> None:
-        self.app.metrics.notifications.labels(delivery.integration, record["status"]).inc()
+        self.metrics.notifications.labels(delivery.integration, record["status"]).inc()
         async with self._lock:
             await self.write("delivery", f"{delivery.id}:{delivery.integration}", record)
             if record["status"] == "retrying":
@@ -246,10 +271,24 @@ class AlertingService:
         await self.deliverer.close()
 
 
-def register(app: HubApp) -> None:
-    config = load_alerting(app.hub_settings.alerting_file)
-    service = AlertingService(app, config)
-    app.alerting = service  # type: ignore[attr-defined]
+def register(
+    app: HubApp,
+    settings: Settings,
+    bootstrap_servers: str,
+    read_model: ReadModel,
+    metrics: Metrics,
+    secrets: SecretResolver,
+) -> AlertingService:
+    """Alerting's tasks on ``app``: follow ``hub.alerting``, and the leader's timer."""
+    service = AlertingService(
+        load_alerting(settings.alerting_file),
+        produce=app.produce,
+        bootstrap_servers=bootstrap_servers,
+        read_model=read_model,
+        metrics=metrics,
+        secrets=secrets,
+        api_url=settings.api_url,
+    )
 
     @app.task
     async def follow_alerting() -> None:
@@ -265,3 +304,5 @@ def register(app: HubApp) -> None:
     @app.on_before_shutdown.connect
     async def stop_deliveries(*_: Any, **__: Any) -> None:
         await service.close()
+
+    return service

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
+from core.events import iso, utcnow
+from core.settings import Settings
+from core.validation import InvalidConfigError, parse_duration
 from hub.api_client import ApiClient, echo_json
-from hub.events import iso, utcnow
-from hub.settings import Settings
-from hub.validation import InvalidConfigError, parse_duration
 
 __all__ = ["register"]
 
@@ -31,7 +31,7 @@ def register(cli: click.Group) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def roadmap_validate(file: Path) -> None:
         """Check FILE without a running hub; every problem with its field."""
-        from hub.roadmap_document import load_roadmap_text
+        from projections.roadmap_document import load_roadmap_text
 
         try:
             doc = load_roadmap_text(file.read_text())

@@ -8,8 +8,8 @@ from typing import Any
 import click
 import requests
 
-from hub.errors import ConfigError
-from hub.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 
 __all__ = ["ApiClient", "echo_json"]
 
@@ -18,7 +18,7 @@ class ApiClient:
     """The CLI's client of the REST API: the same surface, so the same rules and messages."""
 
     def __init__(self, settings: Settings) -> None:
-        from hub.runtime_files import resolve_api_token
+        from core.runtime_files import resolve_api_token
 
         token, _ = resolve_api_token(settings, create=False)
         self.url = settings.api_url.rstrip("/") + "/api/v1"

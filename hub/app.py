@@ -1,36 +1,33 @@
-"""The Faust application: topics, tables, agents and web views, wired from settings.
+"""The Faust application: broker, store and web server settings, nothing of the hub's own.
 
 A factory, not a module-level app, because settings are built in ``main`` and passed in.
 Broker timeouts are tightened from Faust's defaults: group joins then take seconds instead
-of half a minute, on Apache Kafka and on the embedded broker alike.
+of half a minute, on Apache Kafka and on the embedded broker alike. What the worker runs
+on it (tables, tasks, routes) is wired in ``hub.wiring``; the app carries no services.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
 import faust
 from aiohttp import web as aioweb
 
-from connectors.secrets import SecretResolver
-from connectors.state import STATE_TOPICS, ConnectState
-from hub.follow import follow_topics
-from hub.metrics import Metrics
-from hub.settings import Settings
+from core.settings import Settings
+from core.transport import HubTransport
 
-__all__ = ["HubApp", "create_app"]
+__all__ = ["HubApp", "build_app"]
+
+WebSetup = Callable[[aioweb.Application], None]
 
 
 class HubApp(faust.App):
-    """Faust's app plus what the hub's views need: settings, token, metrics."""
+    """Faust's app with the hub's transport, and a hook that mounts the hub's routes."""
 
-    hub_settings: Settings
-    api_token: str
-    secrets: SecretResolver
-    connect_state: ConnectState
-    metrics: Metrics
-    bootstrap_servers: str
+    def __init__(self, app_id: str, *, web_setup: WebSetup, **options: Any) -> None:
+        super().__init__(app_id, **options)
+        self._web_setup = web_setup
 
     async def produce(self, topic: str, key: str | None, value: bytes | None) -> Any:
         """Queue one record on the app's producer; await the result for the broker's ack."""
@@ -39,27 +36,18 @@ class HubApp(faust.App):
         )
 
     def _new_transport(self) -> Any:
-        from hub.transport import HubTransport
-
         return HubTransport(self.conf.broker_consumer, self)
 
     def on_webserver_init(self, web: Any) -> None:
-        from hub.api.middleware import hub_middleware
-
-        web_app: aioweb.Application = web.web_app
-        web_app.middlewares.append(hub_middleware(self))  # type: ignore[arg-type]
+        self._web_setup(web.web_app)
 
 
-def create_app(
-    settings: Settings,
-    bootstrap_servers: str,
-    api_token: str,
-    environ: Mapping[str, str] | None = None,
-) -> HubApp:
-    """``environ`` is where connector secret references (``${env:NAME}``) resolve."""
+def build_app(settings: Settings, bootstrap_servers: str, web_setup: WebSetup) -> HubApp:
+    """The bare Faust app for ``settings``; ``web_setup`` adds routes and middleware."""
     brokers = [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",")]
-    app = HubApp(
+    return HubApp(
         settings.app_id,
+        web_setup=web_setup,
         broker=brokers,
         store=settings.store,
         datadir=str(settings.data_dir / "worker"),
@@ -87,23 +75,3 @@ def create_app(
         broker_max_poll_records=5_000,
         consumer_max_fetch_size=8 * 1024 * 1024,
     )
-    app.hub_settings = settings
-    app.bootstrap_servers = bootstrap_servers
-    app.api_token = api_token
-    app.metrics = Metrics()
-    app.secrets = SecretResolver(environ or {})
-    app.connect_state = ConnectState()
-
-    @app.task
-    async def follow_connect_state() -> None:
-        await follow_topics(
-            bootstrap_servers, STATE_TOPICS, app.connect_state.apply, "hub-api-connect"
-        )
-
-    from hub import agents, alerting
-    from hub.api import routes
-
-    agents.register(app)
-    alerting.register(app)
-    routes.register(app)
-    return app

@@ -16,7 +16,7 @@ from types import TracebackType
 
 import structlog
 
-from hub.errors import BrokerUnavailableError, FatalError
+from core.errors import BrokerUnavailableError, FatalError
 from hub.processes import die_with_parent
 
 __all__ = ["EmbeddedBroker", "broker_binary", "free_port", "wait_for_broker"]

@@ -9,10 +9,10 @@ from typing import Any
 import click
 import structlog
 
+from core.errors import HubError
+from core.logging import configure_logging
+from core.settings import Settings, load_settings
 from hub import __version__
-from hub.errors import HubError
-from hub.logging import configure_logging
-from hub.settings import Settings, load_settings
 
 __all__ = ["main", "cli"]
 
@@ -60,7 +60,7 @@ def demo_group() -> None:
 @click.pass_context
 def demo_serve(ctx: click.Context, seed: int) -> None:
     """Emulated sources with the generated organisation, live activity, progress."""
-    from hub.demo.runner import serve
+    from demo.runner import serve
 
     serve(_settings(ctx), seed)
 
@@ -70,7 +70,7 @@ def demo_serve(ctx: click.Context, seed: int) -> None:
 @click.option("--seed", default=7, show_default=True)
 def demo_seed(out: Path, seed: int) -> None:
     """Write the generated organisation (Jira, Zendesk, HubSpot data, roadmap.yaml) to OUT."""
-    from hub.demo.runner import seed as write_seed
+    from demo.runner import seed as write_seed
 
     counts = write_seed(out, seed)
     click.echo(
@@ -96,8 +96,8 @@ def topics() -> None:
 @click.pass_context
 def topics_ensure(ctx: click.Context) -> None:
     """Create whichever hub topics are missing (safe to repeat)."""
-    from hub.runtime_files import resolve_bootstrap
-    from hub.topics import ensure_topics
+    from core.runtime_files import resolve_bootstrap
+    from core.topics import ensure_topics
 
     settings = _settings(ctx)
     created = ensure_topics(
@@ -110,8 +110,8 @@ def topics_ensure(ctx: click.Context) -> None:
 @click.pass_context
 def topics_list(ctx: click.Context) -> None:
     """List the hub's topics with their partitions and purpose."""
-    from hub.runtime_files import resolve_bootstrap
-    from hub.topics import TOPICS, list_topics
+    from core.runtime_files import resolve_bootstrap
+    from core.topics import TOPICS, list_topics
 
     on_broker = list_topics(resolve_bootstrap(_settings(ctx)))
     for topic in TOPICS:
@@ -125,9 +125,9 @@ def topics_list(ctx: click.Context) -> None:
 @click.pass_context
 def publish(ctx: click.Context, file: Any) -> None:
     """Validate canonical events in FILE (JSON lines, - for stdin) and produce them."""
-    from hub.producer import EventProducer
+    from core.producer import EventProducer
+    from core.runtime_files import resolve_bootstrap
     from hub.publish import parse_event_lines
-    from hub.runtime_files import resolve_bootstrap
 
     events, errors = parse_event_lines(file)
     if errors:
@@ -155,8 +155,8 @@ def replay(ctx: click.Context, until: str | None, out: Any, apply_: bool, force:
     import json
     from datetime import datetime
 
+    from core.runtime_files import resolve_bootstrap
     from hub.rebuild import apply_rebuild, rebuild
-    from hub.runtime_files import resolve_bootstrap
 
     settings = _settings(ctx)
     bootstrap = resolve_bootstrap(settings)
@@ -167,7 +167,7 @@ def replay(ctx: click.Context, until: str | None, out: Any, apply_: bool, force:
             raise click.BadParameter(
                 "needs a time zone, e.g. 2026-03-01T00:00:00Z", param_hint="--until"
             )
-    from hub.log_reader import log_size
+    from core.log_reader import log_size
 
     estimate = max(1, log_size(bootstrap))
     with click.progressbar(

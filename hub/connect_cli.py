@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
+from core.settings import Settings
 from hub.api_client import ApiClient, echo_json
-from hub.settings import Settings
 
 __all__ = ["register"]
 
@@ -36,10 +36,10 @@ def register(cli: click.Group) -> None:
         """Run the connector runtime: every configured connector, on its interval."""
         from connectors.config import load_config_file
         from connectors.runtime import ConnectorRuntime
-        from connectors.secrets import SecretResolver
         from connectors.state import config_record
-        from hub.runtime_files import resolve_bootstrap
-        from hub.topics import CONNECT_CONFIGS, ensure_topics
+        from core.runtime_files import resolve_bootstrap
+        from core.secrets import SecretResolver
+        from core.topics import CONNECT_CONFIGS, ensure_topics
 
         settings = _settings(ctx)
         bootstrap = resolve_bootstrap(settings)
@@ -80,8 +80,8 @@ def register(cli: click.Group) -> None:
     def sync(config_file: Path, once: bool, output: Any, cursor: str | None) -> None:
         """Pull FILE's connector without any broker; print its events as JSON lines."""
         from connectors.config import build_connector, load_config_file
-        from connectors.secrets import SecretResolver
-        from hub.codec import encode
+        from core.codec import encode
+        from core.secrets import SecretResolver
 
         configs = load_config_file(config_file)
         if len(configs) != 1:
@@ -191,8 +191,8 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def deadletter_list(ctx: click.Context, limit: int) -> None:
         """The newest dead letters: when, where from, why."""
-        from hub.runtime_files import resolve_bootstrap
-        from hub.topics import DEADLETTER, read_topic
+        from core.runtime_files import resolve_bootstrap
+        from core.topics import DEADLETTER, read_topic
 
         records = read_topic(resolve_bootstrap(_settings(ctx)), DEADLETTER.name)[-limit:]
         for _, value in records:
@@ -207,11 +207,11 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def deadletter_replay(ctx: click.Context, origin: str | None) -> None:
         """Produce again every dead letter that is now a valid event; report the rest."""
-        from hub.codec import decode
-        from hub.errors import SkippableError
-        from hub.producer import EventProducer
-        from hub.runtime_files import resolve_bootstrap
-        from hub.topics import DEADLETTER, read_topic
+        from core.codec import decode
+        from core.errors import SkippableError
+        from core.producer import EventProducer
+        from core.runtime_files import resolve_bootstrap
+        from core.topics import DEADLETTER, read_topic
 
         bootstrap = resolve_bootstrap(_settings(ctx))
         events, still = [], 0

@@ -30,11 +30,12 @@ import structlog
 from aiokafka.partitioner import murmur2
 from faust.streams import _current_event
 
-from hub.log_reader import SOURCE_TOPICS
-from hub.producer import dead_letter_record
+from core.log_reader import SOURCE_TOPICS, Position
+from core.metrics import Metrics
+from core.producer import dead_letter_record
+from core.transport import FETCH_MAX_WAIT_MS
 from hub.projector import RawRecord, fold_batch
-from hub.transport import FETCH_MAX_WAIT_MS
-from projections.tracking import TRACKING_KEY, Fold, Position
+from projections.tracking import TRACKING_KEY, Fold
 
 if TYPE_CHECKING:
     from hub.app import HubApp
@@ -73,8 +74,22 @@ def resume_offsets(checkpoint: State | None, streams: Iterable[str]) -> dict[str
 class FoldLoop:
     """Runs as an app task; paused from a revocation until the next recovery completes."""
 
-    def __init__(self, app: HubApp, table: Any, fold: Fold) -> None:
+    def __init__(
+        self,
+        app: HubApp,
+        table: Any,
+        fold: Fold,
+        bootstrap_servers: str,
+        metrics: Metrics,
+        deadletter: Any,
+    ) -> None:
+        """``app`` for its producer and assignment; ``deadletter`` is a Faust topic."""
         self.app, self.table, self.fold = app, table, fold
+        self.bootstrap_servers, self.metrics, self.deadletter = (
+            bootstrap_servers,
+            metrics,
+            deadletter,
+        )
         self.consumer: Any = None
         self.partitions = 0  # of each source topic, and of the changelog
         self.owned: set[int] = set()
@@ -130,7 +145,7 @@ class FoldLoop:
         from aiokafka import AIOKafkaConsumer
 
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.app.bootstrap_servers,
+            bootstrap_servers=self.bootstrap_servers,
             group_id=None,  # ownership comes from Faust's group; positions from the table
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -198,7 +213,7 @@ class FoldLoop:
             previous = self.table.get(mark) or {"positions": {}}
             with _writing_to(partition):
                 self.table[mark] = {"positions": {**previous["positions"], **positions}}
-        metrics = self.app.metrics
+        metrics = self.metrics
         for topic, count in Counter(r.position.topic for r in records).items():
             metrics.events_folded.labels(topic).inc(count)
         if result.duplicates:
@@ -209,13 +224,13 @@ class FoldLoop:
     async def _dead_letter(self, record: RawRecord, reason: str) -> Awaitable[Any]:
         """Queue a dead letter; the returned future completes when the broker has it."""
         log.warning("dead-lettered", topic=record.position.topic, reason=reason)
-        self.app.metrics.dead_lettered.labels("worker").inc()
+        self.metrics.dead_lettered.labels("worker").inc()
         context = {
             "topic": record.position.topic,
             "partition": record.position.partition,
             "offset": record.position.offset,
         }
-        sent: Awaitable[Any] = await self.app.deadletter_topic.send(  # type: ignore[attr-defined]
+        sent: Awaitable[Any] = await self.deadletter.send(
             value=dead_letter_record(record.value, reason, "worker", context=context)
         )
         return sent

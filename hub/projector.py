@@ -14,10 +14,11 @@ from typing import Any
 
 import structlog
 
-from hub.codec import decode
-from hub.errors import SkippableError
-from hub.events import Event
-from projections.tracking import Fold, Position, apply_tracked
+from core.codec import decode
+from core.errors import SkippableError
+from core.events import Event
+from core.log_reader import Position
+from projections.tracking import Fold, apply_tracked
 
 __all__ = ["RawRecord", "BatchResult", "fold_batch"]
 

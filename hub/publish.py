@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hub.codec import decode
-from hub.errors import SkippableError
-from hub.events import Event
+from core.codec import decode
+from core.errors import SkippableError
+from core.events import Event
 
 __all__ = ["LineError", "parse_event_lines"]
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import structlog
 
-from hub.events import utcnow
-from hub.follow import follow_topics
+from core.events import utcnow
+from core.follow import follow_topics
 from projections.rollups import WorkIndex
 from projections.tracking import TRACKING_KEY
 from projections.work_items import ViewBase, view_at, view_base

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.errors import FatalError
-from hub.log_reader import event_batches
+from core.errors import FatalError
+from core.log_reader import event_batches
 from hub.processes import tune_gc_for_folding
 from projections.replay import Entities, Replay
 
@@ -95,7 +95,7 @@ def apply_rebuild(
     bootstrap_servers: str, app_id: str, entities: Entities, *, force: bool = False
 ) -> int:
     """Write rebuilt states to the table changelog; refuses while workers are running."""
-    from hub.producer import EventProducer
+    from core.producer import EventProducer
 
     if not force and _group_members(bootstrap_servers, app_id):
         raise FatalError(f"workers of {app_id!r} are running; stop them before --apply")

@@ -23,16 +23,16 @@ from types import FrameType
 
 import structlog
 
-from hub.broker import EmbeddedBroker
-from hub.errors import ConfigError
-from hub.processes import die_with_parent
-from hub.runtime_files import (
+from core.errors import ConfigError
+from core.runtime_files import (
     clear_broker_address,
     resolve_api_token,
     write_broker_address,
 )
-from hub.settings import Settings
-from hub.topics import ensure_topics
+from core.settings import Settings
+from core.topics import ensure_topics
+from hub.broker import EmbeddedBroker
+from hub.processes import die_with_parent
 
 __all__ = ["Supervisor"]
 
@@ -149,7 +149,7 @@ class Supervisor:
         return 0
 
     def _wait_for_demo_files(self, demo: _Child) -> dict[str, str] | None:
-        from hub.demo.sources import demo_dir
+        from demo.sources import demo_dir
 
         ready = demo_dir(self.settings.data_dir) / "ready.json"
         deadline = time.monotonic() + 60

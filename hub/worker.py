@@ -8,12 +8,12 @@ import os
 import faust
 import structlog
 
-from hub.app import create_app
-from hub.logging import configure_logging
+from core.logging import configure_logging
+from core.runtime_files import resolve_api_token, resolve_bootstrap
+from core.settings import Settings
+from core.topics import ensure_topics
 from hub.processes import tune_gc_for_folding
-from hub.runtime_files import resolve_api_token, resolve_bootstrap
-from hub.settings import Settings
-from hub.topics import ensure_topics
+from hub.wiring import create_worker
 
 __all__ = ["run_worker"]
 
@@ -35,7 +35,7 @@ def run_worker(settings: Settings) -> None:
     bootstrap = resolve_bootstrap(settings)
     token, _ = resolve_api_token(settings)
     ensure_topics(bootstrap, settings.topic_partitions, settings.topic_replication)
-    app = create_app(settings, bootstrap, token, environ=os.environ)
+    app = create_worker(settings, bootstrap, token, environ=os.environ).app
     worker = _HubWorker(
         app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.events import Event
+from core.events import Event
 from projections.customers import fold_account, fold_deal, fold_request
 from projections.roadmap import fold_roadmap_item, fold_team
 from projections.tracking import Fold

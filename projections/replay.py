@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from hub.events import Event
+from core.events import Event
+from core.log_reader import Position
 from projections.entities import fold_entity
-from projections.tracking import Position, apply_tracked
+from projections.tracking import apply_tracked
 
 __all__ = ["Replay", "replay", "Entities"]
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from hub.events import iso, parse_utc
+from core.events import iso, parse_utc
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex
 from projections.timeline import iso_week, week_bounds, working_days

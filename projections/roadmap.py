@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.events import (
+from core.events import (
     Event,
     RoadmapItemChanged,
     RoadmapItemPlanned,

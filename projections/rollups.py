@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from hub.events import iso
+from core.events import iso
 from projections.customers import current_links
 from projections.jql import JqlError, compile_jql
 from projections.roadmap import plan_at
@@ -273,7 +273,7 @@ def _demand(roadmap_id: str, members: set[str], entities: Entities) -> dict[str,
     arr = sum(accounts[a].get("arr") or 0 for a in live)
     open_deals = [d for d in deals if not d.get("is_closed")]
     return {
-        "accounts": sorted(account_keys),  # type: ignore[type-var]
+        "accounts": sorted(account_keys),
         "arr": arr,
         "requests_total": len(requests),
         "requests_open": sum(1 for r in requests if not r.get("closed_at")),

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from hub.events import parse_utc
+from core.events import parse_utc
 
 __all__ = [
     "seconds_between",

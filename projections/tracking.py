@@ -9,13 +9,12 @@ source change, and it is skipped. State must stay JSON-serialisable (a dict).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from hub.events import Event
+from core.events import Event
+from core.log_reader import Position
 
 __all__ = [
-    "Position",
     "Fold",
     "apply_tracked",
     "is_applied",
@@ -25,19 +24,6 @@ __all__ = [
 State = dict[str, Any]
 Fold = Callable[[State | None, Event], State]
 TRACKING_KEY = "_tracking"
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where in the log an event sat: the projection's bookmark."""
-
-    topic: str
-    partition: int
-    offset: int
-
-    @property
-    def stream(self) -> str:
-        return f"{self.topic}/{self.partition}"
 
 
 def is_applied(state: State | None, event: Event, position: Position | None = None) -> bool:

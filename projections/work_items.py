@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.events import (
+from core.events import (
     Event,
     WorkItemAssigned,
     WorkItemCreated,

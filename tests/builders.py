@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.codec import decode_dict
+from core.codec import decode_dict
 from projections.entities import fold_entity
 from tests.helpers import event_dict
 

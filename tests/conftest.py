@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.topics import ensure_topics
 from hub.broker import EmbeddedBroker
-from hub.topics import ensure_topics
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,10 @@ from typing import Any
 import requests
 import yaml
 
+from core.events import make_event_id
+from core.topics import ensure_topics
 from emulators.http_server import EmulatorServer
 from hub.broker import EmbeddedBroker
-from hub.events import make_event_id
-from hub.topics import ensure_topics
 
 __all__ = [
     "HubProcess",

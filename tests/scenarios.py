@@ -7,8 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.codec import decode_dict
-from hub.events import Event
+from core.codec import decode_dict
+from core.events import Event
 from tests.helpers import event_dict
 
 __all__ = ["organisation"]

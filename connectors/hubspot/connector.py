@@ -19,10 +19,10 @@ from pydantic import Field
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
 from connectors.http import HttpClient
 from connectors.linking import field_link_events, jira_keys, link_events, rule_targets
-from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hubspot_v3
-from hub.errors import FatalError
-from hub.events import Event, parse_utc
+from core.errors import FatalError
+from core.events import Event, parse_utc
+from core.secrets import SecretRef
 
 __all__ = ["HubSpotConnector", "HubSpotSettings", "SEARCH_CEILING"]
 

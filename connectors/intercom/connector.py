@@ -20,9 +20,9 @@ from pydantic import Field
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
 from connectors.http import HttpClient
 from connectors.linking import jira_keys, link_events
-from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hub_signature_sha1
-from hub.events import Event
+from core.events import Event
+from core.secrets import SecretRef
 
 __all__ = ["IntercomConnector", "IntercomSettings", "map_conversation", "map_company"]
 

@@ -29,9 +29,9 @@ from connectors.jira.mapping import (
     check_shape,
     map_issue,
 )
-from connectors.secrets import SecretRef
 from connectors.webhooks import verify_hub_signature_sha256
-from hub.events import parse_utc
+from core.events import parse_utc
+from core.secrets import SecretRef
 
 __all__ = ["JiraConnector", "JiraSettings"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.events import Event, parse_utc
+from core.events import Event, parse_utc
 
 __all__ = ["FieldIds", "MappingContext", "map_issue", "category_of", "CORE_FIELDS"]
 

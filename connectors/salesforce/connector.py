@@ -20,9 +20,9 @@ from pydantic import Field
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
 from connectors.http import HttpClient
 from connectors.linking import field_link_events, rule_targets
-from connectors.secrets import SecretRef
-from hub.errors import ConfigError
-from hub.events import Event, parse_utc
+from core.errors import ConfigError
+from core.events import Event, parse_utc
+from core.secrets import SecretRef
 
 __all__ = ["SalesforceConnector", "SalesforceSettings", "soql_time", "STREAMS"]
 

@@ -16,9 +16,9 @@ from pydantic import Field, model_validator
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
 from connectors.http import HttpClient
-from connectors.secrets import SecretRef
 from connectors.webhooks import verify_zendesk
 from connectors.zendesk.mapping import ZendeskContext, map_organization, map_ticket
+from core.secrets import SecretRef
 
 __all__ = ["ZendeskConnector", "ZendeskSettings"]
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.linking import jira_keys, link_events
-from hub.events import Event, parse_utc
+from core.events import Event, parse_utc
 
 __all__ = ["ZendeskContext", "map_ticket", "map_organization", "request_key", "account_key"]
 

@@ -11,180 +11,212 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from faust.web import Request, Response, View
-
 from connectors.config import InvalidConfigError, build_connector, parse_config
 from connectors.registry import connector_types
 from connectors.state import PAUSED, RUNNING, UNASSIGNED, config_record
+from core.topics import CONNECT_CONFIGS
+from hub.api.declare import Call, Reply, Routes
+from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
-from hub.topics import CONNECT_CONFIGS
+from hub.api.schemas import ConnectorConfig
 
 if TYPE_CHECKING:
-    from hub.app import HubApp
+    from hub.services import Services
 
-__all__ = ["register"]
+__all__ = ["ROUTES"]
 
-
-async def _body(request: Request) -> Any:
-    try:
-        return json.loads(await request.text())
-    except ValueError as exc:
-        raise ApiError(400, "bad_json", f"request body is not JSON: {exc}") from None
+ROUTES = Routes("connectors")
+NAME = path_param("name", "Connector name.")
 
 
 def _problems(exc: InvalidConfigError) -> list[dict[str, str]]:
     return [{"field": p.field, "message": p.message} for p in exc.problems]
 
 
-def register(app: HubApp) -> None:
-    state = app.connect_state  # type: ignore[attr-defined]
+async def _write(services: Services, name: str, record: dict[str, Any] | None) -> None:
+    value = json.dumps(record).encode() if record is not None else None
+    await (await services.app.produce(CONNECT_CONFIGS.name, name, value))
+    services.connect_state.apply(CONNECT_CONFIGS.name, name, record)  # read-your-writes here
 
-    async def write(name: str, record: dict[str, Any] | None) -> None:
-        value = json.dumps(record).encode() if record is not None else None
-        await (await app.produce(CONNECT_CONFIGS.name, name, value))
-        state.apply(CONNECT_CONFIGS.name, name, record)  # read-your-writes on this worker
 
-    def existing(name: str) -> dict[str, Any]:
-        record = state.configs.get(name)
-        if record is None:
-            raise ApiError(404, "not_found", f"no connector {name!r}")
-        return record
+def _existing(services: Services, name: str) -> dict[str, Any]:
+    record = services.connect_state.configs.get(name)
+    if record is None:
+        raise ApiError(404, "not_found", f"no connector {name!r}")
+    return record
 
-    def status_of(name: str) -> dict[str, Any]:
-        record = existing(name)
-        status = dict(state.status.get(name) or {"state": UNASSIGNED})
-        if record.get("target_state") == PAUSED and status.get("state") == RUNNING:
-            status["state"] = "PAUSING"
-        return {
-            "name": name,
-            "type": record["config"]["type"],
-            "target_state": record["target_state"],
-            **status,
-            "cursor": state.cursor(name),
+
+def _status_of(services: Services, name: str) -> dict[str, Any]:
+    state = services.connect_state
+    record = _existing(services, name)
+    status = dict(state.status.get(name) or {"state": UNASSIGNED})
+    if record.get("target_state") == PAUSED and status.get("state") == RUNNING:
+        status["state"] = "PAUSING"
+    return {
+        "name": name,
+        "type": record["config"]["type"],
+        "target_state": record["target_state"],
+        **status,
+        "cursor": state.cursor(name),
+    }
+
+
+def _public(services: Services, name: str) -> dict[str, Any]:
+    record = _existing(services, name)
+    valid = parse_config(record["config"])
+    return {**valid.config.public(), "target_state": record["target_state"]}
+
+
+@ROUTES.get("/api/v1/connectors", "Connectors with their state")
+async def list_connectors(call: Call) -> Any:
+    names = sorted(call.services.connect_state.configs)
+    rows = [
+        {**_public(call.services, n), "state": _status_of(call.services, n)["state"]} for n in names
+    ]
+    return {"items": rows, "next_cursor": None}
+
+
+@ROUTES.get(
+    "/api/v1/connectors/{name}",
+    "A connector's configuration (secrets as references)",
+    params=(NAME,),
+    response=ConnectorConfig,
+)
+async def get_connector(call: Call) -> Any:
+    return _public(call.services, call.args["name"])
+
+
+@ROUTES.put(
+    "/api/v1/connectors/{name}",
+    "Create or replace a connector; 400 lists bad fields",
+    params=(NAME,),
+    body=ConnectorConfig,
+    response=ConnectorConfig,
+    responses={201: "Created"},
+)
+async def put_connector(call: Call) -> Any:
+    name = call.args["name"]
+    body = await call.json()
+    if isinstance(body, dict):
+        body = {"name": name, **body}
+        if body["name"] != name:
+            raise ApiError(400, "name_mismatch", f"body names {body['name']!r}, URL {name!r}")
+    try:
+        valid = parse_config(body)
+    except InvalidConfigError as exc:
+        raise ApiError(400, "invalid_config", str(exc), _problems(exc)) from None
+    previous = call.services.connect_state.configs.get(name)
+    await _write(call.services, name, config_record(valid.config.public(), previous))
+    return Reply(_public(call.services, name), status=200 if previous else 201)
+
+
+@ROUTES.delete("/api/v1/connectors/{name}", "Delete a connector", params=(NAME,))
+async def delete_connector(call: Call) -> Any:
+    name = call.args["name"]
+    _existing(call.services, name)
+    await _write(call.services, name, None)
+    return {"deleted": name}
+
+
+@ROUTES.get(
+    "/api/v1/connectors/{name}/status",
+    "State (RUNNING/PAUSED/FAILED), last sync, events produced, lag, last error",
+    params=(NAME,),
+)
+async def connector_status(call: Call) -> Any:
+    return _status_of(call.services, call.args["name"])
+
+
+async def _control(call: Call, action: str, **changes: Any) -> Reply:
+    """Change the connector's target state or bump a request counter; the runtime acts."""
+    name = call.args["name"]
+    record = _existing(call.services, name)
+    updates = {k: (v(record) if callable(v) else v) for k, v in changes.items()}
+    await _write(call.services, name, config_record(record["config"], record, **updates))
+    return Reply({"name": name, "action": action, **updates}, status=202)
+
+
+def _bump(field: str) -> Any:
+    return lambda record: record.get(field, 0) + 1
+
+
+@ROUTES.put("/api/v1/connectors/{name}/pause", "Pause", params=(NAME,), status=202)
+async def pause_connector(call: Call) -> Any:
+    return await _control(call, "pause", target_state=PAUSED)
+
+
+@ROUTES.put("/api/v1/connectors/{name}/resume", "Resume", params=(NAME,), status=202)
+async def resume_connector(call: Call) -> Any:
+    return await _control(call, "resume", target_state=RUNNING)
+
+
+@ROUTES.post(
+    "/api/v1/connectors/{name}/restart", "Restart the current sync", params=(NAME,), status=202
+)
+async def restart_connector(call: Call) -> Any:
+    return await _control(call, "restart", restart=_bump("restart"))
+
+
+@ROUTES.get("/api/v1/connectors/{name}/cursor", "The committed cursor", params=(NAME,))
+async def get_cursor(call: Call) -> Any:
+    name = call.args["name"]
+    _existing(call.services, name)
+    state = call.services.connect_state
+    return {
+        "name": name,
+        "cursor": state.cursor(name),
+        "committed_at": (state.offsets.get(name) or {}).get("committed_at"),
+    }
+
+
+@ROUTES.delete(
+    "/api/v1/connectors/{name}/cursor",
+    "Reset the cursor: a full backfill on the next sync",
+    params=(NAME,),
+    status=202,
+)
+async def reset_cursor(call: Call) -> Any:
+    return await _control(call, "reset", reset=_bump("reset"))
+
+
+@ROUTES.get("/api/v1/connector-types", "Connector types and their settings schemas")
+async def list_types(call: Call) -> Any:
+    rows = [
+        {
+            "type": name,
+            "system": cls.system,
+            "webhooks": cls.supports_webhooks,
+            "settings_schema": cls.settings_model.model_json_schema(),
         }
+        for name, cls in sorted(connector_types().items())
+    ]
+    return {"items": rows, "next_cursor": None}
 
-    def public(name: str) -> dict[str, Any]:
-        record = existing(name)
-        valid = parse_config(record["config"])
-        return {**valid.config.public(), "target_state": record["target_state"]}
 
-    @app.page("/api/v1/connectors")
-    async def connectors(self: View, request: Request) -> Response:
-        rows = [
-            {**public(name), "state": status_of(name)["state"]} for name in sorted(state.configs)
-        ]
-        return self.json({"items": rows, "next_cursor": None})
-
-    @app.page("/api/v1/connectors/{name}")
-    class ConnectorView(View):
-        async def get(self, request: Request, name: str) -> Response:
-            return self.json(public(name))
-
-        async def put(self, request: Request, name: str) -> Response:
-            body = await _body(request)
-            if isinstance(body, dict):
-                body = {"name": name, **body}
-                if body["name"] != name:
-                    raise ApiError(
-                        400, "name_mismatch", f"body names {body['name']!r}, URL {name!r}"
-                    )
-            try:
-                valid = parse_config(body)
-            except InvalidConfigError as exc:
-                return self.json(
-                    {
-                        "error": {
-                            "code": "invalid_config",
-                            "message": str(exc),
-                            "fields": _problems(exc),
-                        }
-                    },
-                    status=400,
-                )
-            previous = state.configs.get(name)
-            await write(name, config_record(valid.config.public(), previous))
-            return self.json(public(name), status=200 if previous else 201)
-
-        async def delete(self, request: Request, name: str) -> Response:
-            existing(name)
-            await write(name, None)
-            return self.json({"deleted": name})
-
-    @app.page("/api/v1/connectors/{name}/status")
-    async def status(self: View, request: Request, name: str) -> Response:
-        return self.json(status_of(name))
-
-    def control(action: str, **changes: Any) -> Any:
-        async def handler(self: View, request: Request, name: str) -> Response:
-            record = existing(name)
-            updates = {k: (v(record) if callable(v) else v) for k, v in changes.items()}
-            await write(name, config_record(record["config"], record, **updates))
-            return self.json({"name": name, "action": action, **updates}, status=202)
-
-        return handler
-
-    pause, resume = control("pause", target_state=PAUSED), control("resume", target_state=RUNNING)
-    restart = control("restart", restart=lambda r: r.get("restart", 0) + 1)
-    reset = control("reset", reset=lambda r: r.get("reset", 0) + 1)
-
-    @app.page("/api/v1/connectors/{name}/pause")
-    class Pause(View):
-        put = pause
-
-    @app.page("/api/v1/connectors/{name}/resume")
-    class Resume(View):
-        put = resume
-
-    @app.page("/api/v1/connectors/{name}/restart")
-    class Restart(View):
-        post = restart
-
-    @app.page("/api/v1/connectors/{name}/cursor")
-    class CursorView(View):
-        async def get(self, request: Request, name: str) -> Response:
-            existing(name)
-            return self.json(
-                {
-                    "name": name,
-                    "cursor": state.cursor(name),
-                    "committed_at": (state.offsets.get(name) or {}).get("committed_at"),
-                }
-            )
-
-        delete = reset  # a full backfill on the next sync
-
-    @app.page("/api/v1/connector-types")
-    async def types(self: View, request: Request) -> Response:
-        rows = [
-            {
-                "type": name,
-                "system": cls.system,
-                "webhooks": cls.supports_webhooks,
-                "settings_schema": cls.settings_model.model_json_schema(),
-            }
-            for name, cls in sorted(connector_types().items())
-        ]
-        return self.json({"items": rows, "next_cursor": None})
-
-    @app.page("/api/v1/connector-types/{type_name}/validate")
-    class Validate(View):
-        async def post(self, request: Request, type_name: str) -> Response:
-            if type_name not in connector_types():
-                raise ApiError(404, "not_found", f"no connector type {type_name!r}")
-            body = await _body(request)
-            if isinstance(body, dict):
-                body = {"name": "validation", **body, "type": type_name}
-            try:
-                valid = parse_config(body)
-            except InvalidConfigError as exc:
-                return self.json({"valid": False, "errors": _problems(exc)})
-            connector = build_connector(valid, app.secrets)  # type: ignore[attr-defined]
-            problems = await asyncio.to_thread(_live_check, connector)
-            return self.json({"valid": not problems, "errors": problems})
+@ROUTES.post(
+    "/api/v1/connector-types/{type_name}/validate",
+    "Check a config field by field and live against the source",
+    params=(path_param("type_name", "Connector type."),),
+    body=ConnectorConfig,
+)
+async def validate_config(call: Call) -> Any:
+    type_name = call.args["type_name"]
+    if type_name not in connector_types():
+        raise ApiError(404, "not_found", f"no connector type {type_name!r}")
+    body = await call.json()
+    if isinstance(body, dict):
+        body = {"name": "validation", **body, "type": type_name}
+    try:
+        valid = parse_config(body)
+    except InvalidConfigError as exc:
+        return {"valid": False, "errors": _problems(exc)}
+    connector = build_connector(valid, call.services.secrets)
+    problems = await asyncio.to_thread(_live_check, connector)
+    return {"valid": not problems, "errors": problems}
 
 
 def _live_check(connector: Any) -> list[dict[str, str]]:
-    from hub.errors import HubError
+    from core.errors import HubError
 
     try:
         return [{"field": p.field, "message": p.message} for p in connector.check()]

@@ -6,14 +6,19 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
-from faust.web import Request, Response, View
+
+from hub.api.declare import Call, Reply, Routes
 
 if TYPE_CHECKING:
     from hub.app import HubApp
+    from hub.services import Services
 
-__all__ = ["register", "worker_state", "consumer_lag"]
+__all__ = ["ROUTES", "worker_state", "consumer_lag"]
+
+ROUTES = Routes("health")
 
 _PROBE_TTL = 2.0
 
@@ -30,11 +35,11 @@ def worker_state(app: HubApp) -> str:
     return "running"
 
 
-async def consumer_lag(app: HubApp) -> dict[str, int]:
+async def consumer_lag(services: Services) -> dict[str, int]:
     """Records on each source topic not yet folded, over the partitions this worker owns."""
-    lag: dict[str, int] = await app.fold_loop.lag()  # type: ignore[attr-defined]
+    lag: dict[str, int] = await services.fold_loop.lag()
     for topic, value in lag.items():
-        app.metrics.fold_lag.labels(topic).set(value)
+        services.metrics.fold_lag.labels(topic).set(value)
     return lag
 
 
@@ -64,27 +69,49 @@ class _BrokerProbe:
         return self._answer
 
 
-def register(app: HubApp) -> None:
-    probe = _BrokerProbe(app.bootstrap_servers)
+_PROBES: dict[str, _BrokerProbe] = {}
 
-    @app.page("/health")
-    async def health(self: View, request: Request) -> Response:
-        reachable, problem = await probe.check()
-        state = worker_state(app)
-        body: dict[str, Any] = {
-            "status": "ok" if reachable and state == "running" else "degraded",
-            "broker": {"reachable": reachable, "error": problem},
-            "worker": {
-                "state": state,
-                "assigned_partitions": len(app.consumer.assignment()) if app.started else 0,
-            },
-            "lag": await consumer_lag(app) if app.started else {},
-        }
-        return self.json(body, status=200 if reachable else 503)
 
-    @app.page("/metrics")
-    async def metrics(self: View, request: Request) -> Response:
-        if app.started:
-            await consumer_lag(app)
-        app.metrics.mirror_connectors(app.connect_state.status)
-        return self.bytes(app.metrics.render(), content_type="text/plain; version=0.0.4")
+def _probe(bootstrap_servers: str) -> _BrokerProbe:
+    """One cached probe per broker address, shared by every request."""
+    return _PROBES.setdefault(bootstrap_servers, _BrokerProbe(bootstrap_servers))
+
+
+@ROUTES.get(
+    "/health",
+    "Broker reachability, worker state and fold lag (no token)",
+    public=True,
+    responses={503: "The broker is unreachable"},
+)
+async def health(call: Call) -> Any:
+    services = call.services
+    app = services.app
+    reachable, problem = await _probe(services.bootstrap_servers).check()
+    state = worker_state(app)
+    body: dict[str, Any] = {
+        "status": "ok" if reachable and state == "running" else "degraded",
+        "broker": {"reachable": reachable, "error": problem},
+        "worker": {
+            "state": state,
+            "assigned_partitions": len(app.consumer.assignment()) if app.started else 0,
+        },
+        "lag": await consumer_lag(services) if app.started else {},
+    }
+    return Reply(body, status=200 if reachable else 503)
+
+
+@ROUTES.get(
+    "/metrics",
+    "Prometheus text exposition (no token)",
+    public=True,
+    media_type="text/plain",
+)
+async def metrics(call: Call) -> web.StreamResponse:
+    services = call.services
+    if services.app.started:
+        await consumer_lag(services)
+    services.metrics.mirror_connectors(services.connect_state.status)
+    return web.Response(
+        body=services.metrics.render(),
+        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+    )

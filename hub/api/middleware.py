@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Collection
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from core.metrics import Metrics
 from hub.api.errors import ApiError, error_response
 
-if TYPE_CHECKING:
-    from hub.app import HubApp
-
-__all__ = ["hub_middleware", "is_public"]
+__all__ = ["hub_middleware"]
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-_PUBLIC_EXACT = {"/health", "/metrics"}
-_PUBLIC_PREFIXES = ("/webhooks/",)  # authenticated by the source's own signature
-
-
-def is_public(path: str) -> bool:
-    return path in _PUBLIC_EXACT or path.startswith(_PUBLIC_PREFIXES)
 
 
 def _authorized(request: web.Request, token: str) -> bool:
@@ -39,12 +30,17 @@ def _route_name(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def hub_middleware(app: HubApp) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def hub_middleware(
+    api_token: str, metrics: Metrics, public: Collection[str]
+) -> Middleware:
+    """``public``: the declared paths that need no token (webhooks carry their own
+    signatures); every other path, unknown ones included, needs the bearer token."""
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         response: web.StreamResponse
-        if not is_public(request.path) and not _authorized(request, app.api_token):
+        if _route_name(request) not in public and not _authorized(request, api_token):
             response = error_response(401, "unauthorized", "missing or wrong bearer token")
         else:
             try:
@@ -57,7 +53,7 @@ def hub_middleware(app: HubApp) -> Callable[[web.Request, Handler], Awaitable[we
             except Exception:
                 log.exception("api request failed", path=request.path)
                 response = error_response(500, "internal", "internal error; see the hub log")
-        app.metrics.api_latency.labels(
+        metrics.api_latency.labels(
             request.method, _route_name(request), str(response.status)
         ).observe(time.perf_counter() - started)
         return response

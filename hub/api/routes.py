@@ -1,37 +1,68 @@
-"""Route table of the HTTP API. Each concept's views live in their own module."""
+"""Every route of the worker's web server, and where they are mounted.
+
+Each concept's routes live in their own module as a ``Routes``; a new module is one entry
+in ``MODULES``. The OpenAPI document is built from the same list.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
 
 from hub.api import (
     alerts,
     connectors,
     customers,
     health,
-    openapi,
     roadmap,
     teams,
     webhooks,
     workitems,
 )
+from hub.api.declare import Call, Route, Routes
+from hub.api.middleware import hub_middleware
+from hub.api.openapi import document
 
 if TYPE_CHECKING:
-    from hub.app import HubApp
+    from hub.services import Services
 
-__all__ = ["register"]
+__all__ = ["all_routes", "mount", "openapi_document"]
+
+SPEC = Routes("meta")
 
 
-def register(app: HubApp) -> None:
-    for module in (
-        health,
-        workitems,
-        roadmap,
-        customers,
-        teams,
-        connectors,
-        webhooks,
-        alerts,
-        openapi,
-    ):
-        module.register(app)
+@SPEC.get("/api/v1/openapi.json", "This document: every operation the API serves")
+async def openapi_json(call: Call) -> Any:
+    return openapi_document()
+
+
+MODULES: tuple[Routes, ...] = (
+    health.ROUTES,
+    workitems.ROUTES,
+    roadmap.ROUTES,
+    customers.ROUTES,
+    teams.ROUTES,
+    connectors.ROUTES,
+    webhooks.ROUTES,
+    alerts.ROUTES,
+    SPEC,
+)
+
+
+def all_routes() -> list[Route]:
+    return [route for module in MODULES for route in module.routes]
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    return document(all_routes())
+
+
+def mount(web_app: web.Application, services: Services) -> None:
+    """Add the middleware (auth, errors, metrics) and every declared route to ``web_app``."""
+    public = {route.path for route in all_routes() if route.public}
+    web_app.middlewares.append(hub_middleware(services.api_token, services.metrics, public))
+    for route in all_routes():
+        web_app.router.add_route(route.method, route.path, route.bind(services))

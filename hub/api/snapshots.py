@@ -10,7 +10,7 @@ from hub.rebuild import rebuild_async
 from projections.rollups import Entities, WorkIndex
 
 if TYPE_CHECKING:
-    from hub.app import HubApp
+    from hub.services import Services
 
 __all__ = ["Snapshot", "snapshot"]
 
@@ -25,10 +25,11 @@ class Snapshot:
         return self.entities.get(kind, {}).get(key)
 
 
-async def snapshot(app: HubApp, as_of: datetime | None) -> Snapshot:
-    model = app.read_model  # type: ignore[attr-defined]
+async def snapshot(services: Services, as_of: datetime | None) -> Snapshot:
+    """The live read model, or the log rebuilt up to ``as_of`` (time travel)."""
+    model = services.read_model
     if as_of is None:
         return Snapshot(model.entities, model.index(), None)
 
-    entities, _ = await rebuild_async(app.bootstrap_servers, until=as_of)
+    entities, _ = await rebuild_async(services.bootstrap_servers, until=as_of)
     return Snapshot(entities, WorkIndex(entities, as_of), as_of)

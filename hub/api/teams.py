@@ -3,72 +3,76 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from faust.web import Request, Response, View
-
+from hub.api.declare import Call, Routes, time
+from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
-from hub.api.params import Query
+from hub.api.schemas import TeamPage, TeamResources
 from hub.api.snapshots import snapshot
 from projections.resources import team_resources
 from projections.roadmap import plan_at
 
-if TYPE_CHECKING:
-    from hub.app import HubApp
+__all__ = ["ROUTES", "DEFAULT_WEEKS", "MAX_WEEKS"]
 
-__all__ = ["register", "DEFAULT_WEEKS", "MAX_WEEKS"]
-
+ROUTES = Routes("teams")
 DEFAULT_WEEKS = 4
 MAX_WEEKS = 53
 
 
-def register(app: HubApp) -> None:
-    @app.page("/api/v1/teams")
-    async def teams(self: View, request: Request) -> Response:
-        Query(request, set())
-        snap = await snapshot(app, None)
-        defined = snap.entities.get("team", {})
-        names = set(defined) | {v["team"] for v in snap.index.stable.values() if v["team"]}
-        rows: list[dict[str, Any]] = []
-        for name in sorted(names):
-            plan = plan_at(defined[name]) if name in defined else None
-            active = [
-                v
-                for k, v in snap.index.stable.items()
-                if v["team"] == name
-                and v["stage"] in ("in_progress", "blocked")
-                and not snap.index.children.get(k)  # an epic's work is counted in its children
-            ]
-            rows.append(
-                {
-                    "team": name,
-                    "name": plan.get("name") if plan else name,
-                    "defined": plan is not None,
-                    "capacity_fte": plan.get("capacity_fte") if plan else None,
-                    "wip": len(active),
-                    "wip_limit": plan.get("wip_limit") if plan else None,
-                    "timezone": plan.get("timezone") if plan else None,
-                }
-            )
-        return self.json({"items": rows, "next_cursor": None})
+@ROUTES.get("/api/v1/teams", "Teams", response=TeamPage)
+async def teams(call: Call) -> Any:
+    snap = await snapshot(call.services, None)
+    defined = snap.entities.get("team", {})
+    names = set(defined) | {v["team"] for v in snap.index.stable.values() if v["team"]}
+    rows: list[dict[str, Any]] = []
+    for name in sorted(names):
+        plan = plan_at(defined[name]) if name in defined else None
+        active = [
+            v
+            for k, v in snap.index.stable.items()
+            if v["team"] == name
+            and v["stage"] in ("in_progress", "blocked")
+            and not snap.index.children.get(k)  # an epic's work is counted in its children
+        ]
+        rows.append(
+            {
+                "team": name,
+                "name": plan.get("name") if plan else name,
+                "defined": plan is not None,
+                "capacity_fte": plan.get("capacity_fte") if plan else None,
+                "wip": len(active),
+                "wip_limit": plan.get("wip_limit") if plan else None,
+                "timezone": plan.get("timezone") if plan else None,
+            }
+        )
+    return {"items": rows, "next_cursor": None}
 
-    @app.page("/api/v1/teams/{team}/resources")
-    async def resources(self: View, request: Request, team: str) -> Response:
-        query = Query(request, {"from", "to"})
-        snap = await snapshot(app, None)
-        now = snap.index.now
-        end = query.time("to") or now
-        start = query.time("from") or end - timedelta(weeks=DEFAULT_WEEKS)
-        if start >= end:
-            raise ApiError(400, "bad_parameter", "from must be before to")
-        if end - start > timedelta(weeks=MAX_WEEKS):
-            raise ApiError(400, "bad_parameter", f"at most {MAX_WEEKS} weeks per request")
-        known = team in snap.entities.get("team", {}) or any(
-            v["team"] == team for v in snap.index.stable.values()
-        )
-        if not known:
-            raise ApiError(404, "not_found", f"no team {team!r}")
-        weeks = team_resources(team, snap.entities, snap.index, start, end)
-        return self.json(
-            {"team": team, "from": start.isoformat(), "to": end.isoformat(), "weeks": weeks}
-        )
+
+@ROUTES.get(
+    "/api/v1/teams/{team}/resources",
+    "A team's resources per ISO week",
+    params=(
+        path_param("team", "Team id."),
+        time("from", "Default: 4 weeks before to."),
+        time("to", "Default: now."),
+    ),
+    response=TeamResources,
+)
+async def resources(call: Call) -> Any:
+    team = call.args["team"]
+    snap = await snapshot(call.services, None)
+    now = snap.index.now
+    end = call.args["to"] or now
+    start = call.args["from"] or end - timedelta(weeks=DEFAULT_WEEKS)
+    if start >= end:
+        raise ApiError(400, "bad_parameter", "from must be before to")
+    if end - start > timedelta(weeks=MAX_WEEKS):
+        raise ApiError(400, "bad_parameter", f"at most {MAX_WEEKS} weeks per request")
+    known = team in snap.entities.get("team", {}) or any(
+        v["team"] == team for v in snap.index.stable.values()
+    )
+    if not known:
+        raise ApiError(404, "not_found", f"no team {team!r}")
+    weeks = team_resources(team, snap.entities, snap.index, start, end)
+    return {"team": team, "from": start.isoformat(), "to": end.isoformat(), "weeks": weeks}

@@ -9,26 +9,26 @@ change seen both ways is counted once.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
-from faust.web import Request, Response, View
+from aiohttp import web
 
 from connectors.base import Page, Reject
 from connectors.config import InvalidConfigError, build_connector, parse_config
-from connectors.webhooks import ReplayGuard, WebhookRejected
+from connectors.webhooks import WebhookRejected
+from core.codec import encode
+from core.errors import FatalError, HubError
+from core.logging import scrub
+from core.producer import dead_letter_record
+from core.topics import DEADLETTER, topic_for_kind
+from hub.api.declare import Call, Routes
+from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
-from hub.codec import encode
-from hub.errors import FatalError, HubError
-from hub.logging import scrub
-from hub.producer import dead_letter_record
-from hub.topics import DEADLETTER, topic_for_kind
 
-if TYPE_CHECKING:
-    from hub.app import HubApp
+__all__ = ["ROUTES", "MAX_BODY", "READ_BACK_BUDGET"]
 
-__all__ = ["register", "MAX_BODY", "READ_BACK_BUDGET"]
-
+ROUTES = Routes("webhooks")
 log = structlog.get_logger(__name__)
 
 MAX_BODY = 5 * 1024 * 1024
@@ -36,7 +36,7 @@ MAX_BODY = 5 * 1024 * 1024
 READ_BACK_BUDGET = 10.0
 
 
-def _signed_uri(request: Request, public_url: str | None) -> str:
+def _signed_uri(request: web.Request, public_url: str | None) -> str:
     """The URL the source called, as it signs it (HubSpot v3 signs the full URL): the
     configured public URL when the hub sits behind a proxy, else what the request says."""
     if public_url:
@@ -44,73 +44,81 @@ def _signed_uri(request: Request, public_url: str | None) -> str:
     return str(request.url)
 
 
-def register(app: HubApp) -> None:
-    state = app.connect_state  # type: ignore[attr-defined]
-    guard = ReplayGuard()
-    public_url = app.hub_settings.public_url
-
-    @app.page("/webhooks/{name}")
-    class Webhook(View):
-        async def post(self, request: Request, name: str) -> Response:
-            record = state.configs.get(name)
-            if record is None:
-                raise ApiError(404, "not_found", f"no connector {name!r}")
-            if (request.content_length or 0) > MAX_BODY:  # type: ignore[attr-defined]
-                raise ApiError(413, "too_large", f"deliveries are limited to {MAX_BODY} bytes")
-            body = await request.read()
-            try:
-                connector = build_connector(parse_config(record["config"]), app.secrets)  # type: ignore[attr-defined]
-            except (InvalidConfigError, FatalError) as exc:
-                raise ApiError(503, "connector_misconfigured", str(exc)) from None
-            if not connector.supports_webhooks:
-                raise ApiError(
-                    404, "no_webhooks", f"connector type {connector.type_name} takes no webhooks"
-                )
-            headers = dict(request.headers)
-            try:
-                signature = await asyncio.to_thread(
-                    connector.verify_webhook,
-                    request.method,
-                    _signed_uri(request, public_url),
-                    headers,
-                    body,
-                )
-                fingerprint = f"{name}:{signature}"
-                guard.check(fingerprint)
-            except WebhookRejected as exc:
-                raise ApiError(401, "bad_signature", str(exc)) from None
-            try:
-                page = await asyncio.wait_for(
-                    asyncio.to_thread(connector.parse_webhook, headers, body), READ_BACK_BUDGET
-                )
-            except TimeoutError:
-                raise ApiError(
-                    503,
-                    "source_unavailable",
-                    f"{connector.type_name} did not answer the read-back within "
-                    f"{READ_BACK_BUDGET:g}s; the source will retry the delivery",
-                ) from None
-            except HubError as exc:  # reading the change back from the source failed
-                raise ApiError(
-                    503,
-                    "source_unavailable",
-                    f"could not read the change back from {connector.type_name}: {scrub(str(exc))}",
-                ) from None
-            except Exception as exc:  # a mapping bug: keep the delivery, say so, go on
-                log.exception("webhook could not be processed", connector=name)
-                reason = f"webhook could not be processed: {type(exc).__name__}: {exc}"
-                page = Page([], {}, [Reject(body.decode("utf-8", errors="replace"), reason)])
-            futures = [
-                await app.produce(
-                    topic_for_kind(e.entity.kind).name, e.entity.stream_key, encode(e)
-                )
-                for e in page.events
-            ]
-            for reject in page.rejects:
-                letter = dead_letter_record(reject.raw, reject.error, f"webhook:{name}")
-                futures.append(await app.produce(DEADLETTER.name, name, letter))
-            await asyncio.gather(*futures)
-            guard.accepted(fingerprint)
-            for e in page.events:
-                app.metrics.events_produced.labels(topic_for_kind(e.entity.kind).name).inc()
-            return self.json({"accepted": len(page.events), "dead_lettered": len(page.rejects)})
+@ROUTES.post(
+    "/webhooks/{name}",
+    "A source's signed webhook delivery (authenticated by its signature, not the token)",
+    params=(path_param("name", "Connector name."),),
+    public=True,
+    any_query=True,
+    responses={
+        401: "The signature is wrong or the delivery was seen before",
+        413: "The body is over the size limit",
+        503: "The source could not be read back; it will retry the delivery",
+    },
+)
+async def webhook(call: Call) -> Any:
+    request, name, services = call.request, call.args["name"], call.services
+    state, guard = services.connect_state, services.webhook_guard
+    public_url = services.settings.public_url
+    record = state.configs.get(name)
+    if record is None:
+        raise ApiError(404, "not_found", f"no connector {name!r}")
+    if (request.content_length or 0) > MAX_BODY:
+        raise ApiError(413, "too_large", f"deliveries are limited to {MAX_BODY} bytes")
+    body = await request.read()
+    try:
+        connector = build_connector(parse_config(record["config"]), services.secrets)
+    except (InvalidConfigError, FatalError) as exc:
+        raise ApiError(503, "connector_misconfigured", str(exc)) from None
+    if not connector.supports_webhooks:
+        raise ApiError(
+            404, "no_webhooks", f"connector type {connector.type_name} takes no webhooks"
+        )
+    headers = dict(request.headers)
+    try:
+        signature = await asyncio.to_thread(
+            connector.verify_webhook,
+            request.method,
+            _signed_uri(request, public_url),
+            headers,
+            body,
+        )
+        fingerprint = f"{name}:{signature}"
+        guard.check(fingerprint)
+    except WebhookRejected as exc:
+        raise ApiError(401, "bad_signature", str(exc)) from None
+    try:
+        page = await asyncio.wait_for(
+            asyncio.to_thread(connector.parse_webhook, headers, body), READ_BACK_BUDGET
+        )
+    except TimeoutError:
+        raise ApiError(
+            503,
+            "source_unavailable",
+            f"{connector.type_name} did not answer the read-back within "
+            f"{READ_BACK_BUDGET:g}s; the source will retry the delivery",
+        ) from None
+    except HubError as exc:  # reading the change back from the source failed
+        raise ApiError(
+            503,
+            "source_unavailable",
+            f"could not read the change back from {connector.type_name}: {scrub(str(exc))}",
+        ) from None
+    except Exception as exc:  # a mapping bug: keep the delivery, say so, go on
+        log.exception("webhook could not be processed", connector=name)
+        reason = f"webhook could not be processed: {type(exc).__name__}: {exc}"
+        page = Page([], {}, [Reject(body.decode("utf-8", errors="replace"), reason)])
+    futures = [
+        await services.app.produce(
+            topic_for_kind(e.entity.kind).name, e.entity.stream_key, encode(e)
+        )
+        for e in page.events
+    ]
+    for reject in page.rejects:
+        letter = dead_letter_record(reject.raw, reject.error, f"webhook:{name}")
+        futures.append(await services.app.produce(DEADLETTER.name, name, letter))
+    await asyncio.gather(*futures)
+    guard.accepted(fingerprint)
+    for e in page.events:
+        services.metrics.events_produced.labels(topic_for_kind(e.entity.kind).name).inc()
+    return {"accepted": len(page.events), "dead_lettered": len(page.rejects)}

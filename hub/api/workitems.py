@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from faust.web import Request, Response, View
-
+from core.events import utcnow
+from hub.api.declare import (
+    AS_OF,
+    CURSOR,
+    LIMIT,
+    Call,
+    Routes,
+    choice,
+    page_body,
+    paginate,
+    text,
+    time,
+)
+from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
-from hub.api.params import Query, page_body, paginate
+from hub.api.schemas import WorkItem, WorkItemPage
 from hub.api.snapshots import snapshot
-from hub.events import utcnow
 from projections.roadmap import plan_at
 
-if TYPE_CHECKING:
-    from hub.app import HubApp
+__all__ = ["ROUTES", "STAGES"]
 
-__all__ = ["register", "STAGES"]
-
+ROUTES = Routes("workitems")
 STAGES = ("todo", "in_progress", "blocked", "done", "deleted")
 
 
@@ -26,45 +35,62 @@ def summary(view: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if k != "timeline"}
 
 
-def register(app: HubApp) -> None:
-    @app.page("/api/v1/workitems/{key}")
-    async def work_item(self: View, request: Request, key: str) -> Response:
-        query = Query(request, {"as_of"})
-        as_of = query.time("as_of")
-        if as_of is None:  # a live key lookup needs this one view, not the whole index
-            view = app.read_model.work_item_view(key)  # type: ignore[attr-defined]
-            moment = utcnow()
-        else:
-            snap = await snapshot(app, as_of)
-            view, moment = snap.index.views.get(key), as_of
-        if view is None:
-            raise ApiError(404, "not_found", f"no work item {key!r}")
-        return self.json({**view, "as_of": moment.isoformat()})
+@ROUTES.get(
+    "/api/v1/workitems/{key}",
+    "One work item with its timeline",
+    params=(path_param("key", "Work item key, e.g. PROJ-42."), AS_OF),
+    response=WorkItem,
+)
+async def work_item(call: Call) -> Any:
+    key, as_of = call.args["key"], call.args["as_of"]
+    if as_of is None:  # a live key lookup needs this one view, not the whole index
+        view = call.services.read_model.work_item_view(key)
+        moment = utcnow()
+    else:
+        snap = await snapshot(call.services, as_of)
+        view, moment = snap.index.views.get(key), as_of
+    if view is None:
+        raise ApiError(404, "not_found", f"no work item {key!r}")
+    return {**view, "as_of": moment.isoformat()}
 
-    @app.page("/api/v1/workitems")
-    async def work_items(self: View, request: Request) -> Response:
-        query = Query(
-            request, {"team", "stage", "roadmap_item", "updated_since", "limit", "cursor", "as_of"}
-        )
-        team, roadmap_item = query.text("team"), query.text("roadmap_item")
-        stage = query.choice("stage", STAGES)
-        since = query.time("updated_since")
-        limit, after = query.limit(), query.cursor()
-        snap = await snapshot(app, query.time("as_of"))
-        # Filter on the clock-independent fields of every item, already in key order; only
-        # the page's views are finished as of now.
-        rows: list[Mapping[str, Any]] = snap.index.in_key_order()
-        if roadmap_item is not None:
-            state = snap.get("roadmap_item", roadmap_item)
-            members = snap.index.members(roadmap_item, plan_at(state) if state else None)
-            rows = [v for v in rows if v["key"] in members]
-        if team is not None:
-            rows = [v for v in rows if v["team"] == team]
-        if stage is not None:
-            rows = [v for v in rows if v["stage"] == stage]
-        if since is not None:
-            cutoff = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            rows = [v for v in rows if (v["updated_at"] or "") >= cutoff]
-        found, token = paginate(rows, lambda v: v["key"], after, limit)
-        page = [snap.index.views[v["key"]] for v in found]
-        return self.json(page_body([summary(v) for v in page], token))
+
+@ROUTES.get(
+    "/api/v1/workitems",
+    "Work items, filtered",
+    params=(
+        text("team"),
+        choice("stage", STAGES),
+        text("roadmap_item", "Members, including descendants."),
+        time("updated_since"),
+        LIMIT,
+        CURSOR,
+        AS_OF,
+    ),
+    response=WorkItemPage,
+)
+async def work_items(call: Call) -> Any:
+    args = call.args
+    team, roadmap_item, stage, since = (
+        args["team"],
+        args["roadmap_item"],
+        args["stage"],
+        args["updated_since"],
+    )
+    snap = await snapshot(call.services, args["as_of"])
+    # Filter on the clock-independent fields of every item, already in key order; only
+    # the page's views are finished as of now.
+    rows: list[Mapping[str, Any]] = snap.index.in_key_order()
+    if roadmap_item is not None:
+        state = snap.get("roadmap_item", roadmap_item)
+        members = snap.index.members(roadmap_item, plan_at(state) if state else None)
+        rows = [v for v in rows if v["key"] in members]
+    if team is not None:
+        rows = [v for v in rows if v["team"] == team]
+    if stage is not None:
+        rows = [v for v in rows if v["stage"] == stage]
+    if since is not None:
+        cutoff = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        rows = [v for v in rows if (v["updated_at"] or "") >= cutoff]
+    found, token = paginate(rows, lambda v: v["key"], args["cursor"], args["limit"])
+    page = [snap.index.views[v["key"]] for v in found]
+    return page_body([summary(v) for v in page], token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.base import Connector
-from hub.events import Event
+from core.events import Event
 
 __all__ = ["pull_all", "pull_pages"]
 

@@ -12,8 +12,8 @@ import pytest
 
 from connectors.config import build_connector, parse_config
 from connectors.hubspot.connector import HubSpotConnector
-from connectors.secrets import SecretResolver
 from connectors.webhooks import WebhookRejected
+from core.secrets import SecretResolver
 from emulators.hubspot import HubSpotEmulator, generate_crm, hs_time
 from projections.replay import replay
 from projections.rollups import WorkIndex, roadmap_item_view
@@ -98,7 +98,7 @@ def test_stages_companies_links_and_archives() -> None:
         events, cursor = pull_all(connector(hs))
         again, _ = pull_all(connector(hs), cursor)
     plan = event_dict("roadmap_item.planned", "R0", "p", payload={"title": "Exports"})
-    from hub.codec import decode_dict
+    from core.codec import decode_dict
 
     entities = replay((e, None) for e in [*events, decode_dict(plan)])
     deal = entities["deal"][f"hubspot-deal-{crm['deals'][2]['id']}"]

@@ -11,8 +11,8 @@ import pytest
 
 from connectors.config import build_connector, parse_config
 from connectors.intercom.connector import IntercomConnector, IntercomSettings, map_conversation
-from connectors.secrets import SecretResolver
 from connectors.webhooks import WebhookRejected
+from core.secrets import SecretResolver
 from emulators.intercom import IntercomEmulator, generate_conversations
 from projections.replay import replay
 from projections.rollups import WorkIndex, request_view

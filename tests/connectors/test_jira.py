@@ -13,7 +13,7 @@ import pytest
 from connectors.config import build_connector, parse_config
 from connectors.http import HttpError
 from connectors.jira.connector import JiraConnector
-from connectors.secrets import SecretResolver
+from core.secrets import SecretResolver
 from emulators.jira import JiraEmulator, generate_project, jira_time
 from projections.replay import replay
 from projections.work_items import work_item_view

@@ -9,7 +9,7 @@ from typing import Any
 
 from connectors.config import build_connector, parse_config
 from connectors.salesforce.connector import SalesforceConnector
-from connectors.secrets import SecretResolver
+from core.secrets import SecretResolver
 from emulators.salesforce import SalesforceEmulator, generate_org, sf_time
 from projections.replay import replay
 from tests.connectors.helpers import pull_all

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from connectors.config import build_connector, parse_config
-from connectors.secrets import SecretResolver
 from connectors.webhooks import WebhookRejected
 from connectors.zendesk.connector import ZendeskConnector
 from connectors.zendesk.mapping import ZendeskContext, map_ticket
+from core.events import Event
+from core.secrets import SecretResolver
 from emulators.zendesk import ZendeskEmulator, generate_tickets
-from hub.events import Event
 from projections.replay import replay
 from projections.rollups import WorkIndex, request_view
 from tests.connectors.helpers import pull_all

@@ -15,9 +15,9 @@ import pytest
 import requests
 import yaml
 
+from core.producer import EventProducer
 from emulators.http_server import EmulatorServer, Reply
 from hub.broker import free_port
-from hub.producer import EventProducer
 from tests.builders import finish, item, start
 from tests.helpers import HubProcess, alerting_config, hub_cli, posted
 
@@ -48,6 +48,9 @@ def api(hub: HubProcess, method: str, path: str, **kw: Any) -> requests.Response
 def test_drift_fires_once_survives_a_restart_and_resolves_once(
     broker: str, tmp_path: Path, receiver: EmulatorServer
 ) -> None:
+    """A planted drift notifies once, a worker restart re-sends nothing, and recovery notifies
+    once.
+    """
     team = f"core-{uuid.uuid4().hex[:6]}"
     other = f"growth-{uuid.uuid4().hex[:6]}"
     config = alerting_config(tmp_path / "alerting.yaml", receiver.url)

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.producer import EventProducer
+from core.topics import WORKITEMS
 from emulators.canonical_source import CanonicalSource
 from hub import __version__
 from hub.broker import free_port
-from hub.producer import EventProducer
-from hub.topics import WORKITEMS
 from tests.helpers import HubProcess, event_dict
 from tests.helpers import hub_cli as hub
 
@@ -85,7 +85,7 @@ def test_deadletter_list_and_replay(broker: str) -> None:
     """Dead letters are listed with their reason; replay produces those that are now valid."""
     env = {"HUB_KAFKA_BOOTSTRAP_SERVERS": broker}
     fixed: dict[str, Any] = event_dict("work_item.created", "DLQ-1", "c")
-    from hub.producer import dead_letter_record
+    from core.producer import dead_letter_record
 
     with EventProducer(broker) as producer:
         producer.send_dead_letter(
@@ -96,6 +96,6 @@ def test_deadletter_list_and_replay(broker: str) -> None:
     assert "test-origin" in listing.stdout and "was refused once" in listing.stdout
     replayed = hub("deadletter", "replay", "--origin", "test-origin", env=env)
     assert replayed.returncode == 0 and "replayed 1; 1 still invalid" in replayed.stdout
-    from hub.topics import read_topic
+    from core.topics import read_topic
 
     assert b"work_item/DLQ-1" in [k for k, _ in read_topic(broker, WORKITEMS.name)]

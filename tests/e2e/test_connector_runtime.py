@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
+from core.topics import CONNECT_CONFIGS, CONNECT_STATUS, DEADLETTER, read_topic
 from emulators.canonical_source import CanonicalSource
 from hub.broker import free_port
-from hub.topics import CONNECT_CONFIGS, CONNECT_STATUS, DEADLETTER, read_topic
 from tests.helpers import HubProcess, event_dict
 
 SECRET = "src-secret-7f3a9c"

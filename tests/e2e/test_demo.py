@@ -36,6 +36,9 @@ def poll(check: Any, timeout: float, what: str, log: Path) -> Any:
 
 
 def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """hub up --demo serves the demo organisation, fires the planted drifts, and stops every
+    process on SIGTERM.
+    """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update({"HUB_API_PORT": str(port), "HUB_DATA_DIR": str(tmp_path / "data")})
@@ -131,6 +134,7 @@ def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> No
 
 
 def test_demo_seed_writes_the_organisation(tmp_path: Path) -> None:
+    """hub demo seed writes the generated organisation's files for a given seed."""
     out = tmp_path / "org"
     done = subprocess.run(
         [sys.executable, "-m", "hub", "demo", "seed", "--out", str(out), "--seed", "3"],

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from core.events import Event
+from core.producer import EventProducer
 from hub.broker import free_port
-from hub.events import Event
-from hub.producer import EventProducer
 from projections.replay import replay
 from projections.rollups import WorkIndex, roadmap_item_view
 from projections.tracking import TRACKING_KEY

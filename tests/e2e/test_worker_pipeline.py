@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.producer import EventProducer
+from core.topics import DEADLETTER, WORKITEMS, read_topic
 from hub.broker import free_port
-from hub.producer import EventProducer
-from hub.topics import DEADLETTER, WORKITEMS, read_topic
 from tests.helpers import HubProcess, event_dict, write_jsonl
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
+from core.producer import EventProducer
 from emulators.http_server import EmulatorServer, Reply
 from hub.broker import free_port
-from hub.producer import EventProducer
 from tests.builders import finish, item, start
 from tests.helpers import HubProcess, alerting_config, own_broker
 
@@ -22,6 +22,9 @@ pytestmark = pytest.mark.broker
 
 
 def test_a_receiver_down_for_the_whole_incident_gets_it_once_when_back(tmp_path: Path) -> None:
+    """A receiver that is down through a whole incident gets its notification exactly once when it
+    is back.
+    """
     state = {"up": False}
     accepted: list[dict[str, Any]] = []
 

@@ -145,6 +145,7 @@ def _check(response: requests.Response) -> None:
 def test_unsigned_or_forged_deliveries_are_refused(
     worker: HubProcess, name: str, body: bytes, extra: dict[str, str]
 ) -> None:
+    """Fuzzed unsigned or forged webhook deliveries get 401/404 and a JSON error, never a 500."""
     response = requests.post(f"{worker.url}/webhooks/{name}", data=body, headers=extra, timeout=10)
     _check(response)
     assert response.status_code in (401, 404)
@@ -157,6 +158,7 @@ def test_unsigned_or_forged_deliveries_are_refused(
 def test_correctly_signed_garbage_is_dead_lettered_not_a_crash(
     worker: HubProcess, name: str, body: bytes
 ) -> None:
+    """Correctly signed garbage is accepted or dead-lettered with a JSON answer, never a crash."""
     signed = _signers(worker.url)[name](body)
     response = requests.post(f"{worker.url}/webhooks/{name}", data=body, headers=signed, timeout=15)
     _check(response)
@@ -166,6 +168,7 @@ def test_correctly_signed_garbage_is_dead_lettered_not_a_crash(
 
 
 def test_the_worker_survived_the_fuzzing(worker: HubProcess) -> None:
+    """After the fuzzing the worker still runs and logged no unexpected traceback."""
     assert worker.process.poll() is None
     assert "Traceback" not in worker.log() or "webhook could not be processed" in worker.log()
 
@@ -192,6 +195,9 @@ def _mutate(field: str, value: Any) -> dict[str, Any]:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(lines, max_size=6))
 def test_publish_input_is_validated_line_by_line_without_crashing(batch: list[str]) -> None:
+    """hub publish validation reports each bad line with its number and never raises on arbitrary
+    input.
+    """
     text = [line.replace("\n", " ") for line in batch]
     events, errors = parse_event_lines(text)
     assert len(events) + len(errors) == len([t for t in text if t.strip()])
@@ -200,6 +206,7 @@ def test_publish_input_is_validated_line_by_line_without_crashing(batch: list[st
 
 
 def test_a_valid_event_passes_publish_validation(tmp_path: Path) -> None:
+    """Valid canonical event lines pass publish validation; blank lines are skipped."""
     good = json.dumps(event_dict("work_item.created", "FZ-1", "c", payload={"title": "t"}))
     events, errors = parse_event_lines([good, "", good])
     assert len(events) == 2 and errors == []

@@ -29,6 +29,9 @@ def folded(worker: HubProcess) -> float:
 def test_one_of_two_workers_killed_mid_stream_the_other_takes_over_then_it_rejoins(
     tmp_path: Path,
 ) -> None:
+    """When one of two workers is SIGKILLed mid-stream the other takes its partitions, and after it
+    rejoins both answer from the full history.
+    """
     issues = generate_project(1200, project="TWO", histories_per_issue=4, seed=8)
     with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
         with Hub(broker.bootstrap_servers, tmp_path) as hub:
@@ -55,6 +58,9 @@ def test_one_of_two_workers_killed_mid_stream_the_other_takes_over_then_it_rejoi
 
 
 def test_connector_killed_between_producing_and_committing_loses_nothing(tmp_path: Path) -> None:
+    """A connector killed between producing a page and committing its cursor re-pulls it; nothing
+    is lost or double counted.
+    """
     issues = generate_project(100, project="CRASH", histories_per_issue=4, seed=4)
     with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
         with Hub(broker.bootstrap_servers, tmp_path) as hub:
@@ -72,6 +78,9 @@ def test_connector_killed_between_producing_and_committing_loses_nothing(tmp_pat
 
 
 def test_broker_unreachable_for_20s_then_everything_resumes(tmp_path: Path) -> None:
+    """With the broker frozen for 20 s, connector and worker resume afterwards and reach the
+    emulator's ground truth.
+    """
     issues = generate_project(60, project="DARK", histories_per_issue=4, seed=6)
     with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
         with Hub(broker.bootstrap_servers, tmp_path) as hub:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from core.topics import DEADLETTER, read_topic
 from emulators.jira import JiraEmulator, generate_project, jira_time
-from hub.topics import DEADLETTER, read_topic
 from tests.faults.harness import Hub, jira_connector, wait_for_truth
 from tests.helpers import own_broker
 
@@ -28,6 +28,9 @@ def status_of(hub: Hub, name: str) -> dict[str, Any]:
 def test_storms_bursts_timeouts_and_truncation_slow_syncs_down_but_lose_nothing(
     tmp_path: Path,
 ) -> None:
+    """429 storms, 5xx, slow answers, truncated bodies and dropped connections slow a backfill down
+    but lose nothing.
+    """
     issues = generate_project(80, project="STORM", histories_per_issue=4, seed=21)
     with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
         # The backfill meets every kind of trouble, page after page.
@@ -54,6 +57,9 @@ def test_storms_bursts_timeouts_and_truncation_slow_syncs_down_but_lose_nothing(
 
 
 def test_schema_drift_dead_letters_the_bad_records_and_the_rest_flows(tmp_path: Path) -> None:
+    """Records with drifted schemas are dead-lettered with the reason while every other record is
+    folded.
+    """
     issues = generate_project(30, project="DRIFT", histories_per_issue=3, seed=5)
     broken = copy.deepcopy(issues)
     # Renamed and missing fields, as after an unannounced API change.

@@ -64,6 +64,9 @@ class Sim:
 
 
 def test_a_team_drifts_and_recovers_one_firing_and_one_resolved_notification() -> None:
+    """A drift that holds past its for sends one firing notification; its recovery sends one
+    resolved.
+    """
     sim = Sim()
     sim.run(T0, 600, [seen()])  # 10 minutes drifting
     assert sim.statuses() == [("firing", 1, 0)]
@@ -78,6 +81,7 @@ def test_a_team_drifts_and_recovers_one_firing_and_one_resolved_notification() -
 
 
 def test_a_condition_that_clears_inside_for_notifies_no_one() -> None:
+    """A condition that clears before its for duration never notifies and ends inactive."""
     sim = Sim()
     sim.run(T0, 45, [seen(for_=60)])
     sim.run(T0 + timedelta(seconds=45), 600, [])
@@ -87,6 +91,7 @@ def test_a_condition_that_clears_inside_for_notifies_no_one() -> None:
 
 
 def test_group_wait_collects_siblings_into_one_notification() -> None:
+    """Alerts of one group arriving within group_wait go out as a single notification."""
     sim = Sim({**CONFIG, "route": {**CONFIG["route"], "group_by": ["team"]}})
     sim.tick(T0, [seen("WipOverLimit", for_=0)])
     sim.tick(T0 + timedelta(seconds=5), [seen("WipOverLimit", for_=0), seen("Stalled", for_=0)])
@@ -95,6 +100,7 @@ def test_group_wait_collects_siblings_into_one_notification() -> None:
 
 
 def test_an_unchanged_firing_group_repeats_after_repeat_interval_only() -> None:
+    """An unchanged firing group is notified again only after repeat_interval."""
     sim = Sim()
     sim.run(T0, 4 * 3600 + 120, [seen(for_=0)], step=60)
     assert sim.statuses() == [("firing", 1, 0), ("firing", 1, 0)]
@@ -103,6 +109,9 @@ def test_an_unchanged_firing_group_repeats_after_repeat_interval_only() -> None:
 
 
 def test_keep_firing_for_rides_out_a_flap() -> None:
+    """keep_firing_for keeps a briefly absent condition in the same incident instead of resolving
+    it.
+    """
     flappy = Observation(
         {"alertname": "X", "team": "core"}, {}, 1.0, 0, keep_firing_for_seconds=120
     )
@@ -116,6 +125,7 @@ def test_keep_firing_for_rides_out_a_flap() -> None:
 
 
 def test_a_silence_mutes_matching_alerts_until_it_expires() -> None:
+    """A silence suppresses notifications for matching alerts until it expires, then they notify."""
     sim = Sim()
     request = SilenceRequest(
         matchers=['team="core"', "alertname=~Wip.*"],
@@ -134,6 +144,7 @@ def test_a_silence_mutes_matching_alerts_until_it_expires() -> None:
 
 
 def test_a_silenced_alert_that_resolves_announces_nothing() -> None:
+    """An alert that fires and resolves under a silence sends no notification at all."""
     sim = Sim()
     sim.silences = [
         new_silence(
@@ -149,6 +160,7 @@ def test_a_silenced_alert_that_resolves_announces_nothing() -> None:
 
 
 def test_inhibition_mutes_symptoms_while_the_cause_fires() -> None:
+    """An inhibit rule mutes target alerts with equal labels while the source alert fires."""
     config = {
         **CONFIG,
         "inhibit_rules": [
@@ -174,6 +186,9 @@ def test_inhibition_mutes_symptoms_while_the_cause_fires() -> None:
 
 
 def test_a_restart_mid_incident_sends_nothing_twice() -> None:
+    """A new leader reading the persisted state mid-incident does not re-send what was already
+    sent.
+    """
     sim = Sim()
     sim.run(T0, 300, [seen()])
     assert len(sim.sent) == 1
@@ -188,6 +203,7 @@ def test_a_restart_mid_incident_sends_nothing_twice() -> None:
 
 
 def test_an_undelivered_notification_is_planned_again_after_a_restart() -> None:
+    """A notification handed to delivery but never confirmed is planned again after a restart."""
     sim = Sim()
     sim.alerts, _ = advance({}, [seen(for_=0)], T0)
     groups, _, _ = plan(sim.alerts, {}, [], sim.config, T0)
@@ -198,6 +214,7 @@ def test_an_undelivered_notification_is_planned_again_after_a_restart() -> None:
 
 
 def test_in_flight_deliveries_are_not_planned_twice() -> None:
+    """A group whose delivery is still in flight is not planned a second time."""
     sim = Sim()
     alerts, _ = advance({}, [seen(for_=0)], T0)
     groups, _, _ = plan(alerts, {}, [], sim.config, T0)
@@ -208,12 +225,14 @@ def test_in_flight_deliveries_are_not_planned_twice() -> None:
 
 
 def test_skipped_rules_keep_their_alerts() -> None:
+    """Alerts of a rule that failed to evaluate keep their state instead of resolving."""
     alerts, _ = advance({}, [seen(for_=0)], T0)
     kept, changed = advance(alerts, [], T0 + timedelta(seconds=5), skip_alertnames={"WipOverLimit"})
     assert changed == {} and next(iter(kept.values()))["state"] == "firing"
 
 
 def test_resolved_alerts_are_forgotten_after_retention() -> None:
+    """Resolved alerts are deleted (tombstoned) once the retention has passed."""
     alerts, _ = advance({}, [seen(for_=0)], T0)
     alerts, _ = advance(alerts, [], T0 + timedelta(seconds=5))
     alerts, changed = advance(alerts, [], T0 + timedelta(days=8))
@@ -221,6 +240,7 @@ def test_resolved_alerts_are_forgotten_after_retention() -> None:
 
 
 def test_routes_match_deepest_first_and_continue_to_siblings() -> None:
+    """Routing picks the deepest matching route and continues to siblings where continue is set."""
     config = parse_alerting(
         {
             "route": {
@@ -251,6 +271,7 @@ def test_routes_match_deepest_first_and_continue_to_siblings() -> None:
 
 
 def test_matchers_read_alertmanager_syntax() -> None:
+    """Matchers accept Alertmanager's text and object syntax, with anchored regular expressions."""
     assert parse_matcher('team="core"').matches({"team": "core"})
     assert parse_matcher("team!=core").matches({"team": "growth"})
     assert parse_matcher('severity=~"crit.*"').matches({"severity": "critical"})

@@ -22,7 +22,7 @@ from alerts.delivery import Deliverer, Delivery, DeliveryFailed, send, send_dige
 from alerts.dispatch import Notification
 from alerts.receivers.slack import LIMITS, slack_message
 from alerts.receivers.webhook import V4_ALERT_FIELDS, V4_FIELDS, webhook_payload
-from connectors.secrets import SecretResolver
+from core.secrets import SecretResolver
 from emulators.http_server import EmulatorServer, Reply
 
 T0 = "2026-03-04T12:00:00.000000Z"
@@ -84,6 +84,7 @@ def walk_texts(blocks: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 
 def test_slack_messages_stay_inside_block_kit_limits() -> None:
+    """Slack messages keep every block and text within Block Kit's documented limits."""
     long = "x" * 400
     many = [alert(n, summary=long if n == 0 else None) for n in range(30)]
     message = slack_message(notification(many))
@@ -108,12 +109,15 @@ def test_slack_messages_stay_inside_block_kit_limits() -> None:
 
 
 def test_slack_resolved_message() -> None:
+    """A resolved Slack message says RESOLVED in its header and shows the resolved mark."""
     message = slack_message(notification([alert(status="resolved")], status="resolved"))
     assert message["blocks"][0]["text"]["text"] == "[RESOLVED:1] ForecastSlip payments"
     assert ":white_check_mark:" in message["blocks"][1]["text"]["text"]
 
 
 def test_webhook_payload_has_exactly_alertmanagers_v4_fields() -> None:
+    """The webhook payload has exactly Alertmanager's v4 fields with common labels and annotations.
+    """
     body = webhook_payload(
         notification([alert(0), alert(1, status="resolved")]), "http://hub.local/"
     )
@@ -190,6 +194,9 @@ def smtp_server(tmp_path: Path) -> Any:
 
 
 def test_email_goes_out_over_starttls_with_auth_in_text_and_html(smtp_server: Any) -> None:
+    """E-mail is sent over STARTTLS with AUTH as a text and HTML alternative, the password resolved
+    from its reference.
+    """
     inbox, config = smtp_server
     secrets = SecretResolver({"SMTP_PASSWORD": "s3cret!"})
     send(config, notification([alert(0)]), secrets, "http://hub.local", timeout=10)
@@ -222,6 +229,9 @@ def _delivery(url: str, n: Notification, integration: WebhookConfig, key: str = 
 
 
 def test_a_receiver_down_then_back_gets_the_notification_once() -> None:
+    """A receiver answering 503 gets the notification exactly once after it comes back, with
+    backoff in between.
+    """
     config = parse_alerting({"delivery": {"backoff_initial": "50ms", "backoff_max": "200ms"}})
     up_after = time.monotonic() + 1.0
     received: list[Any] = []
@@ -255,6 +265,7 @@ def test_a_receiver_down_then_back_gets_the_notification_once() -> None:
 
 
 def test_a_slow_receiver_does_not_hold_up_another() -> None:
+    """One slow receiver does not delay delivery to another."""
     config = parse_alerting({"delivery": {"timeout": "5s"}})
     arrivals: dict[str, float] = {}
 
@@ -287,6 +298,9 @@ def test_a_slow_receiver_does_not_hold_up_another() -> None:
 
 
 def test_a_bad_request_is_not_retried_and_secrets_stay_out_of_errors() -> None:
+    """A 400 from a receiver is not retried and its error text carries no secret from the URL or
+    token.
+    """
     hook = WebhookConfig(url="${env:HOOK_URL}", bearer_token="${env:HOOK_TOKEN}")
     seen: list[Any] = []
 
@@ -306,6 +320,7 @@ def test_a_bad_request_is_not_retried_and_secrets_stay_out_of_errors() -> None:
 
 
 def test_slack_posts_block_kit_to_the_webhook_url_it_resolves() -> None:
+    """Slack delivery posts Block Kit JSON to the webhook URL resolved from its secret reference."""
     got: list[Any] = []
     with EmulatorServer(
         {("POST", "/services/T0/B0/x"): lambda r: got.append(r.json()) or Reply(200, {})}
@@ -345,6 +360,7 @@ DIGEST = {
 
 
 def test_digests_go_out_as_webhook_json_and_as_email(smtp_server: Any) -> None:
+    """Digests are delivered as webhook JSON and as an e-mail."""
     got: list[Any] = []
     with EmulatorServer(
         {("POST", "/d"): lambda r: got.append(r.json()) or Reply(200, {})}

@@ -15,13 +15,17 @@ from alerts.digest import (
 )
 from alerts.engine import advance
 from alerts.receivers.slack import LIMITS
-from alerts.rules import drift_inputs, evaluate_rules
+from alerts.rules import evaluate_rules
+from hub.drift_inputs import drift_inputs
 from projections.rollups import WorkIndex
 from tests.builders import build, ev, item, start
 from tests.unit.test_drift_rules import NOW, day, plan, team, worked
 
 
 def test_a_digest_says_which_initiatives_are_off_track_and_why() -> None:
+    """A digest marks each initiative on or off track with the alerts behind it and allocation per
+    team.
+    """
     entities = build(
         [
             team(capacity_fte=4, wip_limit=5),
@@ -64,6 +68,7 @@ def test_a_digest_says_which_initiatives_are_off_track_and_why() -> None:
 
 
 def test_schedules_recur_in_the_digests_time_zone() -> None:
+    """Digest schedules recur at local time in their time zone, across daylight saving changes."""
     weekly = DigestSchedule(
         name="w", receiver="r", weekday="mon", at="09:00", timezone="Europe/Berlin"
     )
@@ -79,6 +84,7 @@ def test_schedules_recur_in_the_digests_time_zone() -> None:
 
 
 def test_work_started_counts_toward_an_initiative() -> None:
+    """An initiative whose linked work started shows as in progress in the digest."""
     entities = build(
         [team(), plan("r1", epics=["E-1"]), item("E-1", day(1, 5)), start("E-1", day(3, 2))]
     )
@@ -88,6 +94,7 @@ def test_work_started_counts_toward_an_initiative() -> None:
 
 
 def test_due_digests_per_integration_and_never_a_backlog_for_new_schedules() -> None:
+    """Digests fall due per integration, and a newly seen schedule sends no backlog."""
     weekly = DigestSchedule(name="weekly", receiver="leads", weekday="mon", at="09:00")
     outputs = {"leads": ["email[0]", "slack[0]"]}
     monday = datetime(2026, 3, 9, 9, 0, 30, tzinfo=UTC)

@@ -12,7 +12,8 @@ from typing import Any
 
 from alerts.config import AlertingConfig, parse_alerting
 from alerts.forecast import forecast_weeks
-from alerts.rules import Observation, drift_inputs, evaluate_rules, fingerprint
+from alerts.rules import Observation, evaluate_rules, fingerprint
+from hub.drift_inputs import drift_inputs
 from projections.rollups import WorkIndex
 from tests.builders import Entities, build, ev, finish, item, start
 
@@ -46,6 +47,7 @@ def named(observed: list[Observation], alertname: str) -> list[Observation]:
 
 
 def test_past_due_counts_days_since_the_target() -> None:
+    """PastDue fires for an open item past its target date with the days late as its value."""
     events = [team(), plan("r1", target_date="2026-02-20", epics=["E-1"]), item("E-1", day(1, 5))]
     (alert,) = named(observe(events), "PastDue")
     assert alert.value == 12
@@ -61,6 +63,9 @@ def test_past_due_counts_days_since_the_target() -> None:
 
 
 def test_started_late_after_grace_and_only_until_work_starts() -> None:
+    """StartedLate fires after the grace period and stops once linked work starts; team overrides
+    apply.
+    """
     events = [team(), plan("r1", planned_start="2026-02-01", epics=["E-1"]), item("E-1", day(1, 5))]
     (alert,) = named(observe(events), "StartedLate")
     assert alert.value == 31
@@ -70,6 +75,7 @@ def test_started_late_after_grace_and_only_until_work_starts() -> None:
 
 
 def test_scope_creep_compares_with_the_scope_at_commitment() -> None:
+    """ScopeCreep compares an item's current scope with its scope at commitment."""
     events = [
         team(),
         plan("r1", committed_at=day(1, 10).isoformat(), labels=["r1"]),
@@ -85,6 +91,7 @@ def test_scope_creep_compares_with_the_scope_at_commitment() -> None:
 
 
 def test_stalled_needs_commitment_progress_and_idle_days() -> None:
+    """Stalled fires only for committed, in-progress items idle longer than the threshold."""
     events = [
         team(),
         plan("r1", committed_at=day(1, 10).isoformat(), epics=["E-1"]),
@@ -98,6 +105,7 @@ def test_stalled_needs_commitment_progress_and_idle_days() -> None:
 
 
 def test_wip_over_the_teams_limit() -> None:
+    """WipOverLimit fires when a team's in-progress leaves exceed its WIP limit."""
     events = [
         team(wip_limit=1),
         item("A", day(2, 1)),
@@ -120,6 +128,9 @@ def escalate(key: str, when: datetime, to: str = "core") -> Any:
 
 def test_support_load_is_open_escalations_times_their_cost_over_capacity() -> None:
     # capacity 2 FTE; each open escalated request costs 0.1 FTE
+    """SupportOverload is open escalations times their FTE cost over capacity, and closing requests
+    clears it.
+    """
     base: list[Any] = [team(capacity_fte=2)]
     for n in range(7):
         base += [*request(f"T-{n}", day(2, 1)), escalate(f"T-{n}", day(2, 2))]
@@ -131,6 +142,9 @@ def test_support_load_is_open_escalations_times_their_cost_over_capacity() -> No
 
 
 def test_critical_demand_waiting_on_an_unstarted_item() -> None:
+    """DemandAging fires when critical customer demand waits on an unstarted roadmap item past the
+    threshold.
+    """
     link = {"relation": "roadmap_item", "target": {"kind": "roadmap_item", "key": "r1"}}
     events = [
         team(),
@@ -151,6 +165,9 @@ def worked(key: str, person: str, since: datetime, **fields: Any) -> list[Any]:
 
 
 def test_unplanned_work_share_over_consecutive_complete_weeks() -> None:
+    """UnplannedWork fires only when the unplanned share is over the threshold for the configured
+    complete weeks.
+    """
     events = [team(), *worked("X-1", "ana", day(2, 16))]  # unplanned, full time from W08 on
     (alert,) = named(observe(events), "UnplannedWork")
     assert alert.value == 100.0
@@ -160,6 +177,7 @@ def test_unplanned_work_share_over_consecutive_complete_weeks() -> None:
 
 
 def test_allocation_drift_against_the_plan_as_it_stood() -> None:
+    """AllocationDrift compares actual effort share with the plan as it stood each week."""
     events = [
         team(capacity_fte=4),
         plan("r1", planned_allocation={"core": 2}, epics=["E-1"]),  # planned 50%
@@ -173,6 +191,9 @@ def test_allocation_drift_against_the_plan_as_it_stood() -> None:
 
 
 def test_over_budget_from_effort_times_cost_rate() -> None:
+    """OverBudget computes spend as effort FTE times the team's cost rate against the item's
+    budget.
+    """
     events = [
         team(capacity_fte=4, cost_rate=1000),
         plan("r1", budget=1500, epics=["E-1"], target_date="2026-06-30"),
@@ -193,6 +214,9 @@ def test_over_budget_from_effort_times_cost_rate() -> None:
 def test_forecast_slip_from_the_teams_weekly_throughput() -> None:
     # The team finished one item in each of the last 12 complete weeks: throughput 1/week,
     # so 10 remaining items take 10 weeks in every run; the target is 2 weeks away.
+    """ForecastSlip fires when the Monte Carlo finish from weekly throughput is past the target
+    plus grace.
+    """
     events: list[Any] = [team(), plan("r1", target_date="2026-03-18", labels=["r1"])]
     for n in range(12):
         done_on = NOW - timedelta(weeks=n + 1)
@@ -235,6 +259,9 @@ def test_a_teams_longer_history_window_is_read_in_full() -> None:
 def test_monte_carlo_p85_matches_the_hand_computed_distribution() -> None:
     # Weekly throughput is 0 or 2 with equal chance; 2 items remain. The finish week W is
     # geometric: P(W <= k) = 1 - 0.5^k -> 0.5, 0.75, 0.875. The 85th percentile is week 3.
+    """The Monte Carlo percentile matches a hand-computed geometric distribution and is
+    reproducible with a seed.
+    """
     forecast = forecast_weeks([0, 2], 2, runs=10_000, percentile=85, seed=42)
     assert forecast.weeks == 3.0
     assert forecast_weeks([0, 2], 2, runs=10_000, seed=42) == forecast  # fixed seed
@@ -243,12 +270,16 @@ def test_monte_carlo_p85_matches_the_hand_computed_distribution() -> None:
 
 
 def test_fingerprints_are_stable_and_label_order_free() -> None:
+    """An alert's fingerprint depends on its labels only, not on their order."""
     a = fingerprint({"alertname": "PastDue", "team": "core"})
     assert a == fingerprint({"team": "core", "alertname": "PastDue"})
     assert a != fingerprint({"alertname": "PastDue", "team": "growth"})
 
 
 def test_disabled_rules_and_team_overrides() -> None:
+    """A rule disabled for a team observes nothing there, and settings overrides change severity
+    and for.
+    """
     events = [team(), plan("r1", target_date="2026-02-20")]
     off = parse_alerting({"rules": {"past_due": {"teams": {"core": {"enabled": False}}}}})
     assert named(observe(events, off), "PastDue") == []

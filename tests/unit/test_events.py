@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from hub.codec import decode, decode_dict, encode
-from hub.errors import SkippableError
-from hub.events import EVENT_TYPES, WorkItemStatusChanged, make_event_id
+from core.codec import decode, decode_dict, encode
+from core.errors import SkippableError
+from core.events import EVENT_TYPES, WorkItemStatusChanged, make_event_id
 from tests.helpers import event_dict
 
 

@@ -16,8 +16,8 @@ from connectors.http import (
     paginate_token,
     retry_after_seconds,
 )
+from core.errors import RetriableError
 from emulators.http_server import EmulatorServer, Reply, Request
-from hub.errors import RetriableError
 
 
 def scripted(*replies: Reply) -> EmulatorServer:
@@ -76,7 +76,7 @@ def test_a_429_storm_gives_up_with_a_retriable_error() -> None:
 
 def test_other_4xx_is_fatal_with_the_sources_message_and_no_secret() -> None:
     """A 400 is not retried; the message carries the source's words, scrubbed of secrets."""
-    from hub.logging import register_secret
+    from core.logging import register_secret
 
     register_secret("s3cret-token-value")
     sleeps: list[float] = []

@@ -8,7 +8,7 @@ import logging
 import pytest
 import structlog
 
-from hub.logging import configure_logging, register_secret
+from core.logging import configure_logging, register_secret
 
 
 @pytest.fixture(autouse=True)

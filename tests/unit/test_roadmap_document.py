@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.roadmap_document import (
+from core.validation import InvalidConfigError
+from projections.jql import JqlError, compile_jql
+from projections.roadmap_document import (
     document_at,
     link_warnings,
     load_roadmap_text,
     parse_roadmap,
     roadmap_changes,
 )
-from hub.validation import InvalidConfigError
-from projections.jql import JqlError, compile_jql
 from projections.rollups import WorkIndex
 from tests.builders import build, item
 
@@ -42,6 +42,7 @@ NOW = datetime(2026, 1, 10, tzinfo=UTC)
 
 
 def test_a_valid_roadmap_converts_percentages_to_fte_per_team_and_quarter() -> None:
+    """A valid roadmap turns percentage allocations into FTE per team and per quarter."""
     doc = load_roadmap_text(ROADMAP)
     events = roadmap_changes(doc, {}, NOW)
     by_key = {e.entity.key: e for e in events}
@@ -58,6 +59,7 @@ def test_a_valid_roadmap_converts_percentages_to_fte_per_team_and_quarter() -> N
 
 
 def test_every_problem_is_reported_with_its_field_path() -> None:
+    """An invalid roadmap reports every problem at once, each with its field path."""
     raw = {
         "teams": {"payments": {"capacity_fte": 5, "timezone": "Mars/Base"}},
         "items": [
@@ -95,6 +97,9 @@ def test_every_problem_is_reported_with_its_field_path() -> None:
 
 
 def test_applying_the_same_roadmap_twice_changes_nothing_and_edits_are_versions() -> None:
+    """Re-applying the same roadmap yields no events; an edit yields one change event, a new
+    version.
+    """
     doc = load_roadmap_text(ROADMAP)
     entities = build(roadmap_changes(doc, {}, NOW))
     assert roadmap_changes(doc, entities, NOW) == []
@@ -125,6 +130,7 @@ def test_applying_the_same_roadmap_twice_changes_nothing_and_edits_are_versions(
 
 
 def test_a_retried_apply_yields_the_same_event_ids() -> None:
+    """Applying the same roadmap again later yields the same deterministic event ids."""
     doc = load_roadmap_text(ROADMAP)
     first = [e.event_id for e in roadmap_changes(doc, {}, NOW)]
     again = [e.event_id for e in roadmap_changes(doc, {}, datetime(2026, 1, 11, tzinfo=UTC))]
@@ -132,6 +138,7 @@ def test_a_retried_apply_yields_the_same_event_ids() -> None:
 
 
 def test_dangling_links_and_undefined_teams_are_reported() -> None:
+    """Links to work items that do not exist and undefined teams come back as warnings."""
     when = datetime(2026, 1, 3, tzinfo=UTC)
     entities = build(
         [
@@ -149,6 +156,9 @@ def test_dangling_links_and_undefined_teams_are_reported() -> None:
 
 
 def test_jql_subset_selects_work_items() -> None:
+    """The supported JQL subset selects work items by project, labels, type, parent, status and
+    component.
+    """
     view = {
         "key": "PAY-3",
         "project": "PAY",
@@ -175,6 +185,7 @@ def test_jql_subset_selects_work_items() -> None:
 
 
 def test_roadmap_items_take_their_work_from_jql() -> None:
+    """A roadmap item linked by JQL includes exactly the work items the query selects."""
     when = datetime(2026, 1, 3, tzinfo=UTC)
     entities = build(
         [
@@ -189,6 +200,7 @@ def test_roadmap_items_take_their_work_from_jql() -> None:
 
 
 def test_the_example_roadmap_and_alerting_files_are_valid() -> None:
+    """roadmap.example.yaml and alerting.example.yaml load without problems."""
     from pathlib import Path
 
     from alerts.config import load_alerting

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from hub.errors import ConfigError
-from hub.settings import Settings, load_settings
+from core.errors import ConfigError
+from core.settings import Settings, load_settings
 
 
 def test_defaults_serve_on_loopback_with_an_embedded_broker() -> None:

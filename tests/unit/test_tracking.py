@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.codec import decode_dict, encode
+from core.codec import decode_dict, encode
+from core.log_reader import Position
 from hub.fold_loop import checkpoint_key, is_checkpoint, resume_offsets
 from hub.projector import RawRecord, fold_batch
-from projections.tracking import Position, apply_tracked
+from projections.tracking import apply_tracked
 from projections.work_items import fold_work_item
 from tests.helpers import event_dict
 
@@ -72,6 +73,7 @@ def test_a_checkpoint_lands_in_the_partition_it_vouches_for() -> None:
 
 
 def test_resume_from_just_after_the_checkpoint_or_from_the_beginning() -> None:
+    """A partition resumes just after its checkpointed offset, or from the beginning without one."""
     checkpoint = {"positions": {"hub.workitems/2": 41, "hub.roadmap/2": 0}}
     streams = ["hub.workitems/2", "hub.customers/2", "hub.roadmap/2"]
     assert resume_offsets(checkpoint, streams) == {

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from connectors.config import InvalidConfigError, load_config_file, parse_config, parse_duration
-from connectors.secrets import SecretResolver
 from connectors.webhooks import (
     ReplayGuard,
     WebhookRejected,
@@ -19,7 +18,8 @@ from connectors.webhooks import (
     verify_hubspot_v3,
     verify_zendesk,
 )
-from hub.errors import ConfigError
+from core.errors import ConfigError
+from core.secrets import SecretResolver
 
 BODY = b'{"webhookEvent":"jira:issue_updated"}'
 

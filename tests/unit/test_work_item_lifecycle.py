@@ -6,9 +6,10 @@ import copy
 import random
 from datetime import UTC, datetime
 
-from hub.codec import decode_dict
-from hub.events import Event
-from projections.tracking import Position, apply_tracked
+from core.codec import decode_dict
+from core.events import Event
+from core.log_reader import Position
+from projections.tracking import apply_tracked
 from projections.work_items import fold_work_item, view_at, view_base, work_item_view
 from tests.helpers import event_dict
 

@@ -9,14 +9,28 @@ Kafka-compatible broker reports exactly.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from hub.codec import decode
-from hub.errors import SkippableError
-from hub.events import Event
-from hub.topics import CUSTOMERS, ROADMAP, WORKITEMS
-from projections.tracking import Position
+from core.codec import decode
+from core.errors import SkippableError
+from core.events import Event
+from core.topics import CUSTOMERS, ROADMAP, WORKITEMS
 
-__all__ = ["event_batches", "log_size", "SOURCE_TOPICS"]
+__all__ = ["Position", "event_batches", "log_size", "SOURCE_TOPICS"]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where in the log an event sat: the projection's bookmark."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def stream(self) -> str:
+        return f"{self.topic}/{self.partition}"
+
 
 SOURCE_TOPICS = (WORKITEMS.name, CUSTOMERS.name, ROADMAP.name)
 

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hub.events import (
+from core.events import (
     Deletion,
     EntityRef,
     Event,
@@ -50,7 +50,7 @@ from hub.events import (
     iso,
     make_event_id,
 )
-from hub.validation import FieldProblem, InvalidConfigError, problems_from
+from core.validation import FieldProblem, InvalidConfigError, problems_from
 from projections.jql import JqlError, compile_jql
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex

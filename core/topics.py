@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from hub.events import EntityKind
+from core.events import EntityKind
 
 __all__ = [
     "Topic",

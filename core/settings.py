@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hub.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["Settings", "load_settings"]
 

@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from pydantic_core import from_json
 
-from hub.transport import FETCH_MAX_WAIT_MS
+from core.transport import FETCH_MAX_WAIT_MS
 
 __all__ = ["follow_topics", "Apply"]
 

@@ -9,20 +9,23 @@ folds the matching source partitions (``hub.fold_loop``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 from faust.serializers import codecs
 
+from core.metrics import Metrics
+from core.settings import Settings
+from core.topics import DEADLETTER
 from hub.fold_loop import FoldLoop, is_checkpoint
 from hub.read_model import ReadModel, follow_changelog
-from hub.topics import DEADLETTER
 from projections.entities import fold_entity
 
 if TYPE_CHECKING:
     from hub.app import HubApp
 
-__all__ = ["register"]
+__all__ = ["ProjectionTable", "register"]
 
 
 class StateCodec(codecs.Codec):
@@ -40,24 +43,34 @@ class StateCodec(codecs.Codec):
 codecs.register("hub-state", StateCodec())
 
 
-def register(app: HubApp) -> None:
-    app.deadletter_topic = app.topic(DEADLETTER.name)  # type: ignore[attr-defined]
+@dataclass(frozen=True)
+class ProjectionTable:
+    """The worker's projections: the table, the loop that folds into it, the read model."""
+
+    table: Any
+    fold_loop: FoldLoop
+    read_model: ReadModel
+
+
+def register(
+    app: HubApp, settings: Settings, bootstrap_servers: str, metrics: Metrics
+) -> ProjectionTable:
+    """Declare the table and its tasks on ``app``; return them for the services to hold."""
     table = app.Table(
         "projections",
         default=None,
-        partitions=app.hub_settings.topic_partitions,
+        partitions=settings.topic_partitions,
         key_type=bytes,  # raw serializer: the source topics' keys, byte for byte
         use_partitioner=True,
         help="Folded state of every entity, keyed kind/key.",
     )
     # Faust derives a table's codec from its value type; states are plain dicts, so name it.
     # Either codec reads what the other writes: both are plain JSON.
+    # (Faust's TableT and TopicT protocols omit the attribute its classes have.)
     table.value_serializer = "hub-state"  # type: ignore[attr-defined]
     table.changelog_topic.value_serializer = "hub-state"  # type: ignore[attr-defined]
-    app.projections = table  # type: ignore[attr-defined]
 
-    loop = FoldLoop(app, table, fold_entity)
-    app.fold_loop = loop  # type: ignore[attr-defined]
+    loop = FoldLoop(app, table, fold_entity, bootstrap_servers, metrics, app.topic(DEADLETTER.name))
 
     async def on_revoked(*_: Any, **__: Any) -> None:
         await loop.on_revoked()
@@ -72,13 +85,15 @@ def register(app: HubApp) -> None:
     async def fold_entities() -> None:
         await loop.run()
 
-    app.read_model = ReadModel(ignore=is_checkpoint)  # type: ignore[attr-defined]
+    read_model = ReadModel(ignore=is_checkpoint)
     changelog = table.changelog_topic.get_topic_name()
 
     @app.timer(interval=1.0)
     async def keep_read_model_index_warm() -> None:
-        app.read_model.keep_warm()  # type: ignore[attr-defined]
+        read_model.keep_warm()
 
     @app.task
     async def follow_projections() -> None:
-        await follow_changelog(app.bootstrap_servers, changelog, app.read_model)  # type: ignore[attr-defined]
+        await follow_changelog(bootstrap_servers, changelog, read_model)
+
+    return ProjectionTable(table, loop, read_model)

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hub.errors import SkippableError
-from hub.events import EVENT_ADAPTER, EVENT_TYPES, SCHEMA_VERSION, Event
+from core.errors import SkippableError
+from core.events import EVENT_ADAPTER, EVENT_TYPES, SCHEMA_VERSION, Event
 
 __all__ = ["encode", "decode", "decode_dict", "upcast", "describe_validation_error"]
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
+from demo.capture import WebhookCapture
+from demo.organisation import JIRA_FIELD, TEAMS, Organisation
 from emulators.hubspot import HubSpotEmulator
 from emulators.jira import JiraEmulator
 from emulators.zendesk import ZendeskEmulator
-from hub.demo.capture import WebhookCapture
-from hub.demo.organisation import JIRA_FIELD, TEAMS, Organisation
 
 __all__ = ["DemoSources", "JIRA_CONNECTOR", "demo_dir"]
 

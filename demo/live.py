@@ -16,9 +16,9 @@ from typing import Any
 import requests
 import structlog
 
+from demo.organisation import TEAMS, Organisation, zendesk_ticket
+from demo.sources import JIRA_CONNECTOR, DemoSources
 from emulators.jira import changelog, jira_time, status_field
-from hub.demo.organisation import TEAMS, Organisation, zendesk_ticket
-from hub.demo.sources import JIRA_CONNECTOR, DemoSources
 
 __all__ = ["LiveActivity", "MOBILE_CALM_AFTER"]
 

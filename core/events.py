@@ -444,6 +444,6 @@ Event = Annotated[
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 EVENT_TYPES: dict[str, type[_Envelope]] = {
-    cls.model_fields["type"].default: cls  # type: ignore[misc]
+    cls.model_fields["type"].default: cls
     for cls in _Envelope.__subclasses__()
 }

@@ -15,8 +15,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from hub.errors import ConfigError
-from hub.logging import register_secret
+from core.errors import ConfigError
+from core.logging import register_secret
 
 __all__ = ["SecretRef", "SecretResolver", "is_reference"]
 

@@ -11,8 +11,8 @@ import os
 import secrets
 from pathlib import Path
 
-from hub.errors import ConfigError
-from hub.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 
 __all__ = [
     "resolve_api_token",

@@ -18,11 +18,11 @@ from typing import Any
 import click
 import requests
 
-from hub.demo.live import LiveActivity
-from hub.demo.organisation import generate
-from hub.demo.sources import DemoSources, demo_dir
-from hub.runtime_files import resolve_api_token
-from hub.settings import Settings
+from core.runtime_files import resolve_api_token
+from core.settings import Settings
+from demo.live import LiveActivity
+from demo.organisation import generate
+from demo.sources import DemoSources, demo_dir
 
 __all__ = ["serve", "seed", "STEP_SECONDS"]
 

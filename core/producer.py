@@ -14,11 +14,11 @@ from typing import Any
 
 import structlog
 
-from hub.codec import encode
-from hub.errors import BrokerUnavailableError
-from hub.events import Event, utcnow
-from hub.logging import scrub
-from hub.topics import DEADLETTER, topic_for_kind
+from core.codec import encode
+from core.errors import BrokerUnavailableError
+from core.events import Event, utcnow
+from core.logging import scrub
+from core.topics import DEADLETTER, topic_for_kind
 
 __all__ = ["EventProducer", "dead_letter_record"]
 

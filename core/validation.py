@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hub.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["FieldProblem", "InvalidConfigError", "problems_from", "parse_duration"]
 

@@ -1,0 +1,279 @@
+"""Route declarations: one place says a route's method, path, parameters and responses.
+
+The same declaration mounts the handler, parses and checks its parameters (400 with the
+reason when wrong, unknown ones included), and becomes its entry in the OpenAPI document
+(``hub.api.openapi``), so the document cannot drift from what is served. Handlers receive
+a ``Call``: the parsed parameters, the request and the worker's typed services.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import pydantic_core
+from aiohttp import web
+from pydantic import BaseModel
+
+from hub.api.errors import ApiError
+
+if TYPE_CHECKING:
+    from hub.services import Services
+
+__all__ = [
+    "AS_OF",
+    "CURSOR",
+    "LIMIT",
+    "Call",
+    "Param",
+    "Reply",
+    "Route",
+    "Routes",
+    "choice",
+    "flag",
+    "integer",
+    "page_body",
+    "paginate",
+    "path",
+    "text",
+    "time",
+]
+
+Where = Literal["query", "path"]
+T = TypeVar("T")
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: how it is documented (``schema``) and how it is read (``parse``)."""
+
+    name: str
+    schema: dict[str, Any]
+    parse: Callable[[str, str], Any]
+    description: str = ""
+    where: Where = "query"
+    default: Any = None
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "in": self.where,
+            "required": self.where == "path",
+            "description": self.description,
+            "schema": self.schema,
+        }
+
+
+def _as_text(_name: str, raw: str) -> str:
+    return raw
+
+
+def _as_time(name: str, raw: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise ApiError(400, "bad_parameter", f"{name}: {raw!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise ApiError(400, "bad_parameter", f"{name}: {raw!r} needs a time zone, e.g. Z")
+    return moment.astimezone(UTC)
+
+
+def _as_flag(name: str, raw: str) -> bool:
+    if raw.lower() not in ("true", "false", "1", "0"):
+        raise ApiError(400, "bad_parameter", f"{name} must be true or false")
+    return raw.lower() in ("true", "1")
+
+
+def _as_cursor(_name: str, raw: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(raw.encode() + b"==").decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "bad_parameter", "cursor is not one this API returned") from None
+
+
+def text(name: str, description: str = "") -> Param:
+    return Param(name, {"type": "string"}, _as_text, description)
+
+
+def path(name: str, description: str = "") -> Param:
+    return Param(name, {"type": "string"}, _as_text, description, where="path")
+
+
+def time(name: str, description: str = "") -> Param:
+    return Param(name, {"type": "string", "format": "date-time"}, _as_time, description)
+
+
+def flag(name: str, description: str = "") -> Param:
+    return Param(name, {"type": "boolean"}, _as_flag, description, default=False)
+
+
+def choice(name: str, choices: Sequence[str], description: str = "") -> Param:
+    def parse(param: str, raw: str) -> str:
+        if raw not in choices:
+            raise ApiError(400, "bad_parameter", f"{param} must be one of {', '.join(choices)}")
+        return raw
+
+    return Param(name, {"type": "string", "enum": list(choices)}, parse, description)
+
+
+def integer(name: str, low: int, high: int, default: int, description: str = "") -> Param:
+    def parse(param: str, raw: str) -> int:
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise ApiError(400, "bad_parameter", f"{param} must be a whole number {low}..{high}")
+        return int(raw)
+
+    schema = {"type": "integer", "minimum": low, "maximum": high, "default": default}
+    return Param(name, schema, parse, description, default=default)
+
+
+AS_OF = time(
+    "as_of", "ISO 8601 time with zone: the answer as it stood then, rebuilt from the event log."
+)
+LIMIT = integer("limit", 1, MAX_LIMIT, DEFAULT_LIMIT, "Page size.")
+CURSOR = Param("cursor", {"type": "string"}, _as_cursor, "next_cursor of the previous page.")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A handler's answer when it is not a plain 200 JSON body."""
+
+    body: Any
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as a handler sees it: parameters parsed, services at hand."""
+
+    request: web.Request
+    services: Services
+    args: dict[str, Any]
+
+    async def text(self) -> str:
+        """The body as UTF-8 text; anything else is the client's error (400)."""
+        raw = await self.request.read()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ApiError(400, "bad_body", f"request body is not UTF-8: {exc.reason}") from None
+
+    async def json(self) -> Any:
+        try:
+            return pydantic_core.from_json(await self.text())
+        except ValueError as exc:
+            raise ApiError(400, "bad_json", f"request body is not JSON: {exc}") from None
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A declared operation; see ``Routes`` for the meaning of each field."""
+
+    method: str
+    path: str
+    summary: str
+    handler: Handler
+    params: tuple[Param, ...] = ()
+    response: type[BaseModel] | None = None
+    status: int = 200
+    responses: dict[int, str] = field(default_factory=dict)
+    body: type[BaseModel] | None = None
+    body_types: tuple[str, ...] = ("application/json",)
+    public: bool = False
+    media_type: str = "application/json"
+    any_query: bool = False  # webhooks: the source decides its query string, and signs it
+
+    def _args(self, request: web.Request) -> dict[str, Any]:
+        query = self.query_params()
+        unknown = sorted(set(request.query) - {p.name for p in query})
+        if unknown and not self.any_query:
+            allowed = ", ".join(sorted(p.name for p in query)) or "none"
+            raise ApiError(
+                400,
+                "bad_parameter",
+                f"unknown parameter(s) {', '.join(unknown)}; allowed: {allowed}",
+            )
+        args: dict[str, Any] = {}
+        for param in self.params:
+            raw = (request.match_info if param.where == "path" else request.query).get(param.name)
+            args[param.name] = param.parse(param.name, raw) if raw else param.default
+        return args
+
+    def query_params(self) -> list[Param]:
+        return [p for p in self.params if p.where == "query"]
+
+    def bind(self, services: Services) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """The aiohttp handler: parse, call, and render what the handler returned."""
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            result = await self.handler(Call(request, services, self._args(request)))
+            if isinstance(result, web.StreamResponse):
+                return result
+            reply = result if isinstance(result, Reply) else Reply(result, self.status)
+            return web.Response(
+                body=pydantic_core.to_json(reply.body),
+                status=reply.status,
+                content_type="application/json",
+            )
+
+        return handle
+
+
+class Routes:
+    """A module's routes. ``@ROUTES.get(path, summary, ...)`` declares one:
+
+    ``params`` are the query and path parameters; ``response`` the 200 body's model (none:
+    any JSON object); ``status`` the success status; ``responses`` further statuses the
+    route answers with their meaning; ``body`` the request body's model and
+    ``body_types`` its media types; ``public`` routes need no token; ``media_type`` is
+    the success body's type; ``any_query`` accepts query parameters it does not declare.
+    """
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.routes: list[Route] = []
+
+    def _declare(self, method: str, route_path: str, summary: str, **options: Any) -> Any:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(method, route_path, summary, handler, **options))
+            return handler
+
+        return register
+
+    def get(self, route_path: str, summary: str, **options: Any) -> Any:
+        return self._declare("GET", route_path, summary, **options)
+
+    def put(self, route_path: str, summary: str, **options: Any) -> Any:
+        return self._declare("PUT", route_path, summary, **options)
+
+    def post(self, route_path: str, summary: str, **options: Any) -> Any:
+        return self._declare("POST", route_path, summary, **options)
+
+    def delete(self, route_path: str, summary: str, **options: Any) -> Any:
+        return self._declare("DELETE", route_path, summary, **options)
+
+
+def paginate(
+    items: Iterable[T], sort_key: Callable[[T], str], after: str | None, limit: int
+) -> tuple[list[T], str | None]:
+    """Keyset pagination on a stable key: pages never shift when new items arrive."""
+    ordered = sorted(items, key=sort_key)
+    if after is not None:
+        ordered = [i for i in ordered if sort_key(i) > after]
+    page = ordered[:limit]
+    more = len(ordered) > limit
+    token = (
+        base64.urlsafe_b64encode(sort_key(page[-1]).encode()).decode().rstrip("=") if more else None
+    )
+    return page, token
+
+
+def page_body(page: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": page, "next_cursor": next_cursor}

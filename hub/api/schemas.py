@@ -1,0 +1,135 @@
+"""Response and request body models of the API, for the OpenAPI document.
+
+Views return plain dicts built by the projections; these models describe the fields a
+client can rely on (more may be present: ``extra="allow"``). Routes name them in their
+declarations and the document takes their JSON schemas from pydantic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ConnectorConfig",
+    "Error",
+    "RequestPage",
+    "RoadmapDocument",
+    "RoadmapItem",
+    "RoadmapItemPage",
+    "Silence",
+    "TeamPage",
+    "TeamResources",
+    "WorkItem",
+    "WorkItemPage",
+]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(_Open):
+    code: str
+    message: str
+    fields: list[dict[str, str]] | None = None
+
+
+class Error(_Open):
+    """Every error: ``{"error": {"code", "message", "fields"?}}``."""
+
+    error: ErrorDetail
+
+
+class WorkItem(_Open):
+    key: str
+    stage: str | None
+    title: str | None = None
+    status: str | None = None
+    team: str | None = None
+    roadmap_item: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    done_at: str | None = None
+    lead_time_seconds: float | None = None
+    cycle_time_seconds: float | None = None
+    blocked_seconds: float | None = None
+    flow_efficiency: float | None = None
+    reopen_count: int | None = None
+    timeline: list[dict[str, Any]] | None = None
+
+
+class WorkItemPage(_Open):
+    items: list[WorkItem]
+    next_cursor: str | None
+
+
+class RoadmapItem(_Open):
+    id: str
+    stage: str | None
+    progress: dict[str, Any]
+    title: str | None = None
+    scope: dict[str, Any] | None = None
+    demand: dict[str, Any] | None = None
+
+
+class RoadmapItemPage(_Open):
+    items: list[RoadmapItem]
+    next_cursor: str | None
+
+
+class Request(_Open):
+    key: str
+    stage: str | None
+    account: str | None = None
+    arr: float | None = None
+    opened_at: str | None = None
+    delivered_at: str | None = None
+
+
+class RequestPage(_Open):
+    items: list[Request]
+    next_cursor: str | None
+
+
+class Team(_Open):
+    team: str
+    capacity_fte: float | None = None
+    wip: int | None = None
+
+
+class TeamPage(_Open):
+    items: list[Team]
+    next_cursor: str | None
+
+
+class TeamResources(_Open):
+    team: str
+    weeks: list[dict[str, Any]]
+
+
+class ConnectorConfig(_Open):
+    """A connector's configuration; ``settings`` are the type's own (``/connector-types``)."""
+
+    type: str
+    settings: dict[str, Any]
+    name: str | None = None
+    poll_interval: str | None = Field(default=None, examples=["60s"])
+
+
+class RoadmapDocument(_Open):
+    """``roadmap.yaml``: teams and roadmap items (YAML or JSON)."""
+
+    teams: dict[str, dict[str, Any]] | None = None
+    items: list[dict[str, Any]] | None = None
+
+
+class Silence(_Open):
+    matchers: list[str | dict[str, Any]] = Field(
+        examples=[['team="payments"', 'alertname=~"Forecast.*"']]
+    )
+    endsAt: str = Field(json_schema_extra={"format": "date-time"})
+    createdBy: str
+    comment: str
+    startsAt: str | None = None

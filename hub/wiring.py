@@ -1,0 +1,72 @@
+"""Wiring one worker: the Faust app, its projection table, alerting, connector state and
+the HTTP API, each handed what it uses.
+
+The one place that knows how the parts fit; every other module receives its dependencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from connectors.state import STATE_TOPICS, ConnectState
+from connectors.webhooks import ReplayGuard
+from core.follow import follow_topics
+from core.metrics import Metrics
+from core.secrets import SecretResolver
+from core.settings import Settings
+from hub import alerting, projection_table
+from hub.api import routes
+from hub.app import HubApp, build_app
+from hub.services import Services
+
+__all__ = ["Worker", "create_worker"]
+
+
+@dataclass
+class Worker:
+    """A wired worker: the Faust app to run, and the services its routes are given."""
+
+    app: HubApp
+    services: Services = field(repr=False)
+
+
+def create_worker(
+    settings: Settings,
+    bootstrap_servers: str,
+    api_token: str,
+    environ: Mapping[str, str] | None = None,
+) -> Worker:
+    """``environ`` is where connector secret references (``${env:NAME}``) resolve."""
+
+    def web_setup(web_app: web.Application) -> None:
+        # Called when the web server starts, long after ``services`` below is bound.
+        routes.mount(web_app, services)
+
+    app = build_app(settings, bootstrap_servers, web_setup)
+    metrics = Metrics()
+    secrets = SecretResolver(environ or {})
+    connect_state = ConnectState()
+    table = projection_table.register(app, settings, bootstrap_servers, metrics)
+    alerts = alerting.register(app, settings, bootstrap_servers, table.read_model, metrics, secrets)
+
+    @app.task
+    async def follow_connect_state() -> None:
+        await follow_topics(bootstrap_servers, STATE_TOPICS, connect_state.apply, "hub-api-connect")
+
+    services = Services(
+        app=app,
+        settings=settings,
+        bootstrap_servers=bootstrap_servers,
+        api_token=api_token,
+        metrics=metrics,
+        secrets=secrets,
+        connect_state=connect_state,
+        read_model=table.read_model,
+        fold_loop=table.fold_loop,
+        alerting=alerts,
+        webhook_guard=ReplayGuard(),
+    )
+    return Worker(app, services)
