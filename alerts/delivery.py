@@ -35,7 +35,7 @@ from alerts.receivers.email import email_message, mail
 from alerts.receivers.slack import slack_message
 from alerts.receivers.webhook import webhook_payload
 from core.events import iso, utcnow
-from core.logging import scrub
+from core.http import classify
 from core.secrets import SecretResolver, is_reference
 
 __all__ = ["Deliverer", "Delivery", "DeliveryFailed", "send", "send_digest", "OnResult"]
@@ -70,16 +70,11 @@ def _post(url: str, headers: dict[str, str] | None, body: Any, timeout: float) -
         raise DeliveryFailed(f"no answer within {timeout:g}s") from None
     except requests.RequestException as exc:
         raise DeliveryFailed(f"cannot connect ({type(exc).__name__})") from None
-    if response.ok:
-        return
-    detail = scrub(response.text[:200].strip())
-    reason = f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
-    if response.status_code == 429 or response.status_code >= 500:
-        retry_after = response.headers.get("Retry-After", "")
+    failure = classify(response)
+    if failure is not None:
         raise DeliveryFailed(
-            reason, retry_after=float(retry_after) if retry_after.isdigit() else None
+            failure.reason, permanent=not failure.retriable, retry_after=failure.retry_after
         )
-    raise DeliveryFailed(reason, permanent=response.status_code not in (408, 409))
 
 
 def _tls_context(config: EmailConfig) -> ssl.SSLContext:

@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.http import HttpClient, HttpError, RetryPolicy, TokenBucket
 from core.errors import ConfigError, FatalError, HubError
 from core.events import EVENT_TYPES, EntityRef, Event, Source, make_event_id
+from core.http import HttpClient, HttpError, RetryPolicy, TokenBucket
 from core.secrets import SecretResolver
 from core.validation import FieldProblem
 

@@ -12,7 +12,7 @@ __all__ = ["connector_types", "TYPES"]
 
 # type name -> "module:Class"
 TYPES = {
-    "canonical_http": "connectors.canonical_http:CanonicalHttpConnector",
+    "canonical_http": "connectors.canonical_http.connector:CanonicalHttpConnector",
     "jira": "connectors.jira.connector:JiraConnector",
     "zendesk": "connectors.zendesk.connector:ZendeskConnector",
     "intercom": "connectors.intercom.connector:IntercomConnector",

@@ -17,34 +17,24 @@ from typing import Any
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.http import HttpClient
-from connectors.linking import field_link_events, jira_keys, link_events, rule_targets
+from connectors.hubspot.mapping import company_key, deal_key, map_company, map_deal, map_ticket
+from connectors.hubspot.streams import (
+    ARCHIVED,
+    COMPANY_PROPERTIES,
+    DEAL_PROPERTIES,
+    NEXT_AFTER,
+    SEARCH,
+    SEARCH_CEILING,
+    TICKET_PROPERTIES,
+)
+from connectors.streams import dig
 from connectors.webhooks import verify_hubspot_v3
 from core.errors import FatalError
 from core.events import Event, parse_utc
+from core.http import HttpClient
 from core.secrets import SecretRef
 
-__all__ = ["HubSpotConnector", "HubSpotSettings", "SEARCH_CEILING"]
-
-SEARCH_CEILING = 10_000
-DEAL_PROPERTIES = [
-    "dealname",
-    "amount",
-    "closedate",
-    "dealstage",
-    "pipeline",
-    "hs_lastmodifieddate",
-    "createdate",
-]
-COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate", "createdate"]
-TICKET_PROPERTIES = [
-    "subject",
-    "hs_pipeline_stage",
-    "hs_ticket_priority",
-    "createdate",
-    "closed_date",
-    "hs_lastmodifieddate",
-]
+__all__ = ["HubSpotConnector", "HubSpotSettings"]
 
 
 def _ms(moment: datetime) -> int:
@@ -92,43 +82,38 @@ class HubSpotConnector(Connector):
         self, client: HttpClient, kind: str, since_ms: int, properties: list[str]
     ) -> Iterator[tuple[list[dict[str, Any]], int]]:
         """Pages of records modified at or after ``since_ms``, re-anchoring under the ceiling."""
-        anchor, after = since_ms, 0
-        while True:
-            body = client.post_json(
-                f"/crm/v3/objects/{kind}/search",
-                {
-                    "filterGroups": [
-                        {
-                            "filters": [
-                                {
-                                    "propertyName": "hs_lastmodifieddate",
-                                    "operator": "GTE",
-                                    "value": str(anchor),
-                                }
-                            ]
-                        }
-                    ],
-                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-                    "properties": properties,
-                    "limit": self.settings.page_size,
-                    **({"after": str(after)} if after else {}),
-                },
-            )
-            results = body.get("results") or []
-            newest = max(
-                (_ms(parse_utc(r["properties"]["hs_lastmodifieddate"])) for r in results),
-                default=anchor,
-            )
-            yield results, newest
-            nxt = ((body.get("paging") or {}).get("next") or {}).get("after")
-            if not nxt:
-                return
-            if int(nxt) + self.settings.page_size > SEARCH_CEILING:
-                if newest == anchor:  # a whole ceiling of records share one timestamp
-                    raise FatalError(f"more than {SEARCH_CEILING} {kind} modified at {anchor}")
-                anchor, after = newest, 0
+        anchor = since_ms
+        while True:  # one search per anchor: the ceiling bounds each
+            query = {
+                "filterGroups": [
+                    {
+                        "filters": [
+                            {
+                                "propertyName": "hs_lastmodifieddate",
+                                "operator": "GTE",
+                                "value": str(anchor),
+                            }
+                        ]
+                    }
+                ],
+                "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": properties,
+                "limit": self.settings.page_size,
+            }
+            for body, results in SEARCH.pages(client, query, path_args={"kind": kind}):
+                newest = max(
+                    (_ms(parse_utc(r["properties"]["hs_lastmodifieddate"])) for r in results),
+                    default=anchor,
+                )
+                yield results, newest
+                nxt = dig(body, NEXT_AFTER)
+                if nxt and int(nxt) + self.settings.page_size > SEARCH_CEILING:
+                    if newest == anchor:  # a whole ceiling of records share one timestamp
+                        raise FatalError(f"more than {SEARCH_CEILING} {kind} modified at {anchor}")
+                    anchor = newest  # re-anchor: start again at after 0
+                    break
             else:
-                after = int(nxt)
+                return
 
     def _changed(
         self,
@@ -192,7 +177,7 @@ class HubSpotConnector(Connector):
             *(p for p in (self.settings.arr_property, self.settings.tier_property) if p),
         ]
         for results in self._changed(client, "companies", cursor, default, company_props):
-            yield Page([self._company(r) for r in results], dict(cursor))
+            yield Page([map_company(self.event, r, self.settings) for r in results], dict(cursor))
         stages = self._pipelines(client)
         deal_props = [
             *DEAL_PROPERTIES,
@@ -219,11 +204,13 @@ class HubSpotConnector(Connector):
             for record in results:
                 try:
                     events.extend(
-                        self._deal(
+                        map_deal(
+                            self.event,
                             record,
                             stages,
                             history.get(record["id"], []),
                             companies.get(record["id"], []),
+                            self.settings,
                         )
                     )
                 except (KeyError, TypeError, ValueError) as exc:
@@ -241,52 +228,10 @@ class HubSpotConnector(Connector):
             *([self.settings.link_property] if self.settings.link_property else []),
         ]
         for results in self._changed(client, "tickets", cursor, default, props):
-            yield Page([e for r in results for e in self._ticket(r, stages)], dict(cursor))
-
-    def _ticket(
-        self, record: Mapping[str, Any], stages: Mapping[str, Mapping[str, Any]]
-    ) -> list[Event]:
-        props = record["properties"]
-        key = f"hubspot-ticket-{record['id']}"
-        at = parse_utc(props["hs_lastmodifieddate"])
-        stage = stages.get(props.get("hs_pipeline_stage") or "", {})
-        status = stage.get("label") or props.get("hs_pipeline_stage") or "unknown"
-        events = [
-            self.event(
-                "customer_request.opened",
-                key,
-                "opened",
-                parse_utc(props.get("createdate") or props["hs_lastmodifieddate"]),
-                {
-                    "title": props.get("subject"),
-                    "priority": props.get("hs_ticket_priority"),
-                    "status": status,
-                    "channel": "hubspot",
-                },
-            ),
-            self.event(
-                "customer_request.status_changed",
-                key,
-                f"stage:{props['hs_lastmodifieddate']}",
-                at,
-                {"to_status": status},
-            ),
-        ]
-        if stage.get("closed"):
-            closed = parse_utc(props.get("closed_date") or props["hs_lastmodifieddate"])
-            events.append(
-                self.event(
-                    "customer_request.closed",
-                    key,
-                    f"closed:{closed.isoformat()}",
-                    closed,
-                    {"resolution": status},
-                )
+            yield Page(
+                [e for r in results for e in map_ticket(self.event, r, stages, self.settings)],
+                dict(cursor),
             )
-        if self.settings.link_property and props.get(self.settings.link_property):
-            keys = jira_keys([props[self.settings.link_property]])
-            events.extend(link_events(self.event, "customer_request.linked", key, keys, at))
-        return events
 
     def _archived(self, client: HttpClient, cursor: Cursor) -> list[Event]:
         """Archived deals and companies since the last look (search never shows them)."""
@@ -297,101 +242,24 @@ class HubSpotConnector(Connector):
             ("deals", "deal.deleted", deal_key),
             ("companies", "customer_account.deleted", company_key),
         ):
-            after = None
-            while True:
-                body = client.get_json(
-                    f"/crm/v3/objects/{kind}",
-                    params={
-                        "archived": "true",
-                        "limit": 100,
-                        **({"after": after} if after else {}),
-                    },
-                )
-                for record in body.get("results") or []:
-                    when = parse_utc(record.get("archivedAt") or record["updatedAt"])
-                    if _ms(when) > seen:
-                        events.append(
-                            self.event(
-                                type_,
-                                key_of(record["id"]),
-                                "archived",
-                                when,
-                                {"reason": "archived in HubSpot"},
-                            )
+            listing = {"archived": "true", "limit": 100}
+            for record in ARCHIVED.records(client, listing, path_args={"kind": kind}):
+                when = parse_utc(record.get("archivedAt") or record["updatedAt"])
+                if _ms(when) > seen:
+                    events.append(
+                        self.event(
+                            type_,
+                            key_of(record["id"]),
+                            "archived",
+                            when,
+                            {"reason": "archived in HubSpot"},
                         )
-                        newest = max(newest, _ms(when))
-                after = ((body.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
-                    break
+                    )
+                    newest = max(newest, _ms(when))
         cursor["archived"] = newest
         return events
 
     # --- mapping -------------------------------------------------------------------
-
-    def _company(self, record: Mapping[str, Any]) -> Event:
-        props = record["properties"]
-        arr = props.get(self.settings.arr_property) if self.settings.arr_property else None
-        return self.event(
-            "customer_account.upserted",
-            company_key(record["id"]),
-            f"modified:{props['hs_lastmodifieddate']}",
-            parse_utc(props["hs_lastmodifieddate"]),
-            {
-                "name": props.get("name") or record["id"],
-                "domain": props.get("domain"),
-                "arr": float(arr) if arr not in (None, "") else None,
-                "tier": props.get(self.settings.tier_property)
-                if self.settings.tier_property
-                else None,
-            },
-        )
-
-    def _deal(
-        self,
-        record: Mapping[str, Any],
-        stages: Mapping[str, Mapping[str, Any]],
-        history: list[Mapping[str, Any]],
-        companies: list[str],
-    ) -> list[Event]:
-        props = record["properties"]
-        key = deal_key(record["id"])
-        at = parse_utc(props["hs_lastmodifieddate"])
-        stage = stages.get(props.get("dealstage") or "", {})
-        events = [
-            self.event(
-                "deal.upserted",
-                key,
-                f"modified:{props['hs_lastmodifieddate']}",
-                at,
-                {
-                    "name": props.get("dealname"),
-                    "account": company_key(companies[0]) if companies else None,
-                    "pipeline": stage.get("pipeline") or props.get("pipeline"),
-                    "stage": stage.get("label") or props.get("dealstage"),
-                    "amount": float(props["amount"])
-                    if props.get("amount") not in (None, "")
-                    else None,
-                    "close_date": props["closedate"][:10] if props.get("closedate") else None,
-                    "is_closed": bool(stage.get("closed")),
-                    "is_won": bool(stage.get("won")),
-                },
-            )
-        ]
-        for entry in sorted(history, key=lambda h: h["timestamp"]):
-            label = stages.get(entry["value"], {}).get("label") or entry["value"]
-            events.append(
-                self.event(
-                    "deal.stage_changed",
-                    key,
-                    f"stage:{entry['timestamp']}:{entry['value']}",
-                    parse_utc(entry["timestamp"]),
-                    {"to_stage": label, "pipeline": stage.get("pipeline")},
-                )
-            )
-        rules = rule_targets(props.get("dealname"), self.settings.link_rules)
-        value = props.get(self.settings.link_property) if self.settings.link_property else None
-        events.extend(field_link_events(self.event, "deal.linked", key, value, at, rules))
-        return events
 
     def check(self) -> list[FieldProblem]:
         return self.probe("settings.access_token", "/crm/v3/pipelines/deals")[1]
@@ -439,7 +307,10 @@ class HubSpotConnector(Connector):
         events = []
         for record in records:
             history = (record.get("propertiesWithHistory") or {}).get("dealstage") or []
-            events.extend(self._deal(record, stages, history, companies.get(record["id"], [])))
+            deal_companies = companies.get(record["id"], [])
+            events.extend(
+                map_deal(self.event, record, stages, history, deal_companies, self.settings)
+            )
         return Page(events, {})
 
 
@@ -456,11 +327,3 @@ def _daily_cap(response: Any) -> str | None:
         if policy == "DAILY"
         else None
     )
-
-
-def company_key(record_id: Any) -> str:
-    return f"hubspot-company-{record_id}"
-
-
-def deal_key(record_id: Any) -> str:
-    return f"hubspot-deal-{record_id}"

@@ -18,13 +18,14 @@ from typing import Any
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.http import HttpClient
-from connectors.linking import jira_keys, link_events
+from connectors.intercom.mapping import account_key, map_company, map_conversation
+from connectors.intercom.streams import CONVERSATIONS, NEXT_PAGE
+from connectors.streams import dig
 from connectors.webhooks import verify_hub_signature_sha1
-from core.events import Event
+from core.http import HttpClient
 from core.secrets import SecretRef
 
-__all__ = ["IntercomConnector", "IntercomSettings", "map_conversation", "map_company"]
+__all__ = ["IntercomConnector", "IntercomSettings"]
 
 
 class IntercomSettings(ConnectorSettings):
@@ -43,115 +44,6 @@ class IntercomSettings(ConnectorSettings):
     jira_tag_prefix: str | None = None
     webhook_secret: SecretRef | None = Field(default=None, description="The app's client secret.")
     page_size: int = Field(default=100, ge=1, le=150)
-
-
-def _at(epoch: Any) -> datetime:
-    return datetime.fromtimestamp(int(epoch), UTC)
-
-
-def request_key(conversation_id: Any) -> str:
-    return f"intercom-{conversation_id}"
-
-
-def account_key(company_id: Any) -> str:
-    return f"intercom-company-{company_id}"
-
-
-def map_conversation(
-    make: Any, conversation: Mapping[str, Any], account: str | None, settings: IntercomSettings
-) -> list[Event]:
-    key = request_key(conversation["id"])
-    tags = [
-        t.get("name") for t in (conversation.get("tags") or {}).get("tags") or [] if t.get("name")
-    ]
-    team = settings.team_teams.get(str(conversation.get("team_assignee_id")))
-    team = team or settings.admin_teams.get(str(conversation.get("admin_assignee_id")))
-    team = team or next((settings.tag_teams[t] for t in tags if t in settings.tag_teams), None)
-    state = conversation.get("state") or ("open" if conversation.get("open") else "closed")
-    created, updated = _at(conversation["created_at"]), _at(conversation["updated_at"])
-    source = conversation.get("source") or {}
-    events = [
-        make(
-            "customer_request.opened",
-            key,
-            "opened",
-            created,
-            {
-                "title": conversation.get("title") or source.get("subject") or None,
-                "account": account,
-                "priority": conversation.get("priority"),
-                "status": state,
-                "channel": source.get("delivered_as"),
-                "team": team,
-                "attributes": {"tags": tags} if tags else {},
-            },
-        )
-    ]
-    stats = conversation.get("statistics") or {}
-    if stats.get("first_close_at"):
-        events.append(
-            make(
-                "customer_request.status_changed",
-                key,
-                "first_close",
-                _at(stats["first_close_at"]),
-                {"from_status": "open", "to_status": "closed"},
-            )
-        )
-    if stats.get("last_close_at") and stats.get("last_close_at") != stats.get("first_close_at"):
-        events.append(
-            make(
-                "customer_request.status_changed",
-                key,
-                f"close:{stats['last_close_at']}",
-                _at(stats["last_close_at"]),
-                {"from_status": "open", "to_status": "closed"},
-            )
-        )
-    events.append(
-        make(
-            "customer_request.status_changed",
-            key,
-            f"state:{state}:{conversation['updated_at']}",
-            updated,
-            {"to_status": state},
-        )
-    )
-    if state == "closed":
-        closed_at = _at(stats.get("last_close_at") or conversation["updated_at"])
-        events.append(
-            make(
-                "customer_request.closed",
-                key,
-                f"closed:{stats.get('last_close_at')}",
-                closed_at,
-                {"resolution": "closed"},
-            )
-        )
-    if team:
-        events.append(
-            make("customer_request.escalated", key, f"team:{team}", updated, {"team": team})
-        )
-    attribute = (conversation.get("custom_attributes") or {}).get(settings.jira_attribute or "")
-    keys = jira_keys([attribute], tags, settings.jira_tag_prefix)
-    events.extend(link_events(make, "customer_request.linked", key, keys, updated))
-    return events
-
-
-def map_company(make: Any, company: Mapping[str, Any]) -> Event:
-    spend = company.get("monthly_spend")
-    return make(
-        "customer_account.upserted",
-        account_key(company["id"]),
-        f"updated:{company.get('updated_at')}",
-        _at(company.get("updated_at") or company.get("created_at") or 0),
-        {
-            "name": company.get("name") or company["id"],
-            "tier": (company.get("plan") or {}).get("name"),
-            "arr": float(spend) * 12 if isinstance(spend, int | float) else None,
-            "domain": company.get("website"),
-        },
-    )
 
 
 class IntercomConnector(Connector):
@@ -197,20 +89,14 @@ class IntercomConnector(Connector):
             int(cursor.get("newest", 0)),
         )
         contacts: dict[str, str | None] = {}
-        while True:
-            self._found_companies: list[dict[str, Any]] = []
-            pagination: dict[str, Any] = {"per_page": self.settings.page_size}
-            if token:
-                pagination["starting_after"] = token
-            body = client.post_json(
-                "/conversations/search",
-                {
-                    "query": {"field": "updated_at", "operator": ">", "value": since},
-                    "pagination": pagination,
-                },
-            )
+        query = {
+            "query": {"field": "updated_at", "operator": ">", "value": since},
+            "pagination.per_page": self.settings.page_size,
+        }
+        self._found_companies: list[dict[str, Any]] = []
+        for body, conversations in CONVERSATIONS.pages(client, query, start=token):
             events, rejects = [], []
-            for conversation in body.get("conversations") or []:
+            for conversation in conversations:
                 try:
                     people = (conversation.get("contacts") or {}).get("contacts") or []
                     company = self._companies(client, people[0]["id"], contacts) if people else None
@@ -226,14 +112,15 @@ class IntercomConnector(Connector):
                 except (KeyError, TypeError, ValueError) as exc:
                     rejects.append(Reject(conversation, f"cannot map conversation: {exc!r}"))
             events.extend(map_company(self.event, c) for c in self._found_companies)
-            token = ((body.get("pages") or {}).get("next") or {}).get("starting_after")
+            self._found_companies = []
+            token = dig(body, NEXT_PAGE)
             if token:  # mid-pass: resume here after a crash
                 yield Page(
                     events, {"since": since, "starting_after": token, "newest": newest}, rejects
                 )
-                continue
-            yield Page(events, {"since": max(since, newest), "newest": max(since, newest)}, rejects)
-            return
+            else:
+                bound = max(since, newest)
+                yield Page(events, {"since": bound, "newest": bound}, rejects)
 
     def check(self) -> list[FieldProblem]:
         return self.probe("settings.access_token", "/me")[1]

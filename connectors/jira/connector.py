@@ -3,9 +3,9 @@
 JQL compares dates in the calling user's own time zone and to the minute, so the cursor
 (kept in UTC) is converted to the zone ``/myself`` reports and moved back by an overlap
 window; what the overlap pulls again maps to the same event ids and is ignored downstream.
-Cloud pages ``/rest/api/3/search/jql`` by ``nextPageToken``; Data Center pages
-``/rest/api/2/search`` by ``startAt``. Histories the search truncates are paged from
-``/issue/{key}/changelog``.
+What it reads is declared in ``streams.py`` (Cloud pages the search by
+``nextPageToken``, Data Center by ``startAt``; histories the search truncates are paged
+from ``/issue/{key}/changelog``); ``mapping.py`` turns issues into events.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, model_validator
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.http import HttpClient, HttpError
 from connectors.jira.mapping import (
     CORE_FIELDS,
     FieldIds,
@@ -29,8 +28,10 @@ from connectors.jira.mapping import (
     check_shape,
     map_issue,
 )
+from connectors.jira.streams import BOARD_ISSUES, CHANGELOG, SEARCH_CLOUD, SEARCH_DATACENTER
 from connectors.webhooks import verify_hub_signature_sha256
 from core.events import parse_utc
+from core.http import HttpClient, HttpError
 from core.secrets import SecretRef
 
 __all__ = ["JiraConnector", "JiraSettings"]
@@ -138,18 +139,9 @@ class JiraConnector(Connector):
         """Issue key -> team, from the boards named in the team mapping (Jira Software API)."""
         teams: dict[str, str] = {}
         for board, team in self.settings.team_mapping.boards.items():
-            start = 0
-            while True:
-                body = client.get_json(
-                    f"/rest/agile/1.0/board/{board}/issue",
-                    params={"startAt": start, "maxResults": 50, "fields": "key"},
-                )
-                issues = body.get("issues") or []
-                for issue in issues:
-                    teams.setdefault(issue["key"], team)
-                start += len(issues)
-                if not issues or start >= int(body.get("total") or 0):
-                    break
+            params = {"maxResults": 50, "fields": "key"}
+            for issue in BOARD_ISSUES.records(client, params, path_args={"board": board}):
+                teams.setdefault(issue["key"], team)
         return teams
 
     def _jql(self, since: datetime, zone: ZoneInfo) -> str:
@@ -175,26 +167,9 @@ class JiraConnector(Connector):
         }
         if expand:
             params["expand"] = "changelog"
-        if self.settings.flavor == "cloud":
-            token: str | None = None
-            while True:
-                body = client.get_json(
-                    "/rest/api/3/search/jql",
-                    params={**params, **({"nextPageToken": token} if token else {})},
-                )
-                yield body.get("issues") or []
-                token = body.get("nextPageToken")
-                if body.get("isLast", True) or not token:
-                    return
-        else:
-            start = 0
-            while True:
-                body = client.get_json("/rest/api/2/search", params={**params, "startAt": start})
-                issues = body.get("issues") or []
-                yield issues
-                start += len(issues)
-                if not issues or start >= int(body.get("total") or 0):
-                    return
+        search = SEARCH_CLOUD if self.settings.flavor == "cloud" else SEARCH_DATACENTER
+        for _, issues in search.pages(client, params):
+            yield issues
 
     def _full_histories(
         self, client: HttpClient, issue: Mapping[str, Any]
@@ -203,18 +178,9 @@ class JiraConnector(Connector):
         histories = changelog.get("histories") or []
         if int(changelog.get("total") or len(histories)) <= len(histories):
             return None
-        collected: list[dict[str, Any]] = []
-        start = 0
-        while True:
-            body = client.get_json(
-                f"/rest/api/{self._v}/issue/{issue['key']}/changelog",
-                params={"startAt": start, "maxResults": 100},
-            )
-            values = body.get("values") or []
-            collected.extend(values)
-            start += len(values)
-            if body.get("isLast", True) or not values:
-                break
+        collected = CHANGELOG.records(
+            client, {"maxResults": 100}, path_args={"version": self._v, "key": issue["key"]}
+        )
         return sorted(collected, key=lambda h: (parse_utc(h["created"]), str(h.get("id"))))
 
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:

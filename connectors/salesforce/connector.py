@@ -1,7 +1,7 @@
 """The Salesforce connector: SOQL on SystemModstamp, stage history, deletions, token refresh.
 
 Each object is its own stream with its own cursor, queried ``SystemModstamp >= cursor
-ORDER BY SystemModstamp ASC`` and paged by ``nextRecordsUrl``; ``>=`` re-reads the
+ORDER BY SystemModstamp ASC`` and paged by ``nextRecordsUrl`` (``streams.py``); ``>=`` re-reads the
 boundary record, whose event ids repeat and are ignored downstream. Stage changes come
 from ``OpportunityHistory`` at the times they happened. Deletions come from
 ``/sobjects/{type}/deleted``. Access tokens expire: on ``401 INVALID_SESSION_ID`` the
@@ -10,56 +10,21 @@ shared client refreshes the token with the refresh token and repeats the request
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import requests
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.http import HttpClient
-from connectors.linking import field_link_events, rule_targets
+from connectors.salesforce.mapping import account_key, deal_key, map_record
+from connectors.salesforce.streams import DELETED, FIELDS, QUERY, soql, soql_time
 from core.errors import ConfigError
-from core.events import Event, parse_utc
+from core.events import parse_utc
+from core.http import HttpClient, HttpError
 from core.secrets import SecretRef
 
-__all__ = ["SalesforceConnector", "SalesforceSettings", "soql_time", "STREAMS"]
-
-# object -> fields read; the cursor column is SystemModstamp except where noted
-STREAMS: dict[str, list[str]] = {
-    "Account": ["Id", "Name", "Website", "SystemModstamp", "CreatedDate"],
-    "Opportunity": [
-        "Id",
-        "Name",
-        "AccountId",
-        "StageName",
-        "Amount",
-        "CloseDate",
-        "IsClosed",
-        "IsWon",
-        "CreatedDate",
-        "SystemModstamp",
-    ],
-    "OpportunityHistory": ["Id", "OpportunityId", "StageName", "CreatedDate", "SystemModstamp"],
-    "Case": [
-        "Id",
-        "Subject",
-        "Status",
-        "Priority",
-        "AccountId",
-        "IsClosed",
-        "ClosedDate",
-        "CreatedDate",
-        "SystemModstamp",
-        "Origin",
-    ],
-}
-
-
-def soql_time(moment: datetime) -> str:
-    """SOQL datetime literal: unquoted, UTC, ``2026-05-01T07:25:37Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+__all__ = ["SalesforceConnector", "SalesforceSettings"]
 
 
 class SalesforceSettings(ConnectorSettings):
@@ -95,21 +60,16 @@ class SalesforceConnector(Connector):
 
     def _refresh(self, client: HttpClient) -> bool:
         s = self.settings
-        response = requests.post(
-            s.token_url,
-            data={
-                "grant_type": "refresh_token",
-                "client_id": s.client_id,
-                "client_secret": self.secrets.resolve(s.client_secret),
-                "refresh_token": self.secrets.resolve(s.refresh_token),
-            },
-            timeout=30,
-        )
-        if response.status_code != 200:
-            raise ConfigError(
-                f"token refresh refused: HTTP {response.status_code}: {response.text[:200]}"
-            )
-        body = response.json()
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": s.client_id,
+            "client_secret": self.secrets.resolve(s.client_secret),
+            "refresh_token": self.secrets.resolve(s.refresh_token),
+        }
+        try:  # the token endpoint through the same client: budgets, retries on 5xx and 429
+            body = self.http(s.token_url).request("POST", s.token_url, data=form).json()
+        except HttpError as exc:
+            raise ConfigError(f"token refresh refused: {exc}") from None
         client.headers["Authorization"] = f"Bearer {body['access_token']}"
         if body.get("instance_url"):
             client.base_url = body["instance_url"]
@@ -129,21 +89,15 @@ class SalesforceConnector(Connector):
             "Account": [self.settings.arr_field, self.settings.tier_field],
             "Opportunity": [self.settings.link_field],
         }.get(stream, [])
-        return [*STREAMS[stream], *(f for f in extra if f)]
+        return [*FIELDS[stream], *(f for f in extra if f)]
 
     def _records(
         self, client: HttpClient, stream: str, since: datetime
     ) -> Iterator[list[dict[str, Any]]]:
-        soql = (
-            f"SELECT {', '.join(self._fields(stream))} FROM {stream} "
-            f"WHERE SystemModstamp >= {soql_time(since)} ORDER BY SystemModstamp ASC"
-        )
-        body = client.get_json(f"{self._base}/query", params={"q": soql})
-        while True:
-            yield body.get("records") or []
-            if body.get("done", True) or not body.get("nextRecordsUrl"):
-                return
-            body = client.get_json(body["nextRecordsUrl"])
+        query = {"q": soql(stream, self._fields(stream), since)}
+        version = {"version": self.settings.api_version}
+        for _, records in QUERY.pages(client, query, path_args=version):
+            yield records
 
     def _start(self) -> datetime:
         start = self.settings.start_date
@@ -168,7 +122,7 @@ class SalesforceConnector(Connector):
                 events, rejects = [], []
                 for record in records:
                     try:
-                        events.extend(self._map(stream, record))
+                        events.extend(map_record(self.event, stream, record, self.settings))
                         since = max(since, parse_utc(record["SystemModstamp"]))
                     except (KeyError, TypeError, ValueError) as exc:
                         rejects.append(
@@ -193,11 +147,9 @@ class SalesforceConnector(Connector):
             ("Account", "customer_account.deleted", account_key),
             ("Opportunity", "deal.deleted", deal_key),
         ):
-            body = client.get_json(
-                f"{self._base}/sobjects/{stream}/deleted/",
-                params={"start": soql_time(start), "end": soql_time(now)},
-            )
-            for record in body.get("deletedRecords") or []:
+            window = {"start": soql_time(start), "end": soql_time(now)}
+            path_args = {"version": self.settings.api_version, "sobject": stream}
+            for record in DELETED.records(client, window, path_args=path_args):
                 events.append(
                     self.event(
                         type_,
@@ -210,109 +162,7 @@ class SalesforceConnector(Connector):
         cursor["deleted"] = now.isoformat()
         yield Page(events, dict(cursor))
 
-    def _map(self, stream: str, record: Mapping[str, Any]) -> list[Event]:
-        at = parse_utc(record["SystemModstamp"])
-        change = f"modstamp:{record['SystemModstamp']}"
-        if stream == "Account":
-            arr = record.get(self.settings.arr_field) if self.settings.arr_field else None
-            return [
-                self.event(
-                    "customer_account.upserted",
-                    account_key(record["Id"]),
-                    change,
-                    at,
-                    {
-                        "name": record.get("Name") or record["Id"],
-                        "domain": record.get("Website"),
-                        "arr": float(arr) if isinstance(arr, int | float) else None,
-                        "tier": record.get(self.settings.tier_field)
-                        if self.settings.tier_field
-                        else None,
-                    },
-                )
-            ]
-        if stream == "Opportunity":
-            key = deal_key(record["Id"])
-            events = [
-                self.event(
-                    "deal.upserted",
-                    key,
-                    change,
-                    at,
-                    {
-                        "name": record.get("Name"),
-                        "account": account_key(record["AccountId"])
-                        if record.get("AccountId")
-                        else None,
-                        "stage": record.get("StageName"),
-                        "amount": record.get("Amount"),
-                        "close_date": record.get("CloseDate"),
-                        "is_closed": bool(record.get("IsClosed")),
-                        "is_won": bool(record.get("IsWon")),
-                    },
-                )
-            ]
-            rules = rule_targets(record.get("Name"), self.settings.link_rules)
-            value = record.get(self.settings.link_field) if self.settings.link_field else None
-            events.extend(field_link_events(self.event, "deal.linked", key, value, at, rules))
-            return events
-        if stream == "OpportunityHistory":
-            return [
-                self.event(
-                    "deal.stage_changed",
-                    deal_key(record["OpportunityId"]),
-                    f"history:{record['Id']}",
-                    parse_utc(record["CreatedDate"]),
-                    {"to_stage": record["StageName"]},
-                )
-            ]
-        key = f"salesforce-case-{record['Id']}"
-        opened = parse_utc(record["CreatedDate"])
-        events = [
-            self.event(
-                "customer_request.opened",
-                key,
-                "opened",
-                opened,
-                {
-                    "title": record.get("Subject"),
-                    "priority": record.get("Priority"),
-                    "status": record.get("Status"),
-                    "channel": record.get("Origin"),
-                    "account": account_key(record["AccountId"])
-                    if record.get("AccountId")
-                    else None,
-                },
-            ),
-            self.event(
-                "customer_request.status_changed",
-                key,
-                change,
-                at,
-                {"to_status": record.get("Status") or ""},
-            ),
-        ]
-        if record.get("IsClosed") and record.get("ClosedDate"):
-            events.append(
-                self.event(
-                    "customer_request.closed",
-                    key,
-                    f"closed:{record['ClosedDate']}",
-                    parse_utc(record["ClosedDate"]),
-                    {"resolution": record.get("Status")},
-                )
-            )
-        return events
-
     def check(self) -> list[FieldProblem]:
         return self.probe(
             "settings.refresh_token", f"{self._base}/limits", url_field="settings.instance_url"
         )[1]
-
-
-def account_key(record_id: str) -> str:
-    return f"salesforce-account-{record_id}"
-
-
-def deal_key(record_id: str) -> str:
-    return f"salesforce-opportunity-{record_id}"

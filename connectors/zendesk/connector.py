@@ -15,9 +15,10 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.http import HttpClient
 from connectors.webhooks import verify_zendesk
 from connectors.zendesk.mapping import ZendeskContext, map_organization, map_ticket
+from connectors.zendesk.streams import AUDITS, TICKETS
+from core.http import HttpClient
 from core.secrets import SecretRef
 
 __all__ = ["ZendeskConnector", "ZendeskSettings"]
@@ -76,13 +77,7 @@ class ZendeskConnector(Connector):
         )
 
     def _audits(self, client: HttpClient, ticket_id: Any) -> list[dict[str, Any]]:
-        audits: list[dict[str, Any]] = []
-        url: str | None = f"/api/v2/tickets/{ticket_id}/audits.json"
-        while url:
-            body = client.get_json(url)
-            audits.extend(body.get("audits") or [])
-            url = body.get("next_page")
-        return audits
+        return AUDITS.records(client, path_args={"ticket": ticket_id})
 
     def _organizations(self, client: HttpClient, ids: set[Any]) -> list[dict[str, Any]]:
         orgs: list[dict[str, Any]] = []
@@ -99,23 +94,18 @@ class ZendeskConnector(Connector):
 
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:
         client, context = self.client(), self._context()
-        params: dict[str, Any] = {"per_page": self.settings.page_size}
-        if cursor and cursor.get("after_cursor"):
-            params["cursor"] = cursor["after_cursor"]  # never start_time again
-        else:
-            start = self.settings.start_date
-            since = (
-                datetime.combine(start, datetime.min.time(), UTC)
-                if start
-                else datetime(1970, 1, 2, tzinfo=UTC)
-            )
-            since = min(since, datetime.now(UTC) - timedelta(seconds=60))
-            params["start_time"] = int(since.timestamp())
-        url = "/api/v2/incremental/tickets/cursor.json"
-        while True:
-            body = client.get_json(url, params=params)
+        resume = (cursor or {}).get("after_cursor")  # never start_time again
+        start = self.settings.start_date
+        since = (
+            datetime.combine(start, datetime.min.time(), UTC)
+            if start
+            else datetime(1970, 1, 2, tzinfo=UTC)
+        )
+        since = min(since, datetime.now(UTC) - timedelta(seconds=60))
+        params = {"per_page": self.settings.page_size, "start_time": int(since.timestamp())}
+        for body, tickets in TICKETS.pages(client, params, start=resume):
             events, rejects, org_ids = [], [], set()
-            for ticket in body.get("tickets") or []:
+            for ticket in tickets:
                 try:
                     events.extend(map_ticket(ticket, self._audits(client, ticket["id"]), context))
                     if ticket.get("organization_id"):
@@ -130,11 +120,8 @@ class ZendeskConnector(Connector):
                         org, context, self.settings.arr_field, self.settings.tier_field
                     )
                 )
-            after = body.get("after_cursor") or (cursor or {}).get("after_cursor")
-            yield Page(events, {"after_cursor": after}, rejects)
-            if body.get("end_of_stream", True) or not body.get("after_cursor"):
-                return
-            params = {"per_page": self.settings.page_size, "cursor": body["after_cursor"]}
+            resume = body.get("after_cursor") or resume
+            yield Page(events, {"after_cursor": resume}, rejects)
 
     def check(self) -> list[FieldProblem]:
         credential = "settings.oauth_token" if self.settings.oauth_token else "settings.api_token"

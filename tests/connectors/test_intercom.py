@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from connectors.config import build_connector, parse_config
-from connectors.intercom.connector import IntercomConnector, IntercomSettings, map_conversation
+from connectors.intercom.connector import IntercomConnector, IntercomSettings
+from connectors.intercom.mapping import map_conversation
 from connectors.webhooks import WebhookRejected
 from core.secrets import SecretResolver
 from emulators.intercom import IntercomEmulator, generate_conversations

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.config import build_connector, parse_config
-from connectors.http import HttpError
 from connectors.jira.connector import JiraConnector
+from core.http import HttpError
 from core.secrets import SecretResolver
 from emulators.jira import JiraEmulator, generate_project, jira_time
 from projections.replay import replay

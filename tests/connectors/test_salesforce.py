@@ -9,6 +9,7 @@ from typing import Any
 
 from connectors.config import build_connector, parse_config
 from connectors.salesforce.connector import SalesforceConnector
+from connectors.salesforce.mapping import map_record
 from core.secrets import SecretResolver
 from emulators.salesforce import SalesforceEmulator, generate_org, sf_time
 from projections.replay import replay
@@ -123,6 +124,8 @@ def test_the_real_sample_records_map() -> None:
     sample = json.loads(SAMPLE.read_text())
     with SalesforceEmulator({}) as sf:
         c = connector(sf, link_field=None, arr_field=None)
-        events = [e for r in sample["records"] for e in c._map("Opportunity", r)]
+        events = [
+            e for r in sample["records"] for e in map_record(c.event, "Opportunity", r, c.settings)
+        ]
     assert len({e.entity.key for e in events}) == sample["totalSize"] == len(sample["records"])
     assert all(e.type == "deal.upserted" for e in events)

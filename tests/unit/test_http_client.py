@@ -6,17 +6,15 @@ from email.utils import formatdate
 
 import pytest
 
-from connectors.http import (
+from core.errors import RetriableError
+from core.http import (
     HttpClient,
     HttpError,
     RetryPolicy,
     TokenBucket,
-    paginate_link,
-    paginate_offset,
-    paginate_token,
+    classify,
     retry_after_seconds,
 )
-from core.errors import RetriableError
 from emulators.http_server import EmulatorServer, Reply, Request
 
 
@@ -137,24 +135,24 @@ def test_token_bucket_holds_a_backfill_to_its_rate() -> None:
     assert now[0] == pytest.approx(3.0)
 
 
-def test_paginators_walk_offset_token_and_link_styles() -> None:
-    """All three styles visit every page once and stop where the source says."""
-    data = list(range(7))
-    pages = list(
-        paginate_offset(
-            lambda o: {"values": data[o : o + 3], "total": 7},
-            lambda b: b["values"],
-            lambda b: b["total"],
-        )
-    )
-    assert [items for _, items in pages] == [[0, 1, 2], [3, 4, 5], [6]]
-    tokens = {None: ({"v": [1]}, "a"), "a": ({"v": [2]}, None)}
-    got = list(
-        paginate_token(
-            lambda t: {**tokens[t][0], "next": tokens[t][1]}, lambda b: b["v"], lambda b: b["next"]
-        )
-    )
-    assert [items for _, items in got] == [[1], [2]]
-    links = {"/1": {"r": [1], "next": "/2"}, "/2": {"r": [2], "next": None}}
-    got = list(paginate_link("/1", links.__getitem__, lambda b: b["r"], lambda b: b["next"]))
-    assert [items for _, items in got] == [[1], [2]]
+def test_one_classifier_says_what_a_failure_means() -> None:
+    """429, 408 and 5xx are retriable with the server's wait; other 4xx are not; 2xx is no failure."""
+    import requests
+
+    def response(
+        status: int, headers: dict[str, str] | None = None, text: str = ""
+    ) -> requests.Response:
+        made = requests.Response()
+        made.status_code, made._content = status, text.encode()
+        made.headers.update(headers or {})
+        return made
+
+    assert classify(response(204)) is None
+    limited = classify(response(429, {"Retry-After": "7"}))
+    assert limited is not None and limited.retriable and limited.retry_after == 7.0
+    assert limited.rate_limited
+    for status in (408, 500, 503):
+        failure = classify(response(status))
+        assert failure is not None and failure.retriable, status
+    refused = classify(response(400, text="bad field"))
+    assert refused is not None and not refused.retriable and refused.reason == "HTTP 400: bad field"

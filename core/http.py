@@ -1,11 +1,13 @@
-"""The one HTTP client every connector uses: timeouts, retries, rate limits, paging.
+"""The hub's one HTTP layer: the client connectors use, and the failure classifier that
+alert delivery shares with it.
 
-Failures are classified in one place, by what the caller should do (singer-sdk style):
-429 and 5xx and connection errors are retried with backoff (honouring ``Retry-After`` in
-seconds or as an HTTP date, and the source's own reset headers); 401 is retried once
-after ``on_unauthorized`` refreshes credentials; any other 4xx is fatal, with the
-source's own message. A token bucket keeps a backfill under the source's rate limit.
-Authorization headers are never logged, and secret values are scrubbed from messages.
+Failures are classified in one place (``classify``), by what the caller should do
+(singer-sdk style): 408, 425, 429 and 5xx and connection errors are retried with backoff
+(honouring ``Retry-After`` in seconds or as an HTTP date, and the source's own reset
+headers); 401 is retried once after ``on_unauthorized`` refreshes credentials; any other
+4xx is fatal, with the source's own message. A token bucket keeps a backfill under the
+source's rate limit. Authorization headers are never logged, and secret values are
+scrubbed from messages.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -26,14 +28,13 @@ from core.errors import FatalError, RetriableError
 from core.logging import scrub
 
 __all__ = [
+    "Failure",
     "HttpClient",
-    "TokenBucket",
-    "RetryPolicy",
-    "retry_after_seconds",
     "HttpError",
-    "paginate_offset",
-    "paginate_token",
-    "paginate_link",
+    "RetryPolicy",
+    "TokenBucket",
+    "classify",
+    "retry_after_seconds",
 ]
 
 log = structlog.get_logger(__name__)
@@ -45,6 +46,38 @@ class HttpError(FatalError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+RETRIABLE_STATUSES = frozenset({408, 409, 425, 429})
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An answer that is not a success, and what to do about it."""
+
+    status: int
+    retriable: bool
+    retry_after: float | None  # what the server asked for, when it said
+    reason: str  # "HTTP 503: <excerpt>", secrets scrubbed
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.status == 429
+
+
+def classify(response: requests.Response) -> Failure | None:
+    """``None`` for a success; otherwise whether a retry can help and how long to wait."""
+    status = response.status_code
+    if status < 400:
+        return None
+    retriable = status in RETRIABLE_STATUSES or status >= 500
+    detail = _excerpt(response)
+    return Failure(
+        status=status,
+        retriable=retriable,
+        retry_after=retry_after_seconds(response.headers) if retriable else None,
+        reason=f"HTTP {status}" + (f": {detail}" if detail else ""),
+    )
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -169,9 +202,10 @@ class HttpClient:
                 )
                 self.sleep(delay)
                 continue
-            status = response.status_code
-            if status < 400:
+            failure = classify(response)
+            if failure is None:
                 return response
+            status = failure.status
             if (
                 status == 401
                 and not refreshed
@@ -183,22 +217,20 @@ class HttpClient:
             reason = self.refuse(response) if self.refuse else None
             if reason:
                 raise HttpError(f"{method} {_safe_url(url)}: HTTP {status}: {reason}", status)
-            if status == 429 or status >= 500:
-                waited = retry_after_seconds(response.headers)
+            if failure.retriable:
+                waited = failure.retry_after
                 delay = waited if waited is not None else self.policy.backoff(attempt)
                 delay = min(delay, self.policy.max_delay)
                 last_problem = f"HTTP {status}"
                 log.warning(
-                    "source asked us to wait" if status == 429 else "source error; retrying",
+                    "source asked us to wait" if failure.rate_limited else "source error; retrying",
                     url=_safe_url(url),
                     status=status,
                     in_seconds=round(delay, 2),
                 )
                 self.sleep(delay)
                 continue
-            raise HttpError(
-                f"{method} {_safe_url(url)}: HTTP {status}: {_excerpt(response)}", status
-            )
+            raise HttpError(f"{method} {_safe_url(url)}: {failure.reason}", status)
         raise RetriableError(
             f"{method} {_safe_url(url)}: gave up after {self.policy.attempts} "
             f"attempts ({last_problem})"
@@ -226,50 +258,4 @@ def _safe_url(url: str) -> str:
 
 
 def _excerpt(response: requests.Response, limit: int = 300) -> str:
-    return scrub(response.text[:limit].replace("\n", " "))
-
-
-def paginate_offset(
-    fetch: Callable[[int], Any],
-    items_of: Callable[[Any], list[Any]],
-    total_of: Callable[[Any], int | None],
-) -> Iterator[tuple[Any, list[Any]]]:
-    """``startAt``/``offset`` style: stop at the total, or at a short or empty page."""
-    offset = 0
-    while True:
-        body = fetch(offset)
-        items = items_of(body)
-        yield body, items
-        offset += len(items)
-        total = total_of(body)
-        if not items or (total is not None and offset >= total):
-            return
-
-
-def paginate_token(
-    fetch: Callable[[str | None], Any],
-    items_of: Callable[[Any], list[Any]],
-    next_of: Callable[[Any], str | None],
-) -> Iterator[tuple[Any, list[Any]]]:
-    """Cursor/token style (``nextPageToken``, ``after``, ``starting_after``)."""
-    token: str | None = None
-    while True:
-        body = fetch(token)
-        yield body, items_of(body)
-        token = next_of(body)
-        if not token:
-            return
-
-
-def paginate_link(
-    first: str,
-    fetch: Callable[[str], Any],
-    items_of: Callable[[Any], list[Any]],
-    next_of: Callable[[Any], str | None],
-) -> Iterator[tuple[Any, list[Any]]]:
-    """Link style: each page names the URL of the next (``nextRecordsUrl``, ``after_url``)."""
-    url: str | None = first
-    while url:
-        body = fetch(url)
-        yield body, items_of(body)
-        url = next_of(body)
+    return scrub(response.text[:limit].replace("\n", " ").strip())

@@ -16,9 +16,10 @@ from collections.abc import Iterator, Mapping
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
+from connectors.canonical_http.mapping import map_events
+from connectors.canonical_http.streams import EVENTS
 from connectors.webhooks import verify_hub_signature_sha256
-from core.codec import decode_dict
-from core.errors import SkippableError
+from core.http import HttpClient
 from core.secrets import SecretRef
 
 __all__ = ["CanonicalHttpConnector", "CanonicalHttpSettings"]
@@ -37,40 +38,18 @@ class CanonicalHttpConnector(Connector):
     supports_webhooks = True
     settings: CanonicalHttpSettings
 
-    def client(self):
+    def client(self) -> HttpClient:
         token = self.secrets.resolve(self.settings.token)
         return self.http(self.settings.base_url, headers={"Authorization": f"Bearer {token}"})
 
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:
         client = self.client()
         after = (cursor or {}).get("after")
-        while True:
-            params = {"limit": self.settings.page_size, **({"after": after} if after else {})}
-            body = client.get_json("/events", params=params)
-            events, rejects = self._map(body.get("events", []))
+        params = {"limit": self.settings.page_size}
+        for body, raws in EVENTS.pages(client, params, start=after):
+            events, rejects = map_events(raws, self.name)
             after = body.get("next_after") or after
             yield Page(events, {"after": after}, rejects)
-            if not body.get("has_more"):
-                return
-
-    def _map(self, raws: list[object]) -> tuple[list, list[Reject]]:
-        events, rejects = [], []
-        for raw in raws:
-            try:
-                event = decode_dict(raw)
-            except SkippableError as exc:
-                rejects.append(Reject(raw, str(exc)))
-                continue
-            if event.source.connector != self.name:
-                rejects.append(
-                    Reject(
-                        raw,
-                        f"source.connector is {event.source.connector!r}, expected {self.name!r}",
-                    )
-                )
-                continue
-            events.append(event)
-        return events, rejects
 
     def check(self) -> list[FieldProblem]:
         return self.probe("settings.token", "/events", params={"limit": 1})[1]
@@ -84,5 +63,5 @@ class CanonicalHttpConnector(Connector):
         except ValueError as exc:
             return Page([], {}, [Reject(body.decode(errors="replace"), f"not JSON: {exc}")])
         raws = payload.get("events", []) if isinstance(payload, dict) else []
-        events, rejects = self._map(raws)
+        events, rejects = map_events(raws, self.name)
         return Page(events, {}, rejects)

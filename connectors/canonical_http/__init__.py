@@ -1,0 +1,1 @@
+"""``canonical_http``: in-house sources that already serve canonical events."""
