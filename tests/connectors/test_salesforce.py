@@ -102,8 +102,8 @@ def test_incremental_sends_the_cursor_and_deletions_arrive() -> None:
 
 
 def test_refused_refresh_and_bad_field_are_reported() -> None:
-    """A revoked refresh token names the credential; an unknown ARR column fails the sync with
-    Salesforce's own message."""
+    """A revoked refresh token is reported with Salesforce's invalid_grant; an unknown ARR
+    column fails the sync with Salesforce's own message."""
     with SalesforceEmulator(generate_org(1, 1)) as sf:
         assert connector(sf).check() == []
         bad = connector(sf, arr_field="Nope__c")
