@@ -20,7 +20,7 @@ import requests
 from bench.common import Result, Worker, produce, work_item_events
 from core.codec import encode
 from core.events import EntityRef, WorkItemStatusChanged, make_event_id
-from core.producer import EventProducer
+from core.publish import SyncPublisher
 from core.topics import ensure_topics
 from emulators.jira import JiraEmulator, generate_project
 from hub.broker import EmbeddedBroker, free_port
@@ -54,10 +54,10 @@ class _Load(threading.Thread):
 
     def run(self) -> None:
         events = work_item_events(10_000_000, keys=5_000, prefix="LOAD")
-        with EventProducer(self.bootstrap) as producer:
+        with SyncPublisher(self.bootstrap, origin="bench") as producer:
             while not self.stop.is_set():
                 tick = time.perf_counter()
-                producer.send_events(next(events) for _ in range(LOAD_PER_SECOND // 10))
+                producer.publish_events(next(events) for _ in range(LOAD_PER_SECOND // 10))
                 time.sleep(max(0.0, 0.1 - (time.perf_counter() - tick)))
 
 
@@ -103,7 +103,7 @@ def run(quick: bool) -> list[Result]:
             time.sleep(2)
             direct, hooked, pulled = [], [], []
             steps = count()
-            with EventProducer(bootstrap) as producer:
+            with SyncPublisher(bootstrap, origin="bench") as producer:
                 for n in range(samples):
                     key = f"DIRECT-{n}"
                     ref = EntityRef(kind="work_item", key=key)
@@ -114,7 +114,7 @@ def run(quick: bool) -> list[Result]:
                         occurred_at=datetime.now(UTC),
                         payload={"to_status": "Shipped", "to_category": "done"},
                     )
-                    producer.send_raw("hub.workitems", ref.stream_key, encode(event))
+                    producer.publish([("hub.workitems", ref.stream_key, encode(event))])
                     direct.append(
                         _visible(session, f"{worker.url}/api/v1/workitems/{key}", "Shipped")
                     )

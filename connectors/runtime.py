@@ -25,7 +25,7 @@ from core.errors import HubError, RetriableError
 from core.events import iso, utcnow
 from core.follow import follow_topics
 from core.logging import scrub
-from core.producer import EventProducer, dead_letter_record
+from core.publish import SyncPublisher, dead_letter_record
 from core.secrets import SecretResolver
 from core.topics import CONNECT_OFFSETS, CONNECT_STATUS
 
@@ -50,7 +50,9 @@ class ConnectorRuntime:
         self.bootstrap_servers = bootstrap_servers
         self.secrets = secrets
         self.state = ConnectState()
-        self.producer = EventProducer(bootstrap_servers, client_id="hub-connect")
+        self.producer = SyncPublisher(
+            bootstrap_servers, origin="connector", client_id="hub-connect"
+        )
         self.stop_event = threading.Event()
         self.tasks: dict[str, _Task] = {}
         self.crash_after_pages = crash_after_pages  # fault injection for tests, see settings
@@ -103,12 +105,12 @@ class ConnectorRuntime:
             "worker": f"{os.uname().nodename}:{os.getpid()}",
             "updated_at": iso(utcnow()),
         }
-        self.producer.send_raw(CONNECT_STATUS.name, name, json.dumps(record).encode())
+        self.producer.publish([(CONNECT_STATUS.name, name, json.dumps(record).encode())])
         self.state.apply(CONNECT_STATUS.name, name, record)
 
     def commit(self, name: str, cursor: dict[str, Any], reset: int) -> None:
         record = {"cursor": cursor, "reset": reset, "committed_at": iso(utcnow())}
-        self.producer.send_raw(CONNECT_OFFSETS.name, name, json.dumps(record).encode())
+        self.producer.publish([(CONNECT_OFFSETS.name, name, json.dumps(record).encode())])
         self.state.apply(CONNECT_OFFSETS.name, name, record)
 
 
@@ -210,7 +212,7 @@ class _Task(threading.Thread):
             if self._changed(stamp):
                 self.log.info("sync interrupted by a configuration change")
                 break
-            produced += runtime.producer.send_events(page.events)
+            produced += runtime.producer.publish_events(page.events)
             rejected += self._dead_letter(page)
             runtime.pages_produced += 1
             if runtime.crash_after_pages and runtime.pages_produced >= runtime.crash_after_pages:
@@ -238,7 +240,7 @@ class _Task(threading.Thread):
 
     def _dead_letter(self, page: Page) -> int:
         for reject in page.rejects:
-            self.runtime.producer.send_dead_letter(
+            self.runtime.producer.publish_dead_letter(
                 dead_letter_record(reject.raw, reject.error, f"connector:{self.connector_name}"),
                 key=self.connector_name,
             )

@@ -444,6 +444,5 @@ Event = Annotated[
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 EVENT_TYPES: dict[str, type[_Envelope]] = {
-    cls.model_fields["type"].default: cls
-    for cls in _Envelope.__subclasses__()
+    cls.model_fields["type"].default: cls for cls in _Envelope.__subclasses__()
 }

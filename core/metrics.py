@@ -5,17 +5,62 @@ One registry per app instance, so tests can build several apps in one process.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
-__all__ = ["Metrics"]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["ConnectorStatus", "Metrics"]
+
+
+class ConnectorStatus(Collector):
+    """The connector runtime is another process: its per-connector totals come from the
+    status records it writes, exported here with their true types at every scrape."""
+
+    def __init__(self, status: Callable[[], Mapping[str, Mapping[str, Any]]]) -> None:
+        self.status = status
+
+    def collect(self) -> Iterator[Metric]:
+        produced = CounterMetricFamily(
+            "hub_connector_events_produced", "Events a connector produced.", labels=["connector"]
+        )
+        errors = CounterMetricFamily(
+            "hub_connector_errors",
+            "Failed syncs since the connector was created.",
+            labels=["connector"],
+        )
+        seconds = GaugeMetricFamily(
+            "hub_connector_last_sync_seconds", "Duration of the last sync.", labels=["connector"]
+        )
+        running = GaugeMetricFamily(
+            "hub_connector_running", "1 when the connector is RUNNING.", labels=["connector"]
+        )
+        for name, record in sorted(self.status().items()):
+            produced.add_metric([name], float(record.get("events_produced_total") or 0))
+            errors.add_metric([name], float(record.get("errors_total") or 0))
+            seconds.add_metric([name], float(record.get("last_sync_seconds") or 0))
+            running.add_metric([name], 1.0 if record.get("state") == "RUNNING" else 0.0)
+        yield from (produced, errors, seconds, running)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    """``connector_status``, in a worker: where the connectors' status records are read."""
+
+    def __init__(
+        self, connector_status: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.events_produced = Counter(
-            "hub_events_produced_total", "Events produced to a topic.", ["topic"], registry=r
+        if connector_status is not None:
+            r.register(ConnectorStatus(connector_status))
+        self.records_produced = Counter(
+            "hub_records_produced_total",
+            "Records this process produced and the broker acknowledged: events, dead letters, "
+            "state.",
+            ["topic", "origin"],
+            registry=r,
         )
         self.events_folded = Counter(
             "hub_events_folded_total", "Events folded into projections.", ["topic"], registry=r
@@ -26,36 +71,8 @@ class Metrics:
             ["topic"],
             registry=r,
         )
-        self.dead_lettered = Counter(
-            "hub_dead_letters_total",
-            "Records sent to the dead-letter topic.",
-            ["origin"],
-            registry=r,
-        )
         self.fold_lag = Gauge(
             "hub_fold_lag_events", "Events on the topic not yet folded.", ["topic"], registry=r
-        )
-        # The connector runtime is another process: these mirror its status records.
-        self.sync_seconds = Gauge(
-            "hub_connector_last_sync_seconds",
-            "Duration of the last connector sync.",
-            ["connector"],
-            registry=r,
-        )
-        self.sync_errors = Gauge(
-            "hub_connector_errors_total",
-            "Failed syncs since the connector was created.",
-            ["connector"],
-            registry=r,
-        )
-        self.connector_events = Gauge(
-            "hub_connector_events_produced_total",
-            "Events a connector produced.",
-            ["connector"],
-            registry=r,
-        )
-        self.connector_up = Gauge(
-            "hub_connector_running", "1 when the connector is RUNNING.", ["connector"], registry=r
         )
         self.api_latency = Histogram(
             "hub_api_request_seconds",
@@ -76,13 +93,6 @@ class Metrics:
             "Duration of the last drift rule evaluation.",
             registry=r,
         )
-
-    def mirror_connectors(self, status: dict[str, dict[str, object]]) -> None:
-        for name, record in status.items():
-            self.sync_seconds.labels(name).set(float(record.get("last_sync_seconds") or 0))  # type: ignore[arg-type]
-            self.sync_errors.labels(name).set(float(record.get("errors_total") or 0))  # type: ignore[arg-type]
-            self.connector_events.labels(name).set(float(record.get("events_produced_total") or 0))  # type: ignore[arg-type]
-            self.connector_up.labels(name).set(1.0 if record.get("state") == "RUNNING" else 0.0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -14,7 +14,6 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from alerts.store import AlertStore
 from core.events import iso, utcnow
 from core.follow import follow_topics
 from core.metrics import Metrics
+from core.publish import AsyncPublisher
 from core.secrets import SecretResolver
 from core.settings import Settings
 from core.topics import ALERTING
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["AlertingService", "register", "TICK_SECONDS"]
 
 log = structlog.get_logger(__name__)
-Produce = Callable[[str, str | None, bytes | None], Awaitable[Any]]
 TICK_SECONDS = 0.5
 MIN_EVALUATION_GAP = 1.0  # seconds between change-triggered evaluations
 DUTY_CYCLE_FACTOR = 10.0  # change-triggered evaluations wait 10x their own duration
@@ -57,7 +56,7 @@ class AlertingService:
         self,
         config: AlertingConfig,
         *,
-        produce: Produce,
+        publisher: AsyncPublisher,
         bootstrap_servers: str,
         read_model: ReadModel,
         metrics: Metrics,
@@ -66,7 +65,7 @@ class AlertingService:
         clock: Any = utcnow,
     ) -> None:
         self.config = config
-        self.produce = produce
+        self.publisher = publisher
         self.bootstrap_servers = bootstrap_servers
         self.read_model = read_model
         self.metrics = metrics
@@ -89,7 +88,7 @@ class AlertingService:
         record_key = f"{kind}/{key}"
         record = {"rev": self.store.next_revision(record_key), "value": value}
         self.store.apply(ALERTING.name, record_key, record)
-        await (await self.produce(ALERTING.name, record_key, json.dumps(record).encode()))
+        await self.publisher.publish([(ALERTING.name, record_key, json.dumps(record).encode())])
 
     async def follow(self) -> None:
         await follow_topics(
@@ -282,7 +281,7 @@ def register(
     """Alerting's tasks on ``app``: follow ``hub.alerting``, and the leader's timer."""
     service = AlertingService(
         load_alerting(settings.alerting_file),
-        produce=app.produce,
+        publisher=AsyncPublisher(app.produce, origin="worker", metrics=metrics),
         bootstrap_servers=bootstrap_servers,
         read_model=read_model,
         metrics=metrics,

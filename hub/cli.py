@@ -125,7 +125,7 @@ def topics_list(ctx: click.Context) -> None:
 @click.pass_context
 def publish(ctx: click.Context, file: Any) -> None:
     """Validate canonical events in FILE (JSON lines, - for stdin) and produce them."""
-    from core.producer import EventProducer
+    from core.publish import SyncPublisher
     from core.runtime_files import resolve_bootstrap
     from hub.publish import parse_event_lines
 
@@ -134,8 +134,8 @@ def publish(ctx: click.Context, file: Any) -> None:
         for error in errors:
             click.echo(f"{file.name}: {error}", err=True)
         raise click.ClickException(f"{len(errors)} invalid line(s); nothing was published")
-    with EventProducer(resolve_bootstrap(_settings(ctx))) as producer:
-        count = producer.send_events(events)
+    with SyncPublisher(resolve_bootstrap(_settings(ctx)), origin="cli") as producer:
+        count = producer.publish_events(events)
     click.echo(f"published {count} event(s)")
 
 

@@ -57,8 +57,8 @@ def register(cli: click.Group) -> None:
                 previous = runtime.state.configs.get(name)
                 if previous is None or previous.get("config") != wanted:
                     record = config_record(wanted, previous)
-                    runtime.producer.send_raw(
-                        CONNECT_CONFIGS.name, name, json.dumps(record).encode()
+                    runtime.producer.publish(
+                        [(CONNECT_CONFIGS.name, name, json.dumps(record).encode())]
                     )
                     runtime.state.apply(CONNECT_CONFIGS.name, name, record)
                     click.echo(f"applied {name} from {path}", err=True)
@@ -209,7 +209,7 @@ def register(cli: click.Group) -> None:
         """Produce again every dead letter that is now a valid event; report the rest."""
         from core.codec import decode
         from core.errors import SkippableError
-        from core.producer import EventProducer
+        from core.publish import SyncPublisher
         from core.runtime_files import resolve_bootstrap
         from core.topics import DEADLETTER, read_topic
 
@@ -224,6 +224,6 @@ def register(cli: click.Group) -> None:
             except SkippableError as exc:
                 still += 1
                 click.echo(f"still invalid ({letter['origin']}): {exc}", err=True)
-        with EventProducer(bootstrap) as producer:
-            producer.send_events(events)
+        with SyncPublisher(bootstrap, origin="cli") as producer:
+            producer.publish_events(events)
         click.echo(f"replayed {len(events)}; {still} still invalid")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from types import SimpleNamespace
@@ -32,7 +32,8 @@ from faust.streams import _current_event
 
 from core.log_reader import SOURCE_TOPICS, Position
 from core.metrics import Metrics
-from core.producer import dead_letter_record
+from core.publish import AsyncPublisher, dead_letter_record
+from core.topics import DEADLETTER
 from core.transport import FETCH_MAX_WAIT_MS
 from hub.projector import RawRecord, fold_batch
 from projections.tracking import TRACKING_KEY, Fold
@@ -81,15 +82,11 @@ class FoldLoop:
         fold: Fold,
         bootstrap_servers: str,
         metrics: Metrics,
-        deadletter: Any,
+        publisher: AsyncPublisher,
     ) -> None:
-        """``app`` for its producer and assignment; ``deadletter`` is a Faust topic."""
+        """``app`` for its producer and assignment; dead letters go out through ``publisher``."""
         self.app, self.table, self.fold = app, table, fold
-        self.bootstrap_servers, self.metrics, self.deadletter = (
-            bootstrap_servers,
-            metrics,
-            deadletter,
-        )
+        self.bootstrap_servers, self.metrics, self.publisher = bootstrap_servers, metrics, publisher
         self.consumer: Any = None
         self.partitions = 0  # of each source topic, and of the changelog
         self.owned: set[int] = set()
@@ -203,8 +200,10 @@ class FoldLoop:
             with _writing_to(_partition_of(state)):
                 self.table[raw_key] = state
             self._cache[key] = state
-        parked = [await self._dead_letter(record, reason) for record, reason in result.rejected]
-        await asyncio.gather(*parked)
+        await self.publisher.publish(
+            (DEADLETTER.name, None, self._dead_letter(record, reason))
+            for record, reason in result.rejected
+        )
         checkpoints: dict[int, dict[str, int]] = defaultdict(dict)
         for tp, rs in batches.items():
             checkpoints[tp.partition][f"{tp.topic}/{tp.partition}"] = rs[-1].offset
@@ -221,19 +220,15 @@ class FoldLoop:
         # Table writes queue in Faust's producer buffer; drain it before the next batch.
         await self.app.producer.buffer.wait_until_ebb()
 
-    async def _dead_letter(self, record: RawRecord, reason: str) -> Awaitable[Any]:
-        """Queue a dead letter; the returned future completes when the broker has it."""
+    def _dead_letter(self, record: RawRecord, reason: str) -> bytes:
+        """The dead letter for a record no fold could take, with where it sat in the log."""
         log.warning("dead-lettered", topic=record.position.topic, reason=reason)
-        self.metrics.dead_lettered.labels("worker").inc()
         context = {
             "topic": record.position.topic,
             "partition": record.position.partition,
             "offset": record.position.offset,
         }
-        sent: Awaitable[Any] = await self.deadletter.send(
-            value=dead_letter_record(record.value, reason, "worker", context=context)
-        )
-        return sent
+        return dead_letter_record(record.value, reason, "worker", context=context)
 
     async def lag(self) -> dict[str, int]:
         """Records on each source topic not yet folded, over the partitions owned here."""

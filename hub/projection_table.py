@@ -16,8 +16,8 @@ import pydantic_core
 from faust.serializers import codecs
 
 from core.metrics import Metrics
+from core.publish import AsyncPublisher
 from core.settings import Settings
-from core.topics import DEADLETTER
 from hub.fold_loop import FoldLoop, is_checkpoint
 from hub.read_model import ReadModel, follow_changelog
 from projections.entities import fold_entity
@@ -70,7 +70,8 @@ def register(
     table.value_serializer = "hub-state"  # type: ignore[attr-defined]
     table.changelog_topic.value_serializer = "hub-state"  # type: ignore[attr-defined]
 
-    loop = FoldLoop(app, table, fold_entity, bootstrap_servers, metrics, app.topic(DEADLETTER.name))
+    publisher = AsyncPublisher(app.produce, origin="worker", metrics=metrics)
+    loop = FoldLoop(app, table, fold_entity, bootstrap_servers, metrics, publisher)
 
     async def on_revoked(*_: Any, **__: Any) -> None:
         await loop.on_revoked()

@@ -95,16 +95,18 @@ def apply_rebuild(
     bootstrap_servers: str, app_id: str, entities: Entities, *, force: bool = False
 ) -> int:
     """Write rebuilt states to the table changelog; refuses while workers are running."""
-    from core.producer import EventProducer
+    from core.publish import SyncPublisher
 
     if not force and _group_members(bootstrap_servers, app_id):
         raise FatalError(f"workers of {app_id!r} are running; stop them before --apply")
     written = 0
-    with EventProducer(bootstrap_servers, client_id="hub-replay") as producer:
+    with SyncPublisher(bootstrap_servers, origin="cli", client_id="hub-replay") as producer:
         for kind, states in entities.items():
             for key, state in states.items():
-                producer.send_raw(
-                    changelog_topic(app_id), f"{kind}/{key}", json.dumps(state).encode()
+                # One record a call, as before the publish path was unified: sent as one
+                # batch, a state went missing on the embedded broker (under investigation).
+                producer.publish(
+                    [(changelog_topic(app_id), f"{kind}/{key}", json.dumps(state).encode())]
                 )
                 written += 1
     return written

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from connectors.state import ConnectState
 from connectors.webhooks import ReplayGuard
 from core.metrics import Metrics
+from core.publish import AsyncPublisher
 from core.secrets import SecretResolver
 from core.settings import Settings
 from hub.alerting import AlertingService
@@ -32,6 +33,7 @@ class Services:
     api_token: str
     metrics: Metrics
     secrets: SecretResolver
+    publisher: AsyncPublisher  # origin "api"; webhooks count under their own origin
     connect_state: ConnectState
     read_model: ReadModel
     fold_loop: FoldLoop

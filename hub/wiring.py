@@ -15,6 +15,7 @@ from connectors.state import STATE_TOPICS, ConnectState
 from connectors.webhooks import ReplayGuard
 from core.follow import follow_topics
 from core.metrics import Metrics
+from core.publish import AsyncPublisher
 from core.secrets import SecretResolver
 from core.settings import Settings
 from hub import alerting, projection_table
@@ -46,9 +47,9 @@ def create_worker(
         routes.mount(web_app, services)
 
     app = build_app(settings, bootstrap_servers, web_setup)
-    metrics = Metrics()
-    secrets = SecretResolver(environ or {})
     connect_state = ConnectState()
+    metrics = Metrics(connector_status=lambda: connect_state.status)
+    secrets = SecretResolver(environ or {})
     table = projection_table.register(app, settings, bootstrap_servers, metrics)
     alerts = alerting.register(app, settings, bootstrap_servers, table.read_model, metrics, secrets)
 
@@ -63,6 +64,7 @@ def create_worker(
         api_token=api_token,
         metrics=metrics,
         secrets=secrets,
+        publisher=AsyncPublisher(app.produce, origin="api", metrics=metrics),
         connect_state=connect_state,
         read_model=table.read_model,
         fold_loop=table.fold_loop,

@@ -35,7 +35,7 @@ def _problems(exc: InvalidConfigError) -> list[dict[str, str]]:
 
 async def _write(services: Services, name: str, record: dict[str, Any] | None) -> None:
     value = json.dumps(record).encode() if record is not None else None
-    await (await services.app.produce(CONNECT_CONFIGS.name, name, value))
+    await services.publisher.publish([(CONNECT_CONFIGS.name, name, value)])
     services.connect_state.apply(CONNECT_CONFIGS.name, name, record)  # read-your-writes here
 
 

@@ -110,7 +110,6 @@ async def metrics(call: Call) -> web.StreamResponse:
     services = call.services
     if services.app.started:
         await consumer_lag(services)
-    services.metrics.mirror_connectors(services.connect_state.status)
     return web.Response(
         body=services.metrics.render(),
         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},

@@ -30,9 +30,7 @@ def _route_name(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def hub_middleware(
-    api_token: str, metrics: Metrics, public: Collection[str]
-) -> Middleware:
+def hub_middleware(api_token: str, metrics: Metrics, public: Collection[str]) -> Middleware:
     """``public``: the declared paths that need no token (webhooks carry their own
     signatures); every other path, unknown ones included, needs the bearer token."""
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.codec import encode
 from core.events import iso, utcnow
-from core.topics import ROADMAP
 from core.validation import InvalidConfigError
 from hub.api.declare import (
     AS_OF,
@@ -74,12 +72,7 @@ async def apply_roadmap(call: Call) -> Any:
     events = roadmap_changes(doc, snap.entities, utcnow())
     warnings = link_warnings(doc, snap.entities, snap.index)
     if not dry_run:
-        for event in events:
-            await (
-                await call.services.app.produce(
-                    ROADMAP.name, event.entity.stream_key, encode(event)
-                )
-            )
+        await call.services.publisher.publish_events(events)
     return {
         "dry_run": dry_run,
         "changes": [{"type": e.type, "key": e.entity.key, "event_id": e.event_id} for e in events],

@@ -17,11 +17,10 @@ from aiohttp import web
 from connectors.base import Page, Reject
 from connectors.config import InvalidConfigError, build_connector, parse_config
 from connectors.webhooks import WebhookRejected
-from core.codec import encode
 from core.errors import FatalError, HubError
 from core.logging import scrub
-from core.producer import dead_letter_record
-from core.topics import DEADLETTER, topic_for_kind
+from core.publish import dead_letter_record, event_record
+from core.topics import DEADLETTER
 from hub.api.declare import Call, Routes
 from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
@@ -108,17 +107,11 @@ async def webhook(call: Call) -> Any:
         log.exception("webhook could not be processed", connector=name)
         reason = f"webhook could not be processed: {type(exc).__name__}: {exc}"
         page = Page([], {}, [Reject(body.decode("utf-8", errors="replace"), reason)])
-    futures = [
-        await services.app.produce(
-            topic_for_kind(e.entity.kind).name, e.entity.stream_key, encode(e)
-        )
-        for e in page.events
+    letters = [
+        (DEADLETTER.name, name, dead_letter_record(r.raw, r.error, f"webhook:{name}"))
+        for r in page.rejects
     ]
-    for reject in page.rejects:
-        letter = dead_letter_record(reject.raw, reject.error, f"webhook:{name}")
-        futures.append(await services.app.produce(DEADLETTER.name, name, letter))
-    await asyncio.gather(*futures)
+    publisher = services.publisher.with_origin("webhook")
+    await publisher.publish([*(event_record(e) for e in page.events), *letters])
     guard.accepted(fingerprint)
-    for e in page.events:
-        services.metrics.events_produced.labels(topic_for_kind(e.entity.kind).name).inc()
     return {"accepted": len(page.events), "dead_lettered": len(page.rejects)}

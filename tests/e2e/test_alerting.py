@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from core.producer import EventProducer
+from core.publish import SyncPublisher
 from emulators.http_server import EmulatorServer, Reply
 from hub.broker import free_port
 from tests.builders import finish, item, start
@@ -99,8 +99,8 @@ def test_drift_fires_once_survives_a_restart_and_resolves_once(
         )
         assert silence.status_code == 201, silence.text
 
-        with EventProducer(broker) as producer:
-            producer.send_events(
+        with SyncPublisher(broker, origin="test") as producer:
+            producer.publish_events(
                 [
                     item(f"{team}-1", now - timedelta(hours=2), team=team, labels=[team]),
                     item(f"{team}-2", now - timedelta(hours=2), team=team, labels=[team]),
@@ -127,8 +127,8 @@ def test_drift_fires_once_survives_a_restart_and_resolves_once(
         time.sleep(6)  # three group intervals
         assert posted(receiver, team) == [("firing", ["firing"])]
 
-        with EventProducer(broker) as producer:
-            producer.send_events([finish(f"{team}-1", now)])
+        with SyncPublisher(broker, origin="test") as producer:
+            producer.publish_events([finish(f"{team}-1", now)])
         wait_until(lambda: len(posted(receiver, team)) == 2, 40, hub, "the resolved notification")
         time.sleep(4)
         assert posted(receiver, team) == [("firing", ["firing"]), ("resolved", ["resolved"])]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.producer import EventProducer
+from core.publish import SyncPublisher
 from core.topics import WORKITEMS
 from emulators.canonical_source import CanonicalSource
 from hub import __version__
@@ -85,13 +85,13 @@ def test_deadletter_list_and_replay(broker: str) -> None:
     """Dead letters are listed with their reason; replay produces those that are now valid."""
     env = {"HUB_KAFKA_BOOTSTRAP_SERVERS": broker}
     fixed: dict[str, Any] = event_dict("work_item.created", "DLQ-1", "c")
-    from core.producer import dead_letter_record
+    from core.publish import dead_letter_record
 
-    with EventProducer(broker) as producer:
-        producer.send_dead_letter(
+    with SyncPublisher(broker, origin="test") as producer:
+        producer.publish_dead_letter(
             dead_letter_record(json.dumps(fixed), "was refused once", "test-origin")
         )
-        producer.send_dead_letter(dead_letter_record("{broken", "not JSON", "test-origin"))
+        producer.publish_dead_letter(dead_letter_record("{broken", "not JSON", "test-origin"))
     listing = hub("deadletter", "list", "--limit", "500", env=env)
     assert "test-origin" in listing.stdout and "was refused once" in listing.stdout
     replayed = hub("deadletter", "replay", "--origin", "test-origin", env=env)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.events import Event
-from core.producer import EventProducer
+from core.publish import SyncPublisher
 from hub.broker import free_port
 from projections.replay import replay
 from projections.rollups import WorkIndex, roadmap_item_view
@@ -93,8 +93,8 @@ def test_api_answers_match_the_pure_folds(broker: str, tmp_path: Path) -> None:
     events = organisation(300, seed=1, prefix="API")
     with HubProcess(["worker"], tmp_path, free_port(), bootstrap=broker) as worker:
         worker.wait_healthy()
-        with EventProducer(broker) as producer:
-            producer.send_events(events)
+        with SyncPublisher(broker, origin="test") as producer:
+            producer.publish_events(events)
         wait_caught_up(worker, 300 + 0, "API-")
         check_against_folds(worker, events, "API-")
 
@@ -126,8 +126,8 @@ def test_time_travel_shows_the_item_as_it_stood(broker: str, tmp_path: Path) -> 
     )
     with HubProcess(["worker"], tmp_path, free_port(), bootstrap=broker) as worker:
         worker.wait_healthy()
-        with EventProducer(broker) as producer:
-            producer.send_events(events)
+        with SyncPublisher(broker, origin="test") as producer:
+            producer.publish_events(events)
         worker.wait_for("/api/v1/workitems/TT-3", lambda b: b["stage"] == "done")
         before = worker.get(
             "/api/v1/workitems/TT-3", params={"as_of": first_move.isoformat()[:-6] + "Z"}
@@ -143,9 +143,9 @@ def test_time_travel_shows_the_item_as_it_stood(broker: str, tmp_path: Path) -> 
 
 def send_paced(broker: str, events: list[Event], chunk: int = 100) -> None:
     """About 1,000 events a second: a few seconds of a live stream."""
-    with EventProducer(broker) as producer:
+    with SyncPublisher(broker, origin="test") as producer:
         for start in range(0, len(events), chunk):
-            producer.send_events(events[start : start + chunk])
+            producer.publish_events(events[start : start + chunk])
             time.sleep(0.1)
 
 
@@ -187,8 +187,8 @@ def test_hub_replay_rebuilds_from_the_log_and_apply_feeds_the_workers(tmp_path: 
     with own_broker() as running:
         broker = running.bootstrap_servers
         events = organisation(200, seed=5, prefix="RP")
-        with EventProducer(broker) as producer:
-            producer.send_events(events)
+        with SyncPublisher(broker, origin="test") as producer:
+            producer.publish_events(events)
         env = {
             "HUB_KAFKA_BOOTSTRAP_SERVERS": broker,
             "HUB_APP_ID": "replay-test",

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.producer import EventProducer
+from core.publish import SyncPublisher
 from core.topics import DEADLETTER, WORKITEMS, read_topic
 from hub.broker import free_port
 from tests.helpers import HubProcess, event_dict, write_jsonl
@@ -19,8 +19,10 @@ def test_published_events_are_folded_and_bad_records_dead_lettered(
     """Valid events reach the API; a garbage record goes to hub.deadletter with its reason; the rest flows."""
     with HubProcess(["worker"], tmp_path, free_port(), bootstrap=broker) as worker:
         worker.wait_healthy()
-        with EventProducer(broker) as producer:
-            producer.send_raw(WORKITEMS.name, "work_item/PIPE-0", b'{"type": "work_item.created"')
+        with SyncPublisher(broker, origin="test") as producer:
+            producer.publish(
+                [(WORKITEMS.name, "work_item/PIPE-0", b'{"type": "work_item.created"')]
+            )
         rows = [
             event_dict("work_item.created", "PIPE-1", "1", payload={"title": "a"}),
             event_dict(
@@ -54,7 +56,8 @@ def test_published_events_are_folded_and_bad_records_dead_lettered(
 
         metrics = worker.get("/metrics", token=None).text
         assert 'hub_events_folded_total{topic="hub.workitems"}' in metrics
-        assert "hub_events_duplicate_total" in metrics and "hub_dead_letters_total" in metrics
+        assert "hub_events_duplicate_total" in metrics
+        assert 'hub_records_produced_total{origin="worker",topic="hub.deadletter"} 1.0' in metrics
         assert "hub_api_request_seconds_bucket" in metrics
 
         bad = worker.get("/api/v1/workitems?stage=sleeping")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from core.producer import EventProducer
+from core.publish import SyncPublisher
 from emulators.http_server import EmulatorServer, Reply
 from hub.broker import free_port
 from tests.builders import finish, item, start
@@ -62,8 +62,8 @@ def test_a_receiver_down_for_the_whole_incident_gets_it_once_when_back(tmp_path:
             )
             assert put.status_code == 200, put.text
             now = datetime.now(UTC)
-            with EventProducer(broker.bootstrap_servers) as producer:
-                producer.send_events(
+            with SyncPublisher(broker.bootstrap_servers, origin="test") as producer:
+                producer.publish_events(
                     [
                         item("DOWN-1", now - timedelta(hours=2), team=team),
                         item("DOWN-2", now - timedelta(hours=2), team=team),
@@ -78,8 +78,8 @@ def test_a_receiver_down_for_the_whole_incident_gets_it_once_when_back(tmp_path:
                     team in r["key"] and "HTTP 503" in r["last_error"] for r in b["items"]
                 ),
             )
-            with EventProducer(broker.bootstrap_servers) as producer:
-                producer.send_events([finish("DOWN-1", now)])
+            with SyncPublisher(broker.bootstrap_servers, origin="test") as producer:
+                producer.publish_events([finish("DOWN-1", now)])
             worker.wait_for(f"/api/v1/alerts?state=resolved&team={team}", lambda b: b["items"], 40)
             time.sleep(3)  # the incident is over; the receiver has heard nothing
             assert heard(team) == []

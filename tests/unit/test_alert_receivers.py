@@ -116,8 +116,7 @@ def test_slack_resolved_message() -> None:
 
 
 def test_webhook_payload_has_exactly_alertmanagers_v4_fields() -> None:
-    """The webhook payload has exactly Alertmanager's v4 fields with common labels and annotations.
-    """
+    """The webhook payload has exactly Alertmanager's v4 fields with common labels and annotations."""
     body = webhook_payload(
         notification([alert(0), alert(1, status="resolved")]), "http://hub.local/"
     )

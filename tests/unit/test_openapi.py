@@ -28,9 +28,7 @@ def test_every_served_route_is_documented_and_every_documented_route_is_served(
 ) -> None:
     """The (method, path) pairs the web server mounts equal the document's operations."""
     spec = routes.openapi_document()
-    documented = {
-        (method.upper(), path) for path, item in spec["paths"].items() for method in item
-    }
+    documented = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
     assert _served(tmp_path) == documented
     assert spec["openapi"] == "3.1.0"
 
