@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 from alerts.config import DigestSchedule
 from alerts.engine import FIRING, RECOVERING
-from alerts.inputs import OPEN_STAGES, DriftInputs, planned_fte
+from alerts.inputs import DriftInputs, planned_fte
 from alerts.receivers.email import html_page
 from core.events import iso, parse_utc
+from core.stages import OPEN_ROADMAP_STAGES
 
 __all__ = [
     "due_digests",
@@ -109,7 +110,7 @@ def build_digest(
         if team and team not in view["teams"]:
             continue
         finished_lately = view["finished_at"] and view["finished_at"] >= iso(since)
-        if view["stage"] not in OPEN_STAGES and not finished_lately:
+        if view["stage"] not in OPEN_ROADMAP_STAGES and not finished_lately:
             continue
         status, reasons = _item_status(
             [a for a in firing if a["labels"].get("roadmap_item") == key]

@@ -13,10 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-__all__ = ["DriftInputs", "WorkIndexView", "OPEN_STAGES", "ACTIVE_WORK", "planned_fte"]
-
-OPEN_STAGES = ("concept", "planned", "in_progress")
-ACTIVE_WORK = ("in_progress", "blocked")
+__all__ = ["DriftInputs", "WorkIndexView", "planned_fte"]
 
 
 class WorkIndexView(Protocol):

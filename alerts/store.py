@@ -11,21 +11,26 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+from core.topic_store import TopicStore
+from core.topics import ALERTING
+
 __all__ = ["AlertStore", "KINDS", "DELIVERY_LOG_LIMIT"]
 
 KINDS = ("alert", "group", "silence", "delivery", "digest")
 DELIVERY_LOG_LIMIT = 1000
 
 
-class AlertStore:
+class AlertStore(TopicStore):
+    """``hub.alerting`` folded: the latest revision of every record, by kind."""
+
     def __init__(self) -> None:
+        super().__init__([ALERTING.name])
         self.alerts: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self.silences: dict[str, dict[str, Any]] = {}
         self.deliveries: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.digests: dict[str, dict[str, Any]] = {}
         self._revisions: dict[str, int] = {}
-        self.caught_up = False
 
     def _bucket(self, kind: str) -> dict[str, dict[str, Any]]:
         return {
@@ -39,7 +44,7 @@ class AlertStore:
     def next_revision(self, record_key: str) -> int:
         return self._revisions.get(record_key, 0) + 1
 
-    def apply(self, _topic: str, record_key: str, value: dict[str, Any] | None) -> None:
+    def _apply(self, _topic: str, record_key: str, value: dict[str, Any] | None) -> None:
         """Apply one record ``kind/key`` -> ``{"rev": n, "value": {...} | None}``."""
         kind, _, key = record_key.partition("/")
         if kind not in KINDS or not isinstance(value, dict):
@@ -57,6 +62,3 @@ class AlertStore:
                 self.deliveries.move_to_end(key)
                 while len(self.deliveries) > DELIVERY_LOG_LIMIT:
                     self.deliveries.popitem(last=False)
-
-    def mark_caught_up(self) -> None:
-        self.caught_up = True

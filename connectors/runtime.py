@@ -20,10 +20,9 @@ import structlog
 
 from connectors.base import Page
 from connectors.config import build_connector, parse_config
-from connectors.state import FAILED, PAUSED, RUNNING, STATE_TOPICS, ConnectState
+from connectors.state import FAILED, PAUSED, RUNNING, ConnectState
 from core.errors import HubError, RetriableError
 from core.events import iso, utcnow
-from core.follow import follow_topics
 from core.logging import scrub
 from core.publish import SyncPublisher, dead_letter_record
 from core.secrets import SecretResolver
@@ -58,26 +57,21 @@ class ConnectorRuntime:
         self.crash_after_pages = crash_after_pages  # fault injection for tests, see settings
         self.pages_produced = 0
 
-    def start_following(self, settle: float = 1.0, timeout: float = 15.0) -> None:
-        """Follow the state topics in the background; return once they have been read."""
+    def start_following(self, timeout: float = 15.0) -> None:
+        """Follow the state topics in the background; return once they have been read
+        whole (the follower's caught-up signal), so no configured connector is missed."""
         thread = threading.Thread(
             target=lambda: asyncio.run(
-                follow_topics(
-                    self.bootstrap_servers, STATE_TOPICS, self.state.apply, "hub-connect-state"
-                )
+                self.state.follow(self.bootstrap_servers, "hub-connect-state")
             ),
             name="connect-state",
             daemon=True,
         )
         thread.start()
-        deadline = time.monotonic() + timeout
-        version, quiet_since = -1, time.monotonic()
-        while time.monotonic() < deadline:
-            if self.state.version != version:
-                version, quiet_since = self.state.version, time.monotonic()
-            elif time.monotonic() - quiet_since >= settle:
-                return
-            time.sleep(0.1)
+        if not self.state.wait_caught_up(timeout):
+            log.warning(
+                "connector state not read whole yet; starting with what is known", seconds=timeout
+            )
 
     def run(self) -> None:
         """Keep one task per configured connector until stopped."""

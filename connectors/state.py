@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from core.events import iso, utcnow
+from core.topic_store import TopicStore
 from core.topics import CONNECT_CONFIGS, CONNECT_OFFSETS, CONNECT_STATUS
 
 __all__ = ["ConnectState", "config_record", "STATE_TOPICS", "RUNNING", "PAUSED", "FAILED"]
@@ -31,17 +32,22 @@ def config_record(
     return {**base, "config": config, **changes, "updated_at": iso(utcnow())}
 
 
-class ConnectState:
+class ConnectState(TopicStore):
     """The three topics folded into dicts; waiters wake on every change."""
 
     def __init__(self) -> None:
+        super().__init__(STATE_TOPICS)
+        self.changed = threading.Condition()
         self.configs: dict[str, dict[str, Any]] = {}
         self.offsets: dict[str, dict[str, Any]] = {}
         self.status: dict[str, dict[str, Any]] = {}
-        self.changed = threading.Condition()
-        self.version = 0
 
     def apply(self, topic: str, key: str, value: Any) -> None:
+        with self.changed:  # a waiter sees the change and its version together
+            super().apply(topic, key, value)
+            self.changed.notify_all()
+
+    def _apply(self, topic: str, key: str, value: Any) -> None:
         target = {
             CONNECT_CONFIGS.name: self.configs,
             CONNECT_OFFSETS.name: self.offsets,
@@ -49,13 +55,10 @@ class ConnectState:
         }.get(topic)
         if target is None:
             return
-        with self.changed:
-            if value is None:
-                target.pop(key, None)
-            else:
-                target[key] = value
-            self.version += 1
-            self.changed.notify_all()
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
 
     def cursor(self, name: str) -> dict[str, Any] | None:
         """The committed cursor, unless a reset was asked for since it was committed."""

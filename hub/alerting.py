@@ -29,7 +29,6 @@ from alerts.inputs import DriftInputs
 from alerts.rules import evaluate_rules
 from alerts.store import AlertStore
 from core.events import iso, utcnow
-from core.follow import follow_topics
 from core.metrics import Metrics
 from core.publish import AsyncPublisher
 from core.secrets import SecretResolver
@@ -91,13 +90,7 @@ class AlertingService:
         await self.publisher.publish([(ALERTING.name, record_key, json.dumps(record).encode())])
 
     async def follow(self) -> None:
-        await follow_topics(
-            self.bootstrap_servers,
-            [ALERTING.name],
-            self.store.apply,
-            client_id="hub-alerting",
-            on_caught_up=self.store.mark_caught_up,
-        )
+        await self.store.follow(self.bootstrap_servers, "hub-alerting")
 
     # --- the leader's loop ------------------------------------------------------
 
@@ -113,7 +106,7 @@ class AlertingService:
 
     def _evaluation_due(self) -> bool:
         model = self.read_model
-        if not model.caught_up or not model.records_applied:
+        if not model.caught_up or not model.version:
             # A half-read projection would "resolve" alerts only to fire them again.
             return False
         elapsed = time.monotonic() - self._evaluated_at

@@ -19,7 +19,7 @@ from core.metrics import Metrics
 from core.publish import AsyncPublisher
 from core.settings import Settings
 from hub.fold_loop import FoldLoop, is_checkpoint
-from hub.read_model import ReadModel, follow_changelog
+from hub.read_model import ReadModel
 from projections.entities import fold_entity
 
 if TYPE_CHECKING:
@@ -86,8 +86,7 @@ def register(
     async def fold_entities() -> None:
         await loop.run()
 
-    read_model = ReadModel(ignore=is_checkpoint)
-    changelog = table.changelog_topic.get_topic_name()
+    read_model = ReadModel(table.changelog_topic.get_topic_name(), ignore=is_checkpoint)
 
     @app.timer(interval=1.0)
     async def keep_read_model_index_warm() -> None:
@@ -95,6 +94,6 @@ def register(
 
     @app.task
     async def follow_projections() -> None:
-        await follow_changelog(bootstrap_servers, changelog, read_model)
+        await read_model.follow(bootstrap_servers, "hub-read-model")
 
     return ProjectionTable(table, loop, read_model)

@@ -17,12 +17,12 @@ from typing import Any
 import structlog
 
 from core.events import utcnow
-from core.follow import follow_topics
+from core.topic_store import TopicStore
 from projections.rollups import WorkIndex
 from projections.tracking import TRACKING_KEY
 from projections.work_items import ViewBase, view_at, view_base
 
-__all__ = ["ReadModel", "follow_changelog"]
+__all__ = ["ReadModel"]
 
 log = structlog.get_logger(__name__)
 State = dict[str, Any]
@@ -30,24 +30,26 @@ INDEX_TTL = 1.0  # seconds a list query may lag behind the changelog
 WARM_FOR = 60.0  # seconds after the last query the index is still rebuilt ahead of need
 
 
-class ReadModel:
+class ReadModel(TopicStore):
+    """Every entity's folded state, from the projection table's changelog, and the
+    work-item index that list queries and the drift rules read."""
+
     def __init__(
         self,
+        changelog: str,
         clock: Callable[[], datetime] = utcnow,
         ignore: Callable[[str], bool] = lambda key: False,
     ) -> None:
         """``ignore``: changelog keys that are bookkeeping, not entities (checkpoints)."""
+        super().__init__([changelog])
         self._ignore = ignore
         self.entities: dict[str, dict[str, State]] = {}
-        self.version = 0
-        self.records_applied = 0
-        self.caught_up = False  # has read the whole changelog as it was at start
         self._clock = clock
         self._bases: dict[str, tuple[State, ViewBase]] = {}
         self._index: tuple[int, float, WorkIndex] | None = None
         self._queried_at = -WARM_FOR
 
-    def apply(self, stream_key: str, state: State | None) -> None:
+    def _apply(self, _topic: str, stream_key: str, state: State | None) -> None:
         if self._ignore(stream_key):
             return
         kind, _, key = stream_key.partition("/")
@@ -57,8 +59,6 @@ class ReadModel:
         else:
             state.pop(TRACKING_KEY, None)  # ids and positions matter to folds, not queries
             bucket[key] = state
-        self.version += 1
-        self.records_applied += 1
 
     def get(self, kind: str, key: str) -> State | None:
         return self.entities.get(kind, {}).get(key)
@@ -106,18 +106,3 @@ class ReadModel:
         index = WorkIndex(self.entities, self._clock(), bases=self._all_bases())
         self._index = (self.version, now, index)
         return index
-
-
-async def follow_changelog(bootstrap_servers: str, topic: str, model: ReadModel) -> None:
-    """Apply every record of the projection table's changelog to ``model``, forever."""
-
-    def caught_up() -> None:
-        model.caught_up = True
-
-    await follow_topics(
-        bootstrap_servers,
-        [topic],
-        lambda _topic, key, value: model.apply(key, value),
-        client_id="hub-read-model",
-        on_caught_up=caught_up,
-    )

@@ -21,7 +21,8 @@ from typing import Any
 from core.errors import FatalError
 from core.log_reader import event_batches
 from hub.processes import tune_gc_for_folding
-from projections.replay import Entities, Replay
+from projections.replay import Replay
+from projections.rollups import Entities
 
 __all__ = ["RebuildReport", "rebuild", "rebuild_async", "apply_rebuild", "changelog_topic"]
 

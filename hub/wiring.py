@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from connectors.state import STATE_TOPICS, ConnectState
+from connectors.state import ConnectState
 from connectors.webhooks import ReplayGuard
-from core.follow import follow_topics
 from core.metrics import Metrics
 from core.publish import AsyncPublisher
 from core.secrets import SecretResolver
@@ -55,7 +54,7 @@ def create_worker(
 
     @app.task
     async def follow_connect_state() -> None:
-        await follow_topics(bootstrap_servers, STATE_TOPICS, connect_state.apply, "hub-api-connect")
+        await connect_state.follow(bootstrap_servers, "hub-api-connect")
 
     services = Services(
         app=app,

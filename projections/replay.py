@@ -14,9 +14,7 @@ from core.log_reader import Position
 from projections.entities import fold_entity
 from projections.tracking import apply_tracked
 
-__all__ = ["Replay", "replay", "Entities"]
-
-Entities = dict[str, dict[str, dict[str, Any]]]
+__all__ = ["Replay", "replay"]
 
 
 class Replay:
@@ -24,7 +22,7 @@ class Replay:
 
     def __init__(self, until: datetime | None = None) -> None:
         self.until = until
-        self.entities: Entities = {}
+        self.entities: dict[str, dict[str, dict[str, Any]]] = {}
         self.events = 0
 
     def feed(self, events: Iterable[tuple[Event, Position | None]]) -> None:
@@ -40,7 +38,7 @@ class Replay:
 
 def replay(
     events: Iterable[tuple[Event, Position | None]], until: datetime | None = None
-) -> Entities:
+) -> dict[str, dict[str, dict[str, Any]]]:
     rebuilt = Replay(until)
     rebuilt.feed(events)
     return rebuilt.entities

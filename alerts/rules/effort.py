@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from alerts.config import AllocationDrift, OverBudget, UnplannedWork
-from alerts.inputs import OPEN_STAGES, DriftInputs, planned_fte
+from alerts.inputs import DriftInputs, planned_fte
 from alerts.rules.registry import (
     Observation,
     days_between,
@@ -17,6 +17,7 @@ from alerts.rules.registry import (
     primary_team,
     team_links,
 )
+from core.stages import OPEN_ROADMAP_STAGES
 
 __all__ = ["allocation_drift", "unplanned_work", "over_budget"]
 
@@ -108,7 +109,7 @@ def over_budget(inputs: DriftInputs, settings: OverBudget) -> Iterable[Observati
         team = primary_team(view)
         s = settings.for_team(team)
         budget = plan.get("budget")
-        if not s.enabled or budget is None or view.get("stage") not in OPEN_STAGES:
+        if not s.enabled or budget is None or view.get("stage") not in OPEN_ROADMAP_STAGES:
             continue
         spent = spend.get(key, 0.0)
         projected = spent

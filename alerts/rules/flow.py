@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from alerts.config import ScopeCreep, Stalled, WipOverLimit
-from alerts.inputs import ACTIVE_WORK, DriftInputs
+from alerts.inputs import DriftInputs
 from alerts.rules.registry import (
     Observation,
     drift_rule,
@@ -16,6 +16,7 @@ from alerts.rules.registry import (
     team_links,
 )
 from core.events import parse_utc
+from core.stages import ACTIVE_WORK_STAGES
 
 __all__ = ["scope_creep", "stalled", "wip_over_limit"]
 
@@ -75,7 +76,11 @@ def wip_over_limit(inputs: DriftInputs, settings: WipOverLimit) -> Iterable[Obse
     active: dict[str, int] = defaultdict(int)
     for key, view in inputs.index.stable.items():
         # Leaves only, as in the resource projection: an epic's work is in its children.
-        if view["team"] and view["stage"] in ACTIVE_WORK and not inputs.index.children.get(key):
+        if (
+            view["team"]
+            and view["stage"] in ACTIVE_WORK_STAGES
+            and not inputs.index.children.get(key)
+        ):
             active[view["team"]] += 1
     for team, plan in sorted(inputs.teams.items()):
         s = settings.for_team(team)

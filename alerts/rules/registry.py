@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 import structlog
 
 from alerts.config import AlertingConfig, Rules, RuleSettings
-from alerts.inputs import OPEN_STAGES, DriftInputs
+from alerts.inputs import DriftInputs
+from core.stages import OPEN_ROADMAP_STAGES
 
 __all__ = [
     "DriftRule",
@@ -178,5 +179,5 @@ def team_links(inputs: DriftInputs, team: str) -> dict[str, str]:
 
 def open_items(inputs: DriftInputs) -> Iterable[tuple[str, dict[str, Any], str]]:
     for key, view in sorted(inputs.items.items()):
-        if view["stage"] in OPEN_STAGES:
+        if view["stage"] in OPEN_ROADMAP_STAGES:
             yield key, view, primary_team(view)

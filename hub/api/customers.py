@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.stages import REQUEST_STAGES
 from hub.api.declare import AS_OF, CURSOR, LIMIT, Call, Routes, choice, page_body, paginate, text
 from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
@@ -12,10 +13,9 @@ from hub.api.snapshots import Snapshot, snapshot
 from projections.roadmap import plan_at
 from projections.rollups import request_view
 
-__all__ = ["ROUTES", "REQUEST_STAGES"]
+__all__ = ["ROUTES"]
 
 ROUTES = Routes("customers")
-REQUEST_STAGES = ("opened", "linked", "delivered", "closed")
 
 
 def _requests(snap: Snapshot) -> list[dict[str, Any]]:

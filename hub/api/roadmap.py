@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.events import iso, utcnow
+from core.stages import ROADMAP_STAGES
 from core.validation import InvalidConfigError
 from hub.api.declare import (
     AS_OF,
@@ -31,10 +32,9 @@ from projections.roadmap_document import (
 )
 from projections.rollups import roadmap_item_view
 
-__all__ = ["ROUTES", "ROADMAP_STAGES"]
+__all__ = ["ROUTES"]
 
 ROUTES = Routes("roadmap")
-ROADMAP_STAGES = ("concept", "planned", "in_progress", "launched", "retired", "cancelled")
 
 
 def _invalid(exc: InvalidConfigError) -> ApiError:

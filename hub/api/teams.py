@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from core.stages import ACTIVE_WORK_STAGES
 from hub.api.declare import Call, Routes, time
 from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
@@ -32,7 +33,7 @@ async def teams(call: Call) -> Any:
             v
             for k, v in snap.index.stable.items()
             if v["team"] == name
-            and v["stage"] in ("in_progress", "blocked")
+            and v["stage"] in ACTIVE_WORK_STAGES
             and not snap.index.children.get(k)  # an epic's work is counted in its children
         ]
         rows.append(

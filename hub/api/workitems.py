@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.events import utcnow
+from core.stages import WORK_ITEM_STAGES
 from hub.api.declare import (
     AS_OF,
     CURSOR,
@@ -24,10 +25,9 @@ from hub.api.schemas import WorkItem, WorkItemPage
 from hub.api.snapshots import snapshot
 from projections.roadmap import plan_at
 
-__all__ = ["ROUTES", "STAGES"]
+__all__ = ["ROUTES"]
 
 ROUTES = Routes("workitems")
-STAGES = ("todo", "in_progress", "blocked", "done", "deleted")
 
 
 def summary(view: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +59,7 @@ async def work_item(call: Call) -> Any:
     "Work items, filtered",
     params=(
         text("team"),
-        choice("stage", STAGES),
+        choice("stage", WORK_ITEM_STAGES),
         text("roadmap_item", "Members, including descendants."),
         time("updated_since"),
         LIMIT,
