@@ -58,7 +58,7 @@ TOPICS: tuple[Topic, ...] = (
     CONNECT_STATUS,
 )
 
-_BY_KIND: dict[str, Topic] = {
+_BY_KIND: dict[EntityKind, Topic] = {
     "work_item": WORKITEMS,
     "customer_account": CUSTOMERS,
     "deal": CUSTOMERS,

@@ -19,3 +19,16 @@ def test_every_test_states_the_behaviour_it_checks() -> None:
         and not ast.get_docstring(node)
     ]
     assert missing == []
+
+
+def test_every_entity_kind_has_exactly_one_topic_and_one_fold() -> None:
+    """The kinds named in core.events are the ones routed to topics and folded, no more."""
+    from typing import get_args
+
+    from core.events import EntityKind
+    from core.topics import topic_for_kind
+    from projections.entities import FOLDS
+
+    kinds = set(get_args(EntityKind))
+    assert set(FOLDS) == kinds
+    assert all(topic_for_kind(kind).name.startswith("hub.") for kind in kinds)
