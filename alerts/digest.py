@@ -17,6 +17,7 @@ from alerts.config import DigestSchedule
 from alerts.engine import FIRING, RECOVERING
 from alerts.inputs import DriftInputs, planned_fte
 from alerts.receivers.email import html_page
+from alerts.receivers.slack import escape
 from core.events import iso, parse_utc
 from core.stages import OPEN_ROADMAP_STAGES
 
@@ -279,7 +280,7 @@ def digest_slack(digest: Mapping[str, Any]) -> dict[str, Any]:
     from alerts.receivers.slack import LIMITS
 
     text = digest_text(digest)
-    lines = text.split("\n")
+    lines = [escape(line) for line in text.split("\n")]  # mrkdwn: team names are text
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",

@@ -67,11 +67,15 @@ def match_routes(route: Route, labels: Mapping[str, str]) -> list[RouteMatch]:
 
 def _walk(route: Route, here: RouteMatch, labels: Mapping[str, str]) -> list[RouteMatch]:
     found: list[RouteMatch] = []
+    keys = [", ".join(str(m) for m in child.matchers) for child in route.routes]
     for n, child in enumerate(route.routes):
         if not matches_all(child.matchers, labels):
             continue
+        # Alertmanager's route key is its matchers; siblings with the same matchers (one
+        # alert to two receivers with `continue`) are told apart by their index.
+        key = f"{{{keys[n]}}}" + (f"/{n}" if keys.count(keys[n]) > 1 else "")
         inherited = RouteMatch(
-            f"{here.path}/{n}",
+            f"{here.path}/{key}",
             child.receiver or here.receiver,
             tuple(child.group_by) if child.group_by is not None else here.group_by,
             child.group_wait if child.group_wait is not None else here.group_wait,
@@ -141,13 +145,20 @@ def mute_status(
     }
 
 
+def _go_quote(value: str) -> str:
+    """A label value as Go's %q writes it, as Alertmanager's label sets print."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _group_key(match: RouteMatch, labels: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """Alertmanager's group key: the route's key, then the group's labels, as
+    ``{}/{team="core"}:{alertname="PastDue", team="core"}``."""
     if "..." in match.group_by:
         chosen = dict(labels)
     else:
         chosen = {n: labels[n] for n in match.group_by if n in labels}
-    text = ",".join(f'{k}="{v}"' for k, v in sorted(chosen.items()))
-    return f"{match.path}:{{{text}}}/{match.receiver}", chosen
+    text = ", ".join(f"{k}={_go_quote(v)}" for k, v in sorted(chosen.items()))
+    return f"{match.path}:{{{text}}}", chosen
 
 
 def _notification_id(

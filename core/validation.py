@@ -6,6 +6,7 @@ a CLI or an API client can point at each one instead of fixing them one per atte
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,9 +16,11 @@ from pydantic import ValidationError
 
 from core.errors import ConfigError
 
-__all__ = ["FieldProblem", "InvalidConfigError", "problems_from", "parse_duration"]
+__all__ = ["FieldProblem", "InvalidConfigError", "MAX_DURATION", "problems_from", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+# Longer than any interval, window or silence needs; beyond it timedelta overflows anyway.
+MAX_DURATION = timedelta(days=3650)
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
@@ -55,8 +58,12 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration like 30s, 5m, 1h or 2d")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like 30s, 5m, 1h or 2d")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(seconds) or abs(seconds) > MAX_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is longer than the longest duration allowed (3650d)")
+    return timedelta(seconds=seconds)

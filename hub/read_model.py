@@ -103,6 +103,9 @@ class ReadModel(TopicStore):
         now = time.monotonic()
         if self._index and (self._index[0] == self.version or now - self._index[1] < INDEX_TTL):
             return self._index[2]
-        index = WorkIndex(self.entities, self._clock(), bases=self._all_bases())
+        # A copy, so a query reading the index and the entities together never meets an
+        # entity the index has not seen yet (it may be up to INDEX_TTL behind the changes).
+        entities = {kind: dict(bucket) for kind, bucket in self.entities.items()}
+        index = WorkIndex(entities, self._clock(), bases=self._all_bases())
         self._index = (self.version, now, index)
         return index

@@ -41,6 +41,7 @@ class WorkIndex:
         bases: Mapping[str, ViewBase] | None = None,
     ) -> None:
         self.now = now
+        self.entities = entities  # what the index was built over: read them together
         states = entities.get("work_item", {})
         if bases is None:
             bases = {key: view_base(state) for key, state in states.items()}

@@ -13,7 +13,7 @@ from typing import Any
 from alerts.dispatch import Notification
 from alerts.receivers.common import title
 
-__all__ = ["slack_message", "LIMITS"]
+__all__ = ["slack_message", "escape", "LIMITS"]
 
 LIMITS = {
     "blocks": 50,
@@ -38,17 +38,24 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": _cut(text, limit), "emoji": True}
 
 
+def escape(text: str) -> str:
+    """Slack's three control characters in mrkdwn, escaped as Slack asks: a team named
+    ``R&D <x>`` must read as text, not open a link or break the message."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _markdown(text: str, limit: int) -> dict[str, Any]:
+    """``text`` is already mrkdwn: every value from outside went through ``escape``."""
     return {"type": "mrkdwn", "text": _cut(text, limit)}
 
 
 def _alert_blocks(alert: dict[str, Any]) -> list[dict[str, Any]]:
     labels, notes = alert["labels"], alert["annotations"]
     mark = _EMOJI["resolved" if alert["status"] == "resolved" else "firing"]
-    heading = notes.get("summary") or labels.get("alertname")
-    text = f"{mark} *{heading}*\n{notes.get('description', '')}"
+    heading = escape(notes.get("summary") or labels.get("alertname") or "")
+    text = f"{mark} *{heading}*\n{escape(notes.get('description', ''))}"
     fields = [
-        _markdown(f"*{name}*\n{labels[name]}", LIMITS["field_text"])
+        _markdown(f"*{name}*\n{escape(labels[name])}", LIMITS["field_text"])
         for name in ("alertname", "severity", "team", "roadmap_item")
         if labels.get(name)
     ]
@@ -80,7 +87,7 @@ def slack_message(notification: Notification, channel: str | None = None) -> dic
     for alert in shown:
         blocks.extend(_alert_blocks(alert))
     hidden = len(notification.alerts) - len(shown)
-    footer = f"Product Ops Hub · group {notification.group_key}"
+    footer = f"Product Ops Hub · group {escape(notification.group_key)}"
     if hidden:
         footer = f"{hidden} more alerts not shown · " + footer
     blocks.append({"type": "context", "elements": [_markdown(footer, LIMITS["section_text"])]})

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import structlog
 
@@ -163,7 +164,7 @@ def primary_team(view: Mapping[str, Any]) -> str:
 
 
 def item_links(inputs: DriftInputs, item_id: str) -> dict[str, str]:
-    links = {"hub_url": f"{inputs.external_url}/api/v1/roadmap/items/{item_id}"}
+    links = {"hub_url": f"{inputs.external_url}/api/v1/roadmap/items/{quote(item_id, safe='')}"}
     plan = inputs.plans.get(item_id) or {}
     for epic in plan.get("epics") or ():
         view = inputs.index.stable.get(epic)
@@ -174,7 +175,7 @@ def item_links(inputs: DriftInputs, item_id: str) -> dict[str, str]:
 
 
 def team_links(inputs: DriftInputs, team: str) -> dict[str, str]:
-    return {"hub_url": f"{inputs.external_url}/api/v1/teams/{team}/resources"}
+    return {"hub_url": f"{inputs.external_url}/api/v1/teams/{quote(team, safe='')}/resources"}
 
 
 def open_items(inputs: DriftInputs) -> Iterable[tuple[str, dict[str, Any], str]]:

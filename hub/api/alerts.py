@@ -33,7 +33,6 @@ from hub.api.declare import (
 )
 from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
-from hub.api.schemas import Silence
 from hub.drift_inputs import drift_inputs
 
 if TYPE_CHECKING:
@@ -181,7 +180,7 @@ async def list_silences(call: Call) -> Any:
 @ROUTES.post(
     "/api/v1/silences",
     "Create a silence",
-    body=Silence,
+    body=SilenceRequest,
     status=201,
     responses={422: "The silence is not valid: every problem with its field"},
 )
@@ -230,6 +229,7 @@ async def expire_silence(call: Call) -> Any:
         text("team", "One team; none: leadership."),
         integer("days", 1, 92, 7, "The period the digest covers."),
     ),
+    responses={404: "No such team in the roadmap"},
 )
 async def digest(call: Call) -> Any:
     """The digest as it would be sent now: for a team, or for leadership."""

@@ -45,9 +45,11 @@ def hub_middleware(api_token: str, metrics: Metrics, public: Collection[str]) ->
                 response = await handler(request)
             except ApiError as exc:
                 response = error_response(exc.status, exc.code, exc.message, exc.fields)
-            except web.HTTPException as exc:
+            except web.HTTPException as exc:  # the router's 404 and 405, in our error shape
                 code = exc.reason.lower().replace(" ", "_")
                 response = error_response(exc.status, code, exc.reason)
+                if "Allow" in exc.headers:  # RFC 9110: a 405 names the methods that work
+                    response.headers["Allow"] = exc.headers["Allow"]
             except Exception:
                 log.exception("api request failed", path=request.path)
                 response = error_response(500, "internal", "internal error; see the hub log")

@@ -22,9 +22,10 @@ from hub.api.declare import (
 )
 from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
-from hub.api.schemas import RoadmapDocument, RoadmapItem, RoadmapItemPage
+from hub.api.schemas import PlannedRoadmap, RoadmapItem, RoadmapItemPage
 from hub.api.snapshots import snapshot
 from projections.roadmap_document import (
+    RoadmapDocument,
     document_at,
     link_warnings,
     load_roadmap_text,
@@ -45,7 +46,7 @@ def _invalid(exc: InvalidConfigError) -> ApiError:
     "/api/v1/roadmap",
     "The roadmap document, now or as it stood at as_of",
     params=(AS_OF,),
-    response=RoadmapDocument,
+    response=PlannedRoadmap,
 )
 async def roadmap_document(call: Call) -> Any:
     as_of = call.args["as_of"]

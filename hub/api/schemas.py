@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from connectors.registry import TYPES
 
 __all__ = [
     "ConnectorConfig",
+    "PlannedRoadmap",
     "Error",
     "RequestPage",
-    "RoadmapDocument",
     "RoadmapItem",
     "RoadmapItemPage",
-    "Silence",
     "TeamPage",
     "TeamResources",
     "WorkItem",
@@ -109,27 +110,18 @@ class TeamResources(_Open):
     weeks: list[dict[str, Any]]
 
 
+class PlannedRoadmap(_Open):
+    """The roadmap as the log holds it: the document's teams and items, each with when it
+    last changed (``GET /api/v1/roadmap``; ``PUT`` takes the document itself)."""
+
+    teams: dict[str, dict[str, Any]]
+    items: list[dict[str, Any]]
+
+
 class ConnectorConfig(_Open):
     """A connector's configuration; ``settings`` are the type's own (``/connector-types``)."""
 
-    type: str
+    type: str = Field(json_schema_extra={"enum": list[JsonValue](sorted(TYPES))})
     settings: dict[str, Any]
-    name: str | None = None
+    name: str | None = Field(default=None, min_length=1)
     poll_interval: str | None = Field(default=None, examples=["60s"])
-
-
-class RoadmapDocument(_Open):
-    """``roadmap.yaml``: teams and roadmap items (YAML or JSON)."""
-
-    teams: dict[str, dict[str, Any]] | None = None
-    items: list[dict[str, Any]] | None = None
-
-
-class Silence(_Open):
-    matchers: list[str | dict[str, Any]] = Field(
-        examples=[['team="payments"', 'alertname=~"Forecast.*"']]
-    )
-    endsAt: str = Field(json_schema_extra={"format": "date-time"})
-    createdBy: str
-    comment: str
-    startsAt: str | None = None

@@ -29,7 +29,8 @@ async def snapshot(services: Services, as_of: datetime | None) -> Snapshot:
     """The live read model, or the log rebuilt up to ``as_of`` (time travel)."""
     model = services.read_model
     if as_of is None:
-        return Snapshot(model.entities, model.index(), None)
+        index = model.index()  # with the entities it was built over, not the live ones
+        return Snapshot(index.entities, index, None)
 
     entities, _ = await rebuild_async(services.bootstrap_servers, until=as_of)
     return Snapshot(entities, WorkIndex(entities, as_of), as_of)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import email
+import json
 import socket
 import ssl
 import time
+from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerts.config import EmailConfig, SlackConfig, WebhookConfig, parse_alerting
 from alerts.delivery import Deliverer, Delivery, DeliveryFailed, send, send_digest
+from alerts.digest import digest_slack
 from alerts.dispatch import Notification
+from alerts.inputs import DriftInputs
 from alerts.receivers.slack import LIMITS, slack_message
 from alerts.receivers.webhook import V4_ALERT_FIELDS, V4_FIELDS, webhook_payload
 from core.secrets import SecretResolver
@@ -54,7 +58,7 @@ def notification(alerts: list[dict[str, Any]], status: str = "firing") -> Notifi
     resolved = [a["fingerprint"] for a in alerts if a["status"] == "resolved"]
     return Notification(
         id="n1",
-        group_key='{}:{alertname="ForecastSlip",team="payments"}/product',
+        group_key='{}:{alertname="ForecastSlip", team="payments"}',
         receiver="product",
         integration="slack[0]",
         status=status,
@@ -375,3 +379,39 @@ def test_digests_go_out_as_webhook_json_and_as_email(smtp_server: Any) -> None:
     assert subject.startswith("Roadmap digest, all teams, 2026-03-04: 1 on track")
     html = message.get_payload()[1].get_payload(decode=True).decode()
     assert "off track" in html and "12 days past its target date" in html
+
+
+def test_slack_escapes_mrkdwn_and_slack_sdk_accepts_every_block() -> None:
+    """&, < and > from labels, text and the group key are escaped; slack_sdk validates each block."""
+    from slack_sdk.models.blocks import Block
+
+    risky = alert(0, summary="R&D <x> is <!here> late")
+    risky["labels"]["team"] = "R&D <x>"
+    risky["annotations"]["description"] = "a <https://evil.example|link> & more"
+    note = notification([risky])
+    note = Notification(**{**note.__dict__, "group_key": '{}:{team="R&D <x>"}'})
+    message = slack_message(note)
+    texts = json.dumps(message["blocks"])
+    assert "<!here>" not in texts and "<https://evil" not in texts and "R&D <x>" not in texts
+    assert "R&amp;D &lt;x&gt;" in texts
+    for block in message["blocks"]:
+        Block.parse(block).validate_json()  # raises on anything Slack would refuse
+    for block in digest_slack(DIGEST)["blocks"]:
+        Block.parse(block).validate_json()
+
+
+def test_team_and_item_links_are_url_encoded() -> None:
+    """A team or item id with spaces or slashes becomes one path segment in the hub link."""
+    from alerts.rules.registry import item_links, team_links
+
+    inputs = DriftInputs({}, _NoIndex(), datetime(2026, 3, 4, tzinfo=UTC), "http://hub", {}, {}, {}, {}, {})
+    assert team_links(inputs, "R&D / core")["hub_url"].endswith("/teams/R%26D%20%2F%20core/resources")
+    assert item_links(inputs, "a/b c")["hub_url"].endswith("/roadmap/items/a%2Fb%20c")
+
+
+class _NoIndex:
+    """An empty work-item index: the links read none of it."""
+
+    def __init__(self) -> None:
+        self.stable: dict[str, Any] = {}
+        self.children: dict[str, Any] = {}
