@@ -29,9 +29,20 @@ def token_path(settings: Settings) -> Path:
 
 
 def resolve_api_token(settings: Settings, *, create: bool = True) -> tuple[str, Path | None]:
-    """The configured token, else the one in the data directory, else a new one there."""
+    """The configured token (or the file holding it), else the one in the data directory,
+    else a new one there."""
     if settings.api_token is not None:
         return settings.api_token.get_secret_value(), None
+    if settings.api_token_file is not None:
+        try:
+            token = settings.api_token_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"HUB_API_TOKEN_FILE {settings.api_token_file}: cannot read it ({exc.strerror})"
+            ) from None
+        if not token:
+            raise ConfigError(f"HUB_API_TOKEN_FILE {settings.api_token_file} is empty")
+        return token, None
     path = token_path(settings)
     if path.exists():
         return path.read_text().strip(), path

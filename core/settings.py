@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         "or the machine's hostname when api_host is 0.0.0.0.",
     )
     api_token: SecretStr | None = None
+    api_token_file: Path | None = Field(
+        default=None,
+        description="A file holding the API token (a mounted secret); used when HUB_API_TOKEN "
+        "is unset, so the token never sits in the environment.",
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     store: str = Field(default="rocksdb://", description="Faust table store URL.")

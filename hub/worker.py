@@ -35,6 +35,9 @@ def run_worker(settings: Settings) -> None:
     bootstrap = resolve_bootstrap(settings)
     token, _ = resolve_api_token(settings)
     ensure_topics(bootstrap, settings.topic_partitions, settings.topic_replication)
+    # Faust creates only the last level of its data directory; a fresh volume or a path
+    # nobody made yet must not stop a worker from starting.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_worker(settings, bootstrap, token, environ=os.environ).app
     worker = _HubWorker(
         app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False

@@ -17,7 +17,7 @@ from aiohttp import web
 from connectors.base import Page, Reject
 from connectors.config import InvalidConfigError, build_connector, parse_config
 from connectors.webhooks import WebhookRejected
-from core.errors import FatalError, HubError
+from core.errors import ConfigError, FatalError, HubError
 from core.logging import scrub
 from core.publish import dead_letter_record, event_record
 from core.topics import DEADLETTER
@@ -86,6 +86,8 @@ async def webhook(call: Call) -> Any:
         guard.check(fingerprint)
     except WebhookRejected as exc:
         raise ApiError(401, "bad_signature", str(exc)) from None
+    except ConfigError as exc:  # e.g. the webhook secret's file is not mounted here
+        raise ApiError(503, "connector_misconfigured", scrub(str(exc))) from None
     try:
         page = await asyncio.wait_for(
             asyncio.to_thread(connector.parse_webhook, headers, body), READ_BACK_BUDGET

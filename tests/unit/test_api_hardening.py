@@ -12,7 +12,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from connectors.state import config_record
 from core.settings import Settings
+from core.topics import CONNECT_CONFIGS
 from core.validation import parse_duration
 from hub.api import routes
 from hub.api.routes import openapi_document
@@ -137,3 +139,33 @@ def test_a_query_never_meets_an_entity_its_index_has_not_seen() -> None:
     assert "A-2" in model.entities["work_item"] and "A-2" not in index.entities["work_item"]
     weeks = team_resources("core", index.entities, index, datetime(2026, 2, 1, tzinfo=UTC), now)
     assert weeks and all("week" in row for row in weeks)
+
+
+def test_a_webhook_whose_secret_is_not_mounted_is_a_503_naming_the_problem(
+    tmp_path: Path,
+) -> None:
+    """A connector whose webhook secret file is missing on this worker answers 503 with the
+    reason (the source retries), not a 500."""
+    settings = Settings(data_dir=tmp_path, store="memory://", _env_file=None)  # type: ignore[call-arg]
+    worker = create_worker(settings, "127.0.0.1:9", TOKEN)
+    config = {
+        "name": "hooked",
+        "type": "canonical_http",
+        "settings": {
+            "base_url": "http://127.0.0.1:9",
+            "token": "${env:NOT_NEEDED}",
+            "webhook_secret": f"${{file:{tmp_path}/run/secrets/missing}}",
+        },
+    }
+    worker.services.connect_state.apply(CONNECT_CONFIGS.name, "hooked", config_record(config))
+
+    async def scenario() -> None:
+        web_app = web.Application()
+        routes.mount(web_app, worker.services)
+        async with TestClient(TestServer(web_app)) as client:
+            answer = await client.post("/webhooks/hooked", data=b"{}")
+            body = await answer.json()
+            assert answer.status == 503 and body["error"]["code"] == "connector_misconfigured"
+            assert "missing" in body["error"]["message"]
+
+    asyncio.run(scenario())

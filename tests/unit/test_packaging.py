@@ -32,8 +32,9 @@ def test_compose_hub_services_are_configured_by_environment() -> None:
     for name in ("topics", "worker", "api", "connect"):
         env = services[name]["environment"]
         assert env["HUB_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
-        assert env["HUB_API_TOKEN"].startswith("${HUB_API_TOKEN"), "token must come from outside"
-        assert services[name].get("build") == "." or "image" in services[name]
+        assert env["HUB_API_TOKEN_FILE"] == "/run/secrets/hub_api_token", "a mounted secret"
+        assert "HUB_API_TOKEN" not in env, "never the token itself in the environment"
+        assert "image" in services[name]
     worker = services["worker"]
     assert "ports" not in worker and "container_name" not in worker
     assert worker["command"] == ["worker"]
