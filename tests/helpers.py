@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,8 @@ __all__ = [
     "posted",
     "own_broker",
     "metric_total",
+    "poll",
+    "start_demo",
 ]
 
 
@@ -266,3 +268,34 @@ def metric_total(hub: HubProcess, name: str) -> float:
     return sum(
         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{")
     )
+
+
+def poll(check: Callable[[], Any], timeout: float, what: str, *logs: Path) -> Any:
+    """``check()``'s first truthy answer within ``timeout``; else fail with the logs' tails."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            last = exc
+        time.sleep(0.5)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in logs if p.exists())
+    raise AssertionError(f"{what} not seen in {timeout}s ({last})\n{tails}")
+
+
+def start_demo(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """``hub up --demo`` on a fresh data directory under ``root``; its process and log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({"HUB_API_PORT": str(port), "HUB_DATA_DIR": str(root / "data")})
+    log = root / "demo.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hub", "up", "--demo"],
+            env=env,
+            cwd=root,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return process, log

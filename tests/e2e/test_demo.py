@@ -4,7 +4,6 @@ generated organisation on emulated sources; SIGTERM stops every process."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,23 +15,9 @@ import pytest
 import requests
 
 from hub.broker import free_port
-from tests.helpers import alive, descendants
+from tests.helpers import alive, descendants, poll, start_demo
 
 pytestmark = pytest.mark.broker
-
-
-def poll(check: Any, timeout: float, what: str, log: Path) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except (requests.RequestException, ValueError, KeyError) as exc:
-            last = exc
-        time.sleep(1)
-    raise AssertionError(f"{what} not seen in {timeout}s ({last})\n{log.read_text()[-5000:]}")
 
 
 def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -40,17 +25,7 @@ def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> No
     process on SIGTERM.
     """
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update({"HUB_API_PORT": str(port), "HUB_DATA_DIR": str(tmp_path / "data")})
-    log = tmp_path / "demo.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hub", "up", "--demo"],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process, log = start_demo(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
     try:
         poll(lambda: requests.get(base + "/health", timeout=3).ok, 90, "health", log)

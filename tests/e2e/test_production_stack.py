@@ -17,9 +17,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,7 @@ import yaml
 
 from emulators.jira import JiraEmulator, generate_project
 from hub.broker import free_port
-from tests.helpers import own_broker
+from tests.helpers import own_broker, poll
 
 pytestmark = pytest.mark.broker
 
@@ -239,20 +238,6 @@ class Service:
                 self.process.kill()
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str, logs: list[Path]) -> Any:
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except (requests.RequestException, ValueError, KeyError) as exc:
-            last = exc
-        time.sleep(0.5)
-    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs if p.exists())
-    raise AssertionError(f"{what} not seen in {timeout}s ({last})\n{tails}")
-
-
 @contextmanager
 def stack(image: Path, root: Path, bootstrap: str, jira: JiraEmulator) -> Iterator[dict[str, Any]]:
     """Every compose service but Kafka (the embedded broker stands in for it)."""
@@ -355,7 +340,7 @@ def test_the_compose_topology_runs_shares_the_work_and_survives_a_lost_worker(
 
             expected = sorted(i["key"] for i in issues)
             for name, port in ports.items():
-                wait_for(lambda p=port: keys(p) == expected, 120, f"{name} answering", logs)
+                poll(lambda p=port: keys(p) == expected, 120, f"{name} answering", *logs)
 
             # The connect runtime read its credentials from its own mounted secret, and the
             # webhook secret is not among its mounts (only the workers verify webhooks).
@@ -385,12 +370,12 @@ def test_the_compose_topology_runs_shares_the_work_and_survives_a_lost_worker(
                 ).json()["stage"]
 
             for name, port in survivors.items():
-                wait_for(
+                poll(
                     lambda p=port: (
                         stage(p, key) == "in_progress" and stage(p, second) == "in_progress"
                     ),
                     120,
                     f"{name} seeing both changes",
-                    logs,
+                    *logs,
                 )
                 assert keys(port) == expected

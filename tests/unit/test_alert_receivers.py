@@ -404,8 +404,12 @@ def test_team_and_item_links_are_url_encoded() -> None:
     """A team or item id with spaces or slashes becomes one path segment in the hub link."""
     from alerts.rules.registry import item_links, team_links
 
-    inputs = DriftInputs({}, _NoIndex(), datetime(2026, 3, 4, tzinfo=UTC), "http://hub", {}, {}, {}, {}, {})
-    assert team_links(inputs, "R&D / core")["hub_url"].endswith("/teams/R%26D%20%2F%20core/resources")
+    inputs = DriftInputs(
+        {}, _NoIndex(), datetime(2026, 3, 4, tzinfo=UTC), "http://hub", {}, {}, {}, {}, {}
+    )
+    assert team_links(inputs, "R&D / core")["hub_url"].endswith(
+        "/teams/R%26D%20%2F%20core/resources"
+    )
     assert item_links(inputs, "a/b c")["hub_url"].endswith("/roadmap/items/a%2Fb%20c")
 
 
