@@ -49,9 +49,13 @@ class ReadModel(TopicStore):
         self._index: tuple[int, float, WorkIndex] | None = None
         self._queried_at = -WARM_FOR
 
+    def apply(self, topic: str, stream_key: str, state: State | None) -> None:
+        # Checkpoint rows are bookkeeping: they change no entity, so no version either
+        # (a version change rebuilds the index and wakes the drift rules).
+        if not self._ignore(stream_key):
+            super().apply(topic, stream_key, state)
+
     def _apply(self, _topic: str, stream_key: str, state: State | None) -> None:
-        if self._ignore(stream_key):
-            return
         kind, _, key = stream_key.partition("/")
         bucket = self.entities.setdefault(kind, {})
         if state is None:

@@ -169,3 +169,12 @@ def test_a_webhook_whose_secret_is_not_mounted_is_a_503_naming_the_problem(
             assert "missing" in body["error"]["message"]
 
     asyncio.run(scenario())
+
+
+def test_bookkeeping_rows_change_no_version() -> None:
+    """Checkpoint rows the read model ignores do not count as changes (no index rebuild)."""
+    model = ReadModel("changelog", ignore=lambda key: key.startswith("__checkpoint"))
+    model.apply("changelog", "__checkpoint/0", {"positions": {}})
+    assert model.version == 0 and model.entities == {}
+    model.apply("changelog", "work_item/A-1", fold_entity(None, item("A-1", datetime.now(UTC))))
+    assert model.version == 1
