@@ -270,11 +270,12 @@ def register(
     read_model: ReadModel,
     metrics: Metrics,
     secrets: SecretResolver,
+    publisher: AsyncPublisher,
 ) -> AlertingService:
     """Alerting's tasks on ``app``: follow ``hub.alerting``, and the leader's timer."""
     service = AlertingService(
         load_alerting(settings.alerting_file),
-        publisher=AsyncPublisher(app.produce, origin="worker", metrics=metrics),
+        publisher=publisher,
         bootstrap_servers=bootstrap_servers,
         read_model=read_model,
         metrics=metrics,

@@ -53,9 +53,14 @@ class ProjectionTable:
 
 
 def register(
-    app: HubApp, settings: Settings, bootstrap_servers: str, metrics: Metrics
+    app: HubApp,
+    settings: Settings,
+    bootstrap_servers: str,
+    metrics: Metrics,
+    publisher: AsyncPublisher,
 ) -> ProjectionTable:
-    """Declare the table and its tasks on ``app``; return them for the services to hold."""
+    """Declare the table and its tasks on ``app``; return them for the services to hold.
+    ``publisher`` carries the fold loop's dead letters."""
     table = app.Table(
         "projections",
         default=None,
@@ -70,7 +75,6 @@ def register(
     table.value_serializer = "hub-state"  # type: ignore[attr-defined]
     table.changelog_topic.value_serializer = "hub-state"  # type: ignore[attr-defined]
 
-    publisher = AsyncPublisher(app.produce, origin="worker", metrics=metrics)
     loop = FoldLoop(app, table, fold_entity, bootstrap_servers, metrics, publisher)
 
     async def on_revoked(*_: Any, **__: Any) -> None:

@@ -49,8 +49,13 @@ def create_worker(
     connect_state = ConnectState()
     metrics = Metrics(connector_status=lambda: connect_state.status)
     secrets = SecretResolver(environ or {})
-    table = projection_table.register(app, settings, bootstrap_servers, metrics)
-    alerts = alerting.register(app, settings, bootstrap_servers, table.read_model, metrics, secrets)
+    # One producer and one counter for the worker's writes; each writer keeps its origin.
+    publisher = AsyncPublisher(app.produce, origin="api", metrics=metrics)
+    worker_publisher = publisher.with_origin("worker")
+    table = projection_table.register(app, settings, bootstrap_servers, metrics, worker_publisher)
+    alerts = alerting.register(
+        app, settings, bootstrap_servers, table.read_model, metrics, secrets, worker_publisher
+    )
 
     @app.task
     async def follow_connect_state() -> None:
@@ -63,7 +68,7 @@ def create_worker(
         api_token=api_token,
         metrics=metrics,
         secrets=secrets,
-        publisher=AsyncPublisher(app.produce, origin="api", metrics=metrics),
+        publisher=publisher,
         connect_state=connect_state,
         read_model=table.read_model,
         fold_loop=table.fold_loop,
