@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from hub.broker import free_port
-from tests.helpers import descendants, start_demo
+from tests.helpers import descendants, poll, start_demo
 
 pytestmark = pytest.mark.broker
 
@@ -66,24 +65,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     process, log = start_demo(root, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        demo = None
-        while time.monotonic() < deadline:
-            token_file = root / "data" / "api-token"
-            try:
-                if token_file.exists() and requests.get(base + "/health", timeout=3).ok:
-                    demo = Demo(base, token_file.read_text().strip(), root / "data")
-                    alerts = requests.get(
-                        base + "/api/v1/alerts?state=firing", headers=demo.auth, timeout=5
-                    ).json()["items"]
-                    if alerts:
-                        break
-            except requests.RequestException:
-                pass
-            time.sleep(1)
-        else:
-            raise AssertionError("the demo did not fire alerts\n" + log.read_text()[-4000:])
-        assert demo is not None
+        poll(lambda: requests.get(base + "/health", timeout=3).ok, 180, "health", log)
+        demo = Demo(base, (root / "data" / "api-token").read_text().strip(), root / "data")
+        poll(
+            lambda: requests.get(
+                base + "/api/v1/alerts?state=firing", headers=demo.auth, timeout=5
+            ).json()["items"],
+            180,
+            "firing alerts",
+            log,
+        )
         yield demo
     finally:
         children = descendants(process.pid)
@@ -208,14 +199,11 @@ def test_webhook_notifications_match_alertmanagers_v4_structure(demo: Demo) -> N
     """What the demo's webhook receiver got parses as Alertmanager's v4 message, strictly:
     no missing or extra field, RFC 3339 times, Alertmanager's group key format."""
     ready = json.loads((demo.data / "demo" / "ready.json").read_text())
-    deadline = time.monotonic() + 60
-    messages: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not messages:
-        messages = requests.get(ready["webhook_capture"] + "/messages", timeout=5).json()[
-            "messages"
-        ]
-        time.sleep(1)
-    assert messages
+    messages: list[dict[str, Any]] = poll(
+        lambda: requests.get(ready["webhook_capture"] + "/messages", timeout=5).json()["messages"],
+        60,
+        "captured webhook notifications",
+    )
     for message in messages:
         payload = _WebhookV4.model_validate(message["body"])
         assert GROUP_KEY.match(payload.groupKey), payload.groupKey
