@@ -197,6 +197,7 @@ class Route:
     public: bool = False
     media_type: str = "application/json"
     any_query: bool = False  # webhooks: the source decides its query string, and signs it
+    tag: str = ""  # the declaring module's concept; groups the operation in the document
 
     def _args(self, request: web.Request) -> dict[str, Any]:
         query = self.query_params()
@@ -255,7 +256,7 @@ class Routes:
 
     def _declare(self, method: str, route_path: str, summary: str, **options: Any) -> Any:
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(method, route_path, summary, handler, **options))
+            self.routes.append(Route(method, route_path, summary, handler, tag=self.tag, **options))
             return handler
 
         return register

@@ -62,6 +62,7 @@ def _operation(route: Route) -> dict[str, Any]:
         responses[str(status)] = {"description": _REASONS[status], "content": _content(_ERROR_REF)}
     operation: dict[str, Any] = {
         "summary": route.summary,
+        "tags": [route.tag],
         "operationId": f"{route.method.lower()}_{route.handler.__name__}",
         "parameters": [p.spec() for p in route.params],
         "responses": responses,

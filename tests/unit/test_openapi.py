@@ -31,6 +31,8 @@ def test_every_served_route_is_documented_and_every_documented_route_is_served(
     documented = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
     assert _served(tmp_path) == documented
     assert spec["openapi"] == "3.1.0"
+    tags = {op["tags"][0] for item in spec["paths"].values() for op in item.values()}
+    assert {"workitems", "roadmap", "alerts", "connectors", "webhooks", "health"} <= tags
 
 
 def test_path_parameters_match_the_path_template() -> None:
