@@ -15,6 +15,7 @@ from connectors.config import InvalidConfigError, build_connector, parse_config
 from connectors.registry import connector_types
 from connectors.state import PAUSED, RUNNING, UNASSIGNED, config_record
 from core.topics import CONNECT_CONFIGS
+from core.validation import FieldProblem
 from hub.api.declare import Call, Reply, Routes
 from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
@@ -30,7 +31,7 @@ NAME = path_param("name", "Connector name.")
 
 
 def _problems(exc: InvalidConfigError) -> list[dict[str, str]]:
-    return [{"field": p.field, "message": p.message} for p in exc.problems]
+    return [p.as_dict() for p in exc.problems]
 
 
 async def _write(services: Services, name: str, record: dict[str, Any] | None) -> None:
@@ -219,6 +220,6 @@ def _live_check(connector: Any) -> list[dict[str, str]]:
     from core.errors import HubError
 
     try:
-        return [{"field": p.field, "message": p.message} for p in connector.check()]
+        return [p.as_dict() for p in connector.check()]
     except HubError as exc:  # e.g. a secret reference that does not resolve here
-        return [{"field": "settings", "message": str(exc)}]
+        return [FieldProblem("settings", str(exc)).as_dict()]
