@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -97,8 +98,8 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     site = next((venv / "lib").glob("python3*/site-packages"))
-    deps = next(p for p in map(Path, sys.path) if p.name == "site-packages" and "venv" in str(p))
-    (site / "project-deps.pth").write_text(str(deps) + "\n")
+    deps = sysconfig.get_paths()["purelib"]  # this environment's site-packages, exactly
+    (site / "project-deps.pth").write_text(deps + "\n")
     wheel = next((work / "dist").glob("*.whl"))
     subprocess.run(
         [
