@@ -136,3 +136,11 @@ def test_secrets_stay_references_and_out_of_errors_and_logs(harness: Harness) ->
         assert value not in public
         assert value not in str(failed.value)
         assert value not in json.dumps(logs, default=str)
+
+
+def test_a_harness_that_cannot_show_a_behaviour_says_why() -> None:
+    """Every type runs every check it can; one left out of deletes or webhooks names why."""
+    for harness in HARNESSES:
+        assert harness.delete is not None or harness.why_no_deletes, harness.type_name
+        assert harness.webhook is not None or harness.why_no_webhooks, harness.type_name
+        assert harness.credential.startswith("settings."), harness.type_name
