@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-BENCHES = ("pipeline", "freshness", "replay", "query", "jira_backfill")
+BENCHES = ("pipeline", "freshness", "replay", "query", "jira_backfill", "zendesk_history")
 
 
 def main() -> None:

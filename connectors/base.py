@@ -51,9 +51,14 @@ class Reject:
 
 @dataclass
 class Page:
+    """Events to produce, the cursor to commit after them, records that could not be
+    mapped, and warnings: what the source did that people should know about although the
+    sync went on (a custom field that vanished, a window the source would not cover)."""
+
     events: list[Event]
     cursor: Cursor
     rejects: list[Reject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 class Connector(ABC):

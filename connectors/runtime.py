@@ -201,6 +201,7 @@ class _Task(threading.Thread):
         cursor = runtime.state.cursor(name)
         status = runtime.state.status.get(name, {})
         started, produced, rejected, newest = time.monotonic(), 0, 0, None
+        warnings: list[str] = []
         runtime.report(name, state=RUNNING, last_attempt_at=iso(utcnow()), syncing=True)
         for page in connector.pull(cursor):
             if self._changed(stamp):
@@ -208,6 +209,10 @@ class _Task(threading.Thread):
                 break
             produced += runtime.producer.publish_events(page.events)
             rejected += self._dead_letter(page)
+            for warning in page.warnings:
+                if warning not in warnings:
+                    self.log.warning("source warning", warning=scrub(warning))
+                    warnings.append(scrub(warning))
             runtime.pages_produced += 1
             if runtime.crash_after_pages and runtime.pages_produced >= runtime.crash_after_pages:
                 os._exit(137)  # fault injection: die between produce and cursor commit
@@ -227,6 +232,7 @@ class _Task(threading.Thread):
             events_produced_total=status.get("events_produced_total", 0) + produced,
             dead_lettered_total=status.get("dead_lettered_total", 0) + rejected,
             newest_event_lag_seconds=round(lag, 1),
+            warnings=warnings,
             retry_in_seconds=None,
         )
         self.log.info("synced", events=produced, dead_lettered=rejected, seconds=round(seconds, 2))

@@ -59,13 +59,15 @@ __all__ = [
     "RoadmapItemChanged",
     "RoadmapItemRemoved",
     "TeamDefined",
+    "WorkItemSprintChanged",
+    "SprintUpserted",
 ]
 
 SCHEMA_VERSION = 2
 _ID_NAMESPACE = uuid.UUID("6b1f4a52-1d7e-4a8e-9f55-2b9f0d2c7a10")
 
 EntityKind = Literal[
-    "work_item", "roadmap_item", "customer_account", "deal", "customer_request", "team"
+    "work_item", "roadmap_item", "customer_account", "deal", "customer_request", "team", "sprint"
 ]
 StatusCategory = Literal["todo", "in_progress", "done"]
 
@@ -169,6 +171,13 @@ class WorkItemFields(_Payload):
     team: str | None = None
     created_at: UtcDatetime | None = None
     url: str | None = None
+    unknown_fields: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Fields the source could not report in this snapshot (a custom field that "
+            "vanished or changed type): the folds keep what they knew instead of blanking it."
+        ),
+    )
 
 
 class WorkItemCreated(_Envelope):
@@ -231,6 +240,18 @@ class WorkItemLinked(_Envelope):
 
 class Deletion(_Payload):
     reason: str | None = None
+
+
+class SprintMembership(_Payload):
+    """Sprints the item joined and left in one change, as the source's changelog says."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+class WorkItemSprintChanged(_Envelope):
+    type: Literal["work_item.sprint_changed"] = "work_item.sprint_changed"
+    payload: SprintMembership
 
 
 class WorkItemDeleted(_Envelope):
@@ -415,6 +436,23 @@ class TeamDefined(_Envelope):
     payload: Team
 
 
+class SprintFields(_Payload):
+    """A sprint as its board shows it now; the dates are the source's, not ours."""
+
+    name: str
+    board: str | None = None
+    state: Literal["future", "active", "closed"]
+    start_at: UtcDatetime | None = None
+    end_at: UtcDatetime | None = None
+    completed_at: UtcDatetime | None = None
+    goal: str | None = None
+
+
+class SprintUpserted(_Envelope):
+    type: Literal["sprint.upserted"] = "sprint.upserted"
+    payload: SprintFields
+
+
 Event = Annotated[
     WorkItemCreated
     | WorkItemUpdated
@@ -438,7 +476,9 @@ Event = Annotated[
     | RoadmapItemPlanned
     | RoadmapItemChanged
     | RoadmapItemRemoved
-    | TeamDefined,
+    | TeamDefined
+    | WorkItemSprintChanged
+    | SprintUpserted,
     Field(discriminator="type"),
 ]
 

@@ -37,12 +37,18 @@ class ConnectorStatus(Collector):
         running = GaugeMetricFamily(
             "hub_connector_running", "1 when the connector is RUNNING.", labels=["connector"]
         )
+        warnings = GaugeMetricFamily(
+            "hub_connector_warnings",
+            "Warnings the connector's last sync reported (field drift, uncovered windows).",
+            labels=["connector"],
+        )
         for name, record in sorted(self.status().items()):
+            warnings.add_metric([name], float(len(record.get("warnings") or ())))
             produced.add_metric([name], float(record.get("events_produced_total") or 0))
             errors.add_metric([name], float(record.get("errors_total") or 0))
             seconds.add_metric([name], float(record.get("last_sync_seconds") or 0))
             running.add_metric([name], 1.0 if record.get("state") == "RUNNING" else 0.0)
-        yield from (produced, errors, seconds, running)
+        yield from (produced, errors, seconds, running, warnings)
 
 
 class Metrics:

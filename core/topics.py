@@ -36,7 +36,7 @@ class Topic:
     compacted: bool = False
 
 
-WORKITEMS = Topic("hub.workitems", "work item changes, status transitions, worklogs")
+WORKITEMS = Topic("hub.workitems", "work item changes, status transitions, worklogs, sprints")
 CUSTOMERS = Topic("hub.customers", "accounts, deals and customer requests")
 ROADMAP = Topic("hub.roadmap", "roadmap items and team definitions, as planned")
 DEADLETTER = Topic("hub.deadletter", "records that could not be processed, with the reason")
@@ -65,6 +65,7 @@ _BY_KIND: dict[EntityKind, Topic] = {
     "customer_request": CUSTOMERS,
     "roadmap_item": ROADMAP,
     "team": ROADMAP,
+    "sprint": WORKITEMS,
 }
 
 

@@ -4,6 +4,11 @@ Shaped like the real samples: ``after_cursor``/``after_url``/``before_cursor``/
 ``end_of_stream``/``tickets[]`` with ``generated_timestamp``. ``start_time`` must be at
 least a minute old (422 otherwise), and a request may not carry both ``start_time`` and
 ``cursor`` (400), which is what keeps a connector honest about never resending it.
+
+The time-based exports (ticket events, organizations) page by ``next_page`` with
+``start_time`` = the page's ``end_time``, ``export_page_size`` records a page (1,000 as in
+Zendesk), and answer 403 unless the token is an admin's. A deleted ticket stays in the
+ticket export with status ``deleted``, and its audits answer 404, as Zendesk's do.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
 class ZendeskEmulator(EmulatorServer):
     def __init__(
         self,
@@ -44,6 +53,9 @@ class ZendeskEmulator(EmulatorServer):
         self.email, self.token, self.webhook_secret = email, token, webhook_secret
         self.throttle_next = 0
         self.empty_pages = 0  # answer this many empty pages with end_of_stream false first
+        self.admin = True  # the exports need an admin's token
+        self.export_page_size = 1000
+        self.deleted: set[int] = set()  # tickets whose audits and record answer 404
         super().__init__({}, fallback=self._serve)
 
     def _serve(self, request: Request) -> Reply:
@@ -57,9 +69,22 @@ class ZendeskEmulator(EmulatorServer):
             return Reply(200, {"user": {"id": 1, "email": self.email}})
         if request.path == "/api/v2/incremental/tickets/cursor.json":
             return self._export(request)
+        if request.path in (
+            "/api/v2/incremental/ticket_events.json",
+            "/api/v2/incremental/organizations.json",
+        ):
+            if not self.admin:
+                return Reply(403, {"error": "Forbidden", "description": "Admins only"})
+            if "events" in request.path:
+                return self._timed(request, "ticket_events", self._ticket_events(), "timestamp")
+            orgs = sorted(self.orgs.values(), key=lambda o: (_epoch(o["updated_at"]), o["id"]))
+            return self._timed(request, "organizations", orgs, "updated_at")
         if request.path == "/api/v2/organizations/show_many.json":
             ids = [int(i) for i in request.query.get("ids", "").split(",") if i]
             return Reply(200, {"organizations": [self.orgs[i] for i in ids if i in self.orgs]})
+        match = re.fullmatch(r"/api/v2/tickets/(\d+)(/audits)?.json", request.path)
+        if match and int(match.group(1)) in self.deleted:
+            return Reply(404, {"error": "RecordNotFound", "description": "Not found"})
         match = re.fullmatch(r"/api/v2/tickets/(\d+)/audits.json", request.path)
         if match:
             return Reply(
@@ -118,6 +143,71 @@ class ZendeskEmulator(EmulatorServer):
         last = (page[-1]["generated_timestamp"], page[-1]["id"]) if page else position
         cursor = base64.b64encode(f"{last[0]}|{last[1]}".encode()).decode()
         return Reply(200, self._page(page, cursor, end=len(remaining) <= size))
+
+    def _ticket_events(self) -> list[dict[str, Any]]:
+        """Every audit as the ticket events export shapes it: the changed field as a key."""
+        rows = []
+        for ticket_id, audits in self.audits.items():
+            if ticket_id in self.deleted:
+                continue
+            for audit in audits:
+                children = []
+                for change in audit.get("events") or []:
+                    child = {
+                        "id": change["id"],
+                        "via": "Web form",
+                        "via_reference_id": None,
+                        change["field_name"]: change.get("value"),
+                        "event_type": change["type"],
+                    }
+                    if change["type"] == "Change":
+                        child["previous_value"] = change.get("previous_value")
+                    children.append(child)
+                rows.append(
+                    {
+                        "id": audit["id"],
+                        "ticket_id": ticket_id,
+                        "timestamp": _epoch(audit["created_at"]),
+                        "created_at": audit["created_at"],
+                        "updater_id": audit.get("author_id"),
+                        "via": "Web form",
+                        "event_type": "Audit",
+                        "child_events": children,
+                    }
+                )
+        return sorted(rows, key=lambda r: (r["timestamp"], r["id"]))
+
+    def _timed(self, request: Request, name: str, rows: list[dict[str, Any]], at: str) -> Reply:
+        """A time-based export page: from ``start_time``, ``next_page`` at ``end_time``."""
+        start = int(request.query.get("start_time", -1))
+        if start < 0:
+            return Reply(400, {"error": "InvalidValue", "description": "start_time is required"})
+        if start > time.time() - 60:
+            return Reply(422, {"error": "InvalidValue", "description": "Too recent start_time"})
+
+        def stamp(row: dict[str, Any]) -> int:
+            value = row[at]
+            return value if isinstance(value, int) else _epoch(value)
+
+        page = [r for r in rows if stamp(r) >= start][: self.export_page_size]
+        end = stamp(page[-1]) if page else start
+        return Reply(
+            200,
+            {
+                name: page,
+                "count": len(page),
+                "end_time": end,
+                "end_of_stream": len(page) < self.export_page_size,
+                "next_page": f"{self.url}{request.path}?start_time={end}",
+            },
+        )
+
+    def delete(self, ticket_id: int, at: datetime) -> None:
+        """Deleted in Zendesk: the export shows status ``deleted``; the rest answers 404."""
+        self.deleted.add(ticket_id)
+        self.tickets[ticket_id].update(
+            status="deleted", updated_at=_iso(at), generated_timestamp=int(at.timestamp())
+        )
 
     def _page(self, tickets: list[dict[str, Any]], cursor: str, *, end: bool) -> dict[str, Any]:
         return {

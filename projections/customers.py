@@ -104,9 +104,13 @@ def fold_request(state: State | None, event: Event) -> State:
     at = iso(event.occurred_at)
     match event:
         case CustomerRequestOpened():
+            payload = event.payload.model_dump(mode="json")
+            status = payload.pop("status")  # the status at opening, when the source knew it
             if _latest(state, "snapshot", at):
-                payload = event.payload.model_dump(mode="json")
                 state = {**state, **payload, "_at": _stamp(state, "snapshot", at)}
+            if status is not None and _latest(state, "status", at):
+                state = {**state, "status": status, "_at": _stamp(state, "status", at)}
+            state.setdefault("status", None)
             if state["opened_at"] is None or at < state["opened_at"]:
                 state = {**state, "opened_at": at}
         case CustomerRequestStatusChanged():
@@ -132,11 +136,17 @@ def fold_request(state: State | None, event: Event) -> State:
 
 
 def _settle(state: State) -> State:
-    """Closed if the latest closure is newer than the latest move back to an open status;
-    derived from the sorted histories, so arrival order cannot matter."""
+    """Closed at the first closure since the latest move back to an open status.
+
+    The first, because sources restate a closure later (Zendesk's solved then closed, a
+    snapshot saying "closed as of its last update"): the request ended when it was first
+    closed. Derived from the sorted histories, so arrival order cannot matter.
+    """
     closures = state.get("closures", [])
-    reopened = [s["at"] for s in state["statuses"] if s["to"] in REOPENED]
-    last = closures[-1] if closures else None
-    if last and (not reopened or last["at"] >= max(reopened)):
-        return {**state, "closed_at": last["at"], "resolution": last["resolution"]}
+    reopened = max((s["at"] for s in state["statuses"] if s["to"] in REOPENED), default="")
+    since = [c for c in closures if c["at"] >= reopened]
+    if since:
+        first = since[0]
+        resolution = since[-1]["resolution"]
+        return {**state, "closed_at": first["at"], "resolution": resolution}
     return {**state, "closed_at": None, "resolution": None}

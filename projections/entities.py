@@ -11,6 +11,7 @@ from typing import Any
 from core.events import Event
 from projections.customers import fold_account, fold_deal, fold_request
 from projections.roadmap import fold_roadmap_item, fold_team
+from projections.sprints import fold_sprint
 from projections.tracking import Fold
 from projections.work_items import fold_work_item
 
@@ -23,6 +24,7 @@ FOLDS: dict[str, Fold] = {
     "customer_request": fold_request,
     "roadmap_item": fold_roadmap_item,
     "team": fold_team,
+    "sprint": fold_sprint,
 }
 
 

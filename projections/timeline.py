@@ -48,8 +48,11 @@ def build_timeline(
     segments: list[dict[str, Any]] = []
     status, category = initial
     if transitions:
-        status = transitions[0].get("from_status") or status
-        category = transitions[0].get("from_category") or category
+        # Before the first transition the item was in its ``from`` status; a transition
+        # without one (the source had no history: "as of its last update") leaves that
+        # stretch unknown rather than guessing it was already in today's status.
+        status = transitions[0].get("from_status")
+        category = transitions[0].get("from_category") if status else None
     start = created_at or (transitions[0]["at"] if transitions else None)
     if start is None:
         return segments

@@ -21,6 +21,7 @@ from core.events import (
     WorkItemDeleted,
     WorkItemEstimated,
     WorkItemLinked,
+    WorkItemSprintChanged,
     WorkItemStatusChanged,
     WorkItemUpdated,
     WorklogAdded,
@@ -73,6 +74,7 @@ def new_work_item(key: str) -> State:
         "estimate_at": "",
         "links": {},
         "worklogs": {},
+        "sprint_changes": [],
         "deleted_at": None,
         "last_activity_at": None,
         "attributes": {},
@@ -92,6 +94,9 @@ def fold_work_item(state: State | None, event: Event) -> State:
             payload = event.payload.model_dump(mode="json")
             if at >= state["fields_at"]:
                 fields = {name: payload[name] for name in _SNAPSHOT_FIELDS}
+                for name in payload.get("unknown_fields") or ():  # not reported: keep ours
+                    if name in fields:
+                        fields[name] = state["fields"].get(name)
                 if state["estimate_at"] > at:  # a later estimate event wins over an older snapshot
                     fields["estimate"] = state["fields"].get("estimate")
                 state = {
@@ -137,6 +142,14 @@ def fold_work_item(state: State | None, event: Event) -> State:
                 "seconds": event.payload.seconds_spent,
             }
             state = {**state, "worklogs": {**state["worklogs"], event.payload.worklog_id: log}}
+        case WorkItemSprintChanged():
+            change = {
+                "at": at,
+                "added": list(event.payload.added),
+                "removed": list(event.payload.removed),
+            }
+            changes = insert_sorted(state.get("sprint_changes", []), change)
+            state = {**state, "sprint_changes": changes}
         case WorkItemDeleted():
             state = {**state, "deleted_at": at}
     return state

@@ -121,7 +121,7 @@ async def delete_connector(call: Call) -> Any:
 
 @ROUTES.get(
     "/api/v1/connectors/{name}/status",
-    "State (RUNNING/PAUSED/FAILED), last sync, events produced, lag, last error",
+    "State (RUNNING/PAUSED/FAILED), last sync, events produced, lag, last error, warnings",
     params=(NAME,),
 )
 async def connector_status(call: Call) -> Any:

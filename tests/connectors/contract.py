@@ -136,7 +136,7 @@ def _zendesk_change(zd: ZendeskEmulator) -> str:
 
 
 def _zendesk_delete(zd: ZendeskEmulator) -> tuple[str, str]:
-    zd.change_status(503, "deleted", datetime.now(UTC))
+    zd.delete(503, datetime.now(UTC))
     return "zendesk-503", "customer_request.closed"  # closes with resolution "deleted"
 
 

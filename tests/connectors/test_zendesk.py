@@ -12,7 +12,7 @@ import pytest
 from connectors.config import build_connector, parse_config
 from connectors.webhooks import WebhookRejected
 from connectors.zendesk.connector import ZendeskConnector
-from connectors.zendesk.mapping import ZendeskContext, map_ticket
+from connectors.zendesk.mapping import ZendeskContext, audit_changes, map_history, map_ticket
 from core.events import Event
 from core.secrets import SecretResolver
 from emulators.zendesk import ZendeskEmulator, generate_tickets
@@ -48,7 +48,7 @@ def test_backfill_then_incremental_across_cursor_boundaries() -> None:
     with ZendeskEmulator(tickets, audits, orgs) as zd:
         c = connector(zd)
         first, cursor = pull_all(c)
-        exports = [r for r in zd.requests if "incremental" in r.path]
+        exports = [r for r in zd.requests if "tickets/cursor" in r.path]
         assert len(exports) == 3 and "start_time" in exports[0].query
         moment = datetime(2026, 4, 1, tzinfo=UTC)
         for ticket_id in (500, 501, 502):
@@ -56,9 +56,10 @@ def test_backfill_then_incremental_across_cursor_boundaries() -> None:
             moment += timedelta(minutes=1)
         zd.requests.clear()
         second, _ = pull_all(c, cursor)
-        export = [r for r in zd.requests if "incremental" in r.path]
+        export = [r for r in zd.requests if "tickets/cursor" in r.path]
     assert all("start_time" not in r.query and "cursor" in r.query for r in export)
-    assert {e.entity.key for e in second if e.entity.kind == "customer_request"} == {
+    seen = {e.event_id for e in first}  # a time-based export repeats its boundary second
+    assert {e.entity.key for e in second if e.event_id not in seen} == {
         "zendesk-500",
         "zendesk-501",
         "zendesk-502",
@@ -97,8 +98,9 @@ def test_status_history_escalations_and_jira_links() -> None:
     assert escalated == expected
     linked = by_type["customer_request.linked"][0]
     assert linked.payload.target.key.startswith("GEN-")  # type: ignore[union-attr]
-    first_status = next(
-        e for e in by_type["customer_request.status_changed"] if e.entity.key == "zendesk-500"
+    first_status = min(
+        (e for e in by_type["customer_request.status_changed"] if e.entity.key == "zendesk-500"),
+        key=lambda e: e.occurred_at,
     )
     assert first_status.occurred_at == datetime.fromisoformat(
         tickets[0]["created_at"].replace("Z", "+00:00")
@@ -149,8 +151,8 @@ def test_every_real_sample_maps_without_dead_letters() -> None:
         (SAMPLES / "zendesk_ticket_create_with_audit.nango-recorded.json").read_text()
     )
     for ticket in [*cursor["tickets"], *timed["tickets"]]:
-        assert map_ticket(ticket, [], context)
-    events = map_ticket(created["ticket"], [created["audit"]], context)
+        assert map_ticket(ticket, context)
+    events = map_history(audit_changes(created["audit"]), context)
     statuses = [e for e in events if e.type == "customer_request.status_changed"]
     assert statuses[0].payload.to_status == "open"  # type: ignore[union-attr]
 
@@ -166,7 +168,7 @@ def test_deleted_tickets_are_closed_as_deleted() -> None:
     with ZendeskEmulator(tickets, audits, orgs) as zd:
         c = connector(zd)
         _, cursor = pull_all(c)
-        zd.change_status(501, "deleted", datetime(2026, 5, 1, tzinfo=UTC))
+        zd.delete(501, datetime(2026, 5, 1, tzinfo=UTC))
         events, _ = pull_all(c, cursor)
     closed = [
         (e.entity.key, e.payload.resolution) for e in events if e.type == "customer_request.closed"
@@ -187,3 +189,54 @@ def test_team_from_group_then_assignee_then_tag() -> None:
     for ticket in tickets:
         expected = "platform" if ticket["group_id"] == 222 else "support"
         assert opened[f"zendesk-{ticket['id']}"] == expected
+
+
+def test_every_organization_becomes_an_account_not_only_those_with_changed_tickets() -> None:
+    """The organization export brings accounts no ticket names, with ARR and tier."""
+    tickets, audits, orgs = generate_tickets(4, orgs=2)
+    quiet = {**orgs[0], "id": 990, "name": "No tickets yet"}
+    quiet["organization_fields"] = {"arr": 77000, "tier": "smb"}
+    with ZendeskEmulator(tickets, audits, [*orgs, quiet]) as zd:
+        events, _ = pull_all(connector(zd))
+    accounts = {e.entity.key: e.payload for e in events if e.type == "customer_account.upserted"}
+    assert set(accounts) == {"zendesk-org-900", "zendesk-org-901", "zendesk-org-990"}
+    assert accounts["zendesk-org-990"].arr == 77000  # type: ignore[union-attr]
+    assert accounts["zendesk-org-990"].tier == "smb"  # type: ignore[union-attr]
+
+
+def test_history_for_many_tickets_costs_export_pages_not_a_request_per_ticket() -> None:
+    """With the ticket events export, 300 changed tickets take no audits request at all and
+    give the same history events as reading each ticket's audits."""
+    tickets, audits, orgs = generate_tickets(300)
+    with ZendeskEmulator(tickets, audits, orgs) as zd:
+        exported, _ = pull_all(connector(zd))
+        by_export = len(zd.requests)
+        assert not [r for r in zd.requests if r.path.endswith("/audits.json")]
+        zd.requests.clear()
+        audited, _ = pull_all(connector(zd, admin_exports=False))
+        by_audits = len(zd.requests)
+    assert by_export <= 10 and by_audits >= 300
+    assert {e.event_id for e in exported} == {e.event_id for e in audited}
+
+
+def test_a_ticket_deleted_before_its_audits_are_read_closes_and_the_sync_goes_on() -> None:
+    """Audits answering 404 close that ticket as deleted; every other ticket still maps."""
+    tickets, audits, orgs = generate_tickets(6)
+    with ZendeskEmulator(tickets, audits, orgs) as zd:
+        zd.deleted.add(502)  # gone between the ticket export and its audits
+        events, _ = pull_all(connector(zd, admin_exports=False))
+    closed = {
+        e.entity.key: e.payload.resolution for e in events if e.type == "customer_request.closed"
+    }  # type: ignore[union-attr]
+    assert closed["zendesk-502"] == "deleted"
+    opened = {e.entity.key for e in events if e.type == "customer_request.opened"}
+    assert opened == {f"zendesk-{t['id']}" for t in tickets}
+
+
+def test_an_agent_token_is_told_the_exports_need_an_admin() -> None:
+    """check() names admin_exports when the exports answer 403, before any sync fails."""
+    with ZendeskEmulator([]) as zd:
+        zd.admin = False
+        problems = connector(zd).check()
+        assert [p.field for p in problems] == ["settings.admin_exports"]
+        assert connector(zd, admin_exports=False).check() == []

@@ -46,6 +46,12 @@ def test_every_event_type_round_trips_through_the_codec() -> None:
         "roadmap_item.changed": {"title": "SSO v2"},
         "roadmap_item.removed": {},
         "team.defined": {"name": "Core", "capacity_fte": 5},
+        "work_item.sprint_changed": {"added": ["jira-sprint-7"], "removed": []},
+        "sprint.upserted": {
+            "name": "Sprint 7",
+            "state": "active",
+            "start_at": "2026-03-02T09:00:00Z",
+        },
     }
     assert set(samples) == set(EVENT_TYPES)
     for type_, payload in samples.items():
