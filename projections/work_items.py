@@ -143,7 +143,7 @@ def fold_work_item(state: State | None, event: Event) -> State:
             }
             state = {**state, "worklogs": {**state["worklogs"], event.payload.worklog_id: log}}
         case WorkItemSprintChanged():
-            change = {
+            change: dict[str, Any] = {
                 "at": at,
                 "added": list(event.payload.added),
                 "removed": list(event.payload.removed),
