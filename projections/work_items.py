@@ -143,12 +143,12 @@ def fold_work_item(state: State | None, event: Event) -> State:
             }
             state = {**state, "worklogs": {**state["worklogs"], event.payload.worklog_id: log}}
         case WorkItemSprintChanged():
-            change: dict[str, Any] = {
+            membership: dict[str, Any] = {
                 "at": at,
                 "added": list(event.payload.added),
                 "removed": list(event.payload.removed),
             }
-            changes = insert_sorted(state.get("sprint_changes", []), change)
+            changes = insert_sorted(state.get("sprint_changes", []), membership)
             state = {**state, "sprint_changes": changes}
         case WorkItemDeleted():
             state = {**state, "deleted_at": at}
