@@ -4,6 +4,12 @@ Conversations are shaped like the recorded search sample. Results come back in i
 not ``updated_at`` order (the API promises no order), which is what makes a connector
 that advances its bound page by page lose data here, as it would against Intercom.
 Throttling answers 429 with ``X-RateLimit-Reset`` (epoch seconds), as Intercom does.
+
+``GET /conversations/{id}`` answers the conversation with its parts (``parts`` holds
+them per conversation), ``parts_page_size`` at a time: a longer list names the next
+``starting_after`` in ``conversation_parts.pages.next``. Search results may lack
+``statistics`` (``without_statistics``), as older and imported conversations do, and a
+deleted conversation (``deleted``) answers 404 when read back.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ class IntercomEmulator(EmulatorServer):
         self.companies = companies or {}  # contact id -> attached companies
         self.token, self.client_secret = token, client_secret
         self.throttle_next = 0
+        self.parts: dict[str, list[dict[str, Any]]] = {}
+        self.parts_page_size = 500
+        self.deleted: set[str] = set()
         super().__init__({}, fallback=self._serve)
 
     def _serve(self, request: Request) -> Reply:
@@ -57,6 +66,9 @@ class IntercomEmulator(EmulatorServer):
             return Reply(200, {"type": "admin", "id": "1", "email": "bot@example.com"})
         if (request.method, request.path) == ("POST", "/conversations/search"):
             return self._search(request.json())
+        match = re.fullmatch(r"/conversations/([^/]+)", request.path)
+        if match and request.method == "GET":
+            return self._read_back(match.group(1), request.query.get("starting_after"))
         match = re.fullmatch(r"/contacts/([^/]+)/companies", request.path)
         if match:
             companies = self.companies.get(match.group(1), [])
@@ -125,6 +137,48 @@ class IntercomEmulator(EmulatorServer):
                 "conversations": page,
             },
         )
+
+    def _read_back(self, conversation_id: str, after: str | None) -> Reply:
+        if conversation_id in self.deleted or conversation_id not in self.conversations:
+            return Reply(
+                404,
+                {"type": "error.list", "errors": [{"code": "not_found", "message": "Not Found"}]},
+            )
+        parts = sorted(self.parts.get(conversation_id, []), key=lambda p: p["created_at"])
+        start = int(base64.b64decode(after).decode()) if after else 0
+        page = parts[start : start + self.parts_page_size]
+        listing: dict[str, Any] = {
+            "type": "conversation_part.list",
+            "conversation_parts": page,
+            "total_count": len(parts),
+        }
+        if start + self.parts_page_size < len(parts):
+            token = base64.b64encode(str(start + self.parts_page_size).encode()).decode()
+            listing["pages"] = {"type": "pages", "next": {"starting_after": token}}
+        body = {**self.conversations[conversation_id], "conversation_parts": listing}
+        return Reply(200, body)
+
+    def add_part(self, conversation_id: str, part_type: str, at: int) -> None:
+        """A part at ``at``: ``close``/``open``/``snoozed`` move the state, as in Intercom."""
+        parts = self.parts.setdefault(conversation_id, [])
+        parts.append(
+            {
+                "type": "conversation_part",
+                "id": f"{conversation_id}-{len(parts)}",
+                "part_type": part_type,
+                "body": None if part_type != "comment" else "<p>Thanks</p>",
+                "created_at": at,
+                "updated_at": at,
+                "notified_at": at,
+                "author": {"type": "admin", "id": "814860"},
+                "redacted": False,
+            }
+        )
+        conversation = self.conversations[conversation_id]
+        moved = {"close": "closed", "open": "open", "snoozed": "snoozed"}.get(part_type)
+        if moved:
+            conversation.update(state=moved, open=moved != "closed")
+        conversation["updated_at"] = max(conversation["updated_at"], at)
 
     def close(self, conversation_id: str, at: int) -> None:
         conversation = self.conversations[conversation_id]

@@ -5,7 +5,11 @@ the lower bound it started from and the ``starting_after`` token of its next pag
 cursor, and moves the bound to the newest ``updated_at`` seen only when the pass ends. A
 crash mid-pass resumes the same pass; nothing between the pages can be skipped.
 State changes come from the conversation's own statistics (first and last close) and its
-current state; companies come from each contact's attached companies.
+current state. A conversation without statistics is read back whole: its ``close``,
+``open`` and ``snoozed`` parts give the changes at their times, and when it has more parts
+than one answer holds, the rest are paged (``conversation_parts.pages.next``). One that
+answers 404 by then was deleted: it closes as deleted and the sync goes on. Companies come
+from each contact's attached companies.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from typing import Any
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.intercom.mapping import account_key, map_company, map_conversation
-from connectors.intercom.streams import CONVERSATIONS, NEXT_PAGE
+from connectors.intercom.mapping import account_key, map_company, map_conversation, map_deleted
+from connectors.intercom.streams import CONVERSATIONS, NEXT_PAGE, PARTS_NEXT
 from connectors.streams import dig
 from connectors.webhooks import verify_hub_signature_sha1
-from core.http import HttpClient
+from core.events import Event
+from core.http import HttpClient, HttpError
 from core.secrets import SecretRef
 
 __all__ = ["IntercomConnector", "IntercomSettings"]
@@ -75,6 +80,34 @@ class IntercomConnector(Connector):
             self._found_companies.extend(companies)
         return seen[contact_id]
 
+    def _parts(self, client: HttpClient, conversation_id: str) -> list[dict[str, Any]] | None:
+        """Every part of one conversation, paged; None when it no longer exists (404)."""
+        parts: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"display_as": "plaintext"}
+        while True:
+            try:
+                body = client.get_json(f"/conversations/{conversation_id}", params=params)
+            except HttpError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            listing = body.get("conversation_parts") or {}
+            parts.extend(listing.get("conversation_parts") or [])
+            token = dig(listing, PARTS_NEXT)
+            if not token:
+                return parts
+            params = {**params, "starting_after": token}
+
+    def _map(
+        self, client: HttpClient, conversation: dict[str, Any], account: str | None
+    ) -> list[Event]:
+        """Statistics when the search gave them; otherwise the parts, read back."""
+        if conversation.get("statistics"):
+            return map_conversation(self.event, conversation, account, self.settings)
+        parts = self._parts(client, str(conversation["id"]))
+        events = map_conversation(self.event, conversation, account, self.settings, parts or [])
+        return events if parts is not None else [*events, *map_deleted(self.event, conversation)]
+
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:
         client = self.client()
         cursor = dict(cursor or {})
@@ -100,14 +133,8 @@ class IntercomConnector(Connector):
                 try:
                     people = (conversation.get("contacts") or {}).get("contacts") or []
                     company = self._companies(client, people[0]["id"], contacts) if people else None
-                    events.extend(
-                        map_conversation(
-                            self.event,
-                            conversation,
-                            account_key(company) if company else None,
-                            self.settings,
-                        )
-                    )
+                    account = account_key(company) if company else None
+                    events.extend(self._map(client, conversation, account))
                     newest = max(newest, int(conversation["updated_at"]))
                 except (KeyError, TypeError, ValueError) as exc:
                     rejects.append(Reject(conversation, f"cannot map conversation: {exc!r}"))
@@ -142,11 +169,7 @@ class IntercomConnector(Connector):
                 [Reject(body.decode(errors="replace"), f"not an Intercom notification: {exc!r}")],
             )
         self._found_companies = []
+        client = self.client()
         people = (item.get("contacts") or {}).get("contacts") or []
-        company = self._companies(self.client(), people[0]["id"], {}) if people else None
-        return Page(
-            map_conversation(
-                self.event, item, account_key(company) if company else None, self.settings
-            ),
-            {},
-        )
+        company = self._companies(client, people[0]["id"], {}) if people else None
+        return Page(self._map(client, item, account_key(company) if company else None), {})

@@ -1,17 +1,25 @@
 """Intercom conversations and companies as canonical events. Pure: no HTTP, testable on
 recorded payloads. State changes come from the conversation's own statistics (first and
-last close) and its current state."""
+last close) or, when it has none, from its parts; its current state is stated as of its
+last update, never from its creation."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from connectors.linking import jira_keys, link_events
 from core.events import Event
 
-__all__ = ["IntercomMapping", "account_key", "map_company", "map_conversation", "request_key"]
+__all__ = [
+    "IntercomMapping",
+    "account_key",
+    "map_company",
+    "map_conversation",
+    "map_deleted",
+    "request_key",
+]
 
 
 class IntercomMapping(Protocol):
@@ -41,9 +49,20 @@ def account_key(company_id: Any) -> str:
     return f"intercom-company-{company_id}"
 
 
+# part types that move a conversation's state, and the state they leave it in
+PART_STATES = {"close": "closed", "open": "open", "snoozed": "snoozed", "unsnoozed": "open"}
+
+
 def map_conversation(
-    make: Any, conversation: Mapping[str, Any], account: str | None, settings: IntercomMapping
+    make: Any,
+    conversation: Mapping[str, Any],
+    account: str | None,
+    settings: IntercomMapping,
+    parts: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Event]:
+    """Opened, each state change the source shows at its own time, and the state as of the
+    last update. The changes come from the statistics (first and last close) or, when a
+    conversation has none, from its parts (``close``, ``open``, ``snoozed``...)."""
     key = request_key(conversation["id"])
     tags = [
         t.get("name") for t in (conversation.get("tags") or {}).get("tags") or [] if t.get("name")
@@ -64,7 +83,7 @@ def map_conversation(
                 "title": conversation.get("title") or source.get("subject") or None,
                 "account": account,
                 "priority": conversation.get("priority"),
-                "status": state,
+                "status": None,  # the history (statistics or parts) says when it changed
                 "channel": source.get("delivered_as"),
                 "team": team,
                 "attributes": {"tags": tags} if tags else {},
@@ -72,26 +91,38 @@ def map_conversation(
         )
     ]
     stats = conversation.get("statistics") or {}
-    if stats.get("first_close_at"):
-        events.append(
-            make(
-                "customer_request.status_changed",
-                key,
-                "first_close",
-                _at(stats["first_close_at"]),
-                {"from_status": "open", "to_status": "closed"},
+    closes: list[int] = []
+    if parts is not None:
+        for part in sorted(parts, key=lambda p: (int(p["created_at"]), str(p.get("id")))):
+            moved_to = PART_STATES.get(str(part.get("part_type")))
+            if moved_to is None:
+                continue
+            if moved_to == "closed":
+                closes.append(int(part["created_at"]))
+            events.append(
+                make(
+                    "customer_request.status_changed",
+                    key,
+                    f"part:{part.get('id')}",
+                    _at(part["created_at"]),
+                    {"to_status": moved_to},
+                )
             )
-        )
-    if stats.get("last_close_at") and stats.get("last_close_at") != stats.get("first_close_at"):
-        events.append(
-            make(
-                "customer_request.status_changed",
-                key,
-                f"close:{stats['last_close_at']}",
-                _at(stats["last_close_at"]),
-                {"from_status": "open", "to_status": "closed"},
-            )
-        )
+    else:
+        for name in ("first_close_at", "last_close_at"):
+            stamp = stats.get(name)
+            if stamp and stamp not in closes:
+                closes.append(int(stamp))
+                change = "first_close" if name == "first_close_at" else f"close:{stamp}"
+                events.append(
+                    make(
+                        "customer_request.status_changed",
+                        key,
+                        change,
+                        _at(stamp),
+                        {"from_status": "open", "to_status": "closed"},
+                    )
+                )
     events.append(
         make(
             "customer_request.status_changed",
@@ -102,12 +133,13 @@ def map_conversation(
         )
     )
     if state == "closed":
-        closed_at = _at(stats.get("last_close_at") or conversation["updated_at"])
+        last_close = closes[-1] if closes else None
+        closed_at = _at(last_close or conversation["updated_at"])
         events.append(
             make(
                 "customer_request.closed",
                 key,
-                f"closed:{stats.get('last_close_at')}",
+                f"closed:{last_close}",
                 closed_at,
                 {"resolution": "closed"},
             )
@@ -120,6 +152,19 @@ def map_conversation(
     keys = jira_keys([attribute], tags, settings.jira_tag_prefix)
     events.extend(link_events(make, "customer_request.linked", key, keys, updated))
     return events
+
+
+def map_deleted(make: Any, conversation: Mapping[str, Any]) -> list[Event]:
+    """A conversation that answers 404 when read back was deleted: it closes so."""
+    return [
+        make(
+            "customer_request.closed",
+            request_key(conversation["id"]),
+            "deleted",
+            _at(conversation["updated_at"]),
+            {"resolution": "deleted"},
+        )
+    ]
 
 
 def map_company(make: Any, company: Mapping[str, Any]) -> Event:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from connectors.streams import Stream, TokenPaginator
 
-__all__ = ["CONVERSATIONS", "NEXT_PAGE"]
+__all__ = ["CONVERSATIONS", "NEXT_PAGE", "PARTS_NEXT"]
 
 NEXT_PAGE = ("pages", "next", "starting_after")  # the token a crashed pass resumes from
+# A conversation read back holds its parts; more than one answer's worth name the next.
+PARTS_NEXT = ("pages", "next", "starting_after")
 
 CONVERSATIONS = Stream(
     "conversations",

@@ -10,6 +10,7 @@ from typing import Any
 from connectors.config import build_connector, parse_config
 from connectors.intercom.connector import IntercomConnector, IntercomSettings
 from connectors.intercom.mapping import map_conversation
+from core.events import iso
 from core.secrets import SecretResolver
 from emulators.intercom import IntercomEmulator, generate_conversations
 from projections.replay import replay
@@ -115,3 +116,43 @@ def test_team_from_team_assignee_then_admin_then_tag() -> None:
     )
     events = map_conversation(connector_event(), conversation, None, settings)
     assert [e.payload.team for e in events if e.type == "customer_request.escalated"] == ["care"]  # type: ignore[union-attr]
+
+
+def test_without_statistics_closures_come_from_the_close_parts_paged_past_one_answer() -> None:
+    """A conversation with no statistics is read back; its close part (on the second page
+    of parts) gives the closure time, and a reopen in between is kept."""
+    conversations, companies = generate_conversations(3)
+    target = conversations[0]
+    target.update(statistics=None, state="open", open=True)
+    created = int(target["created_at"])
+    with IntercomEmulator(conversations, companies) as ic:
+        ic.parts_page_size = 2
+        ic.add_part(target["id"], "comment", created + 60)
+        ic.add_part(target["id"], "close", created + 120)
+        ic.add_part(target["id"], "open", created + 180)
+        ic.add_part(target["id"], "comment", created + 240)
+        ic.add_part(target["id"], "close", created + 300)
+        events = [e for page in connector(ic).pull(None) for e in page.events]
+        reads = [r for r in ic.requests if r.path == f"/conversations/{target['id']}"]
+    assert len(reads) == 3  # five parts, two an answer
+    key = f"intercom-{target['id']}"
+    state = replay((e, None) for e in events)["customer_request"][key]
+    assert state["closed_at"] == iso(datetime.fromtimestamp(created + 300, UTC))
+    moves = [(s["to"], s["at"]) for s in state["statuses"]]
+    assert [m[0] for m in moves[:3]] == ["closed", "open", "closed"]
+
+
+def test_a_conversation_deleted_before_it_is_read_back_closes_and_the_sync_goes_on() -> None:
+    """404 on the read-back closes that conversation as deleted; the others still map."""
+    conversations, companies = generate_conversations(4)
+    for conversation in conversations:
+        conversation["statistics"] = None
+    with IntercomEmulator(conversations, companies) as ic:
+        ic.deleted.add(conversations[1]["id"])
+        events = [e for page in connector(ic).pull(None) for e in page.events]
+    closed = {
+        e.entity.key: e.payload.resolution for e in events if e.type == "customer_request.closed"
+    }  # type: ignore[union-attr]
+    assert closed[f"intercom-{conversations[1]['id']}"] == "deleted"
+    opened = {e.entity.key for e in events if e.type == "customer_request.opened"}
+    assert len(opened) == 4
