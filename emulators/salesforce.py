@@ -54,6 +54,7 @@ class SalesforceEmulator(EmulatorServer):
         self.access_token: str | None = None
         self.uses_left = 0
         self.refreshes = 0
+        self.replication_lag = timedelta(0)  # how far getDeleted's coverage trails the clock
         self.cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
         super().__init__({}, fallback=self._serve)
 
@@ -75,23 +76,41 @@ class SalesforceEmulator(EmulatorServer):
             return Reply(200, {"DailyApiRequests": {"Max": 15000, "Remaining": 14000}})
         match = re.fullmatch(rf"{base}/sobjects/(\w+)/deleted/", request.path)
         if match:
-            start = datetime.fromisoformat(request.query["start"].replace("Z", "+00:00"))
-            end = datetime.fromisoformat(request.query["end"].replace("Z", "+00:00"))
-            rows = [
-                d
-                for d in self.deleted.get(match.group(1), [])
-                if start <= datetime.fromisoformat(d["deletedDate"]) <= end
-            ]
-            return Reply(
-                200,
-                {
-                    "deletedRecords": rows,
-                    "earliestDateAvailable": sf_time(start),
-                    "latestDateCovered": sf_time(end),
-                },
-            )
+            return self._get_deleted(match.group(1), request.query)
         return Reply(
             404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+        )
+
+    def _get_deleted(self, sobject: str, query: dict[str, str]) -> Reply:
+        """getDeleted: whole minutes only, up to what replication has covered (it lags the
+        clock by ``replication_lag``), and nothing from before the last 30 days."""
+        start = datetime.fromisoformat(query["start"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(query["end"].replace("Z", "+00:00"))
+        now = datetime.now(UTC)
+        earliest = (now - timedelta(days=30)).replace(second=0, microsecond=0)
+        if start < earliest:
+            return Reply(
+                400,
+                [
+                    {
+                        "errorCode": "INVALID_REPLICATION_DATE",
+                        "message": "startDate cannot be more than 30 days ago",
+                    }
+                ],
+            )
+        covered = min(end, now - self.replication_lag).replace(second=0, microsecond=0)
+        rows = [
+            d
+            for d in self.deleted.get(sobject, [])
+            if start <= datetime.fromisoformat(d["deletedDate"]) < covered
+        ]
+        return Reply(
+            200,
+            {
+                "deletedRecords": rows,
+                "earliestDateAvailable": sf_time(earliest),
+                "latestDateCovered": sf_time(covered),
+            },
         )
 
     def _token(self, request: Request) -> Reply:

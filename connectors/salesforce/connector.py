@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.salesforce.mapping import account_key, deal_key, map_record
+from connectors.salesforce.mapping import account_key, case_key, deal_key, map_record
 from connectors.salesforce.streams import DELETED, FIELDS, QUERY, soql, soql_time
 from core.errors import ConfigError
 from core.events import parse_utc
@@ -25,6 +25,8 @@ from core.http import HttpClient, HttpError
 from core.secrets import SecretRef
 
 __all__ = ["SalesforceConnector", "SalesforceSettings"]
+
+RECYCLE_DAYS = 29  # getDeleted refuses a start more than 30 days back
 
 
 class SalesforceSettings(ConnectorSettings):
@@ -133,34 +135,47 @@ class SalesforceConnector(Connector):
         yield from self._deletions(client, cursor)
 
     def _deletions(self, client: HttpClient, cursor: Cursor) -> Iterator[Page]:
-        """getDeleted per object, from where the last check ended (Salesforce keeps ~15 days)."""
+        """getDeleted per object, each window continuing from the ``latestDateCovered`` the
+        last answer gave (Salesforce covers whole minutes and lags behind the clock, so a
+        window ending "now" would skip what it had not covered yet)."""
         now = datetime.now(UTC).replace(microsecond=0)
-        start = (
-            datetime.fromisoformat(cursor["deleted"])
-            if "deleted" in cursor
-            else now - timedelta(days=14)
-        )
-        if now - start < timedelta(minutes=1):
-            return
-        events = []
-        for stream, type_, key_of in (
+        oldest = now - timedelta(days=RECYCLE_DAYS)
+        objects = [
             ("Account", "customer_account.deleted", account_key),
             ("Opportunity", "deal.deleted", deal_key),
-        ):
+        ]
+        if self.settings.include_cases:
+            objects.append(("Case", "customer_request.closed", case_key))
+        legacy = cursor.pop("deleted", None)  # one shared window, before each had its own
+        for stream, type_, key_of in objects:
+            name = f"deleted:{stream}"
+            since = cursor.get(name) or legacy
+            start = datetime.fromisoformat(since) if since else now - timedelta(days=14)
+            warnings = []
+            if start < oldest:
+                warnings.append(
+                    f"{stream} deletions before {soql_time(oldest)} are no longer available "
+                    f"from Salesforce; some may have been missed"
+                )
+                start = oldest
+            if now - start < timedelta(minutes=1):
+                continue
             window = {"start": soql_time(start), "end": soql_time(now)}
             path_args = {"version": self.settings.api_version, "sobject": stream}
-            for record in DELETED.records(client, window, path_args=path_args):
-                events.append(
-                    self.event(
-                        type_,
-                        key_of(record["id"]),
-                        "deleted",
-                        parse_utc(record["deletedDate"]),
-                        {"reason": "deleted in Salesforce"},
+            events, covered = [], None
+            for body, records in DELETED.pages(client, window, path_args=path_args):
+                if body.get("latestDateCovered"):
+                    covered = parse_utc(body["latestDateCovered"])
+                for record in records:
+                    at = parse_utc(record["deletedDate"])
+                    payload = (
+                        {"resolution": "deleted"}
+                        if type_ == "customer_request.closed"
+                        else {"reason": "deleted in Salesforce"}
                     )
-                )
-        cursor["deleted"] = now.isoformat()
-        yield Page(events, dict(cursor))
+                    events.append(self.event(type_, key_of(record["id"]), "deleted", at, payload))
+            cursor[name] = max(start, covered or start).isoformat()
+            yield Page(events, dict(cursor), warnings=warnings)
 
     def check(self) -> list[FieldProblem]:
         return self.probe(

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from connectors.linking import field_link_events, rule_targets
 from core.events import Event, parse_utc
 
-__all__ = ["SalesforceMapping", "account_key", "deal_key", "map_record"]
+__all__ = ["SalesforceMapping", "account_key", "case_key", "deal_key", "map_record"]
 
 MakeEvent = Callable[[str, str, str, datetime, Mapping[str, Any]], Event]
 
@@ -85,7 +85,7 @@ def map_record(
                 {"to_stage": record["StageName"]},
             )
         ]
-    key = f"salesforce-case-{record['Id']}"
+    key = case_key(record["Id"])
     opened = parse_utc(record["CreatedDate"])
     events = [
         make(
@@ -124,6 +124,10 @@ def map_record(
 
 def account_key(record_id: str) -> str:
     return f"salesforce-account-{record_id}"
+
+
+def case_key(record_id: str) -> str:
+    return f"salesforce-case-{record_id}"
 
 
 def deal_key(record_id: str) -> str:

@@ -218,8 +218,9 @@ def _salesforce_delete(sf: SalesforceEmulator) -> tuple[str, str]:
 
 
 def _salesforce_age(cursor: dict[str, Any]) -> dict[str, Any]:
-    """getDeleted is polled by window: an hour later, the last window ended an hour ago."""
-    return {**cursor, "deleted": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}
+    """getDeleted is polled by window: an hour later, each object's window ended an hour ago."""
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    return {**cursor, **{k: hour_ago for k in cursor if k.startswith("deleted:")}}
 
 
 SALESFORCE = Harness(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,15 @@ def test_backfill_with_paging_and_a_token_that_expires_mid_sync() -> None:
         deal["is_won"]
         and entities["customer_account"]["salesforce-account-001A00000000000"]["arr"] == 10000.0
     )
-    assert set(cursor) >= {"Account", "Opportunity", "OpportunityHistory", "Case", "deleted"}
+    assert set(cursor) >= {
+        "Account",
+        "Opportunity",
+        "OpportunityHistory",
+        "Case",
+        "deleted:Account",
+        "deleted:Opportunity",
+        "deleted:Case",
+    }
     links = {t for d in entities["deal"].values() for t in d["links"]}
     assert "work_item/GEN-1" in links and "roadmap_item/R0" in links
     assert len(entities["customer_request"]) == 8
@@ -85,7 +94,7 @@ def test_incremental_sends_the_cursor_and_deletions_arrive() -> None:
             IsWon=True,
             SystemModstamp=sf_time(newest + timedelta(hours=1)),
         )
-        cursor["deleted"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        cursor["deleted:Opportunity"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
         gone = org["Opportunity"][4]["Id"]
         sf.delete("Opportunity", gone, datetime.now(UTC) - timedelta(minutes=5))
         sf.requests.clear()
@@ -129,3 +138,37 @@ def test_the_real_sample_records_map() -> None:
         ]
     assert len({e.entity.key for e in events}) == sample["totalSize"] == len(sample["records"])
     assert all(e.type == "deal.upserted" for e in events)
+
+
+def test_deletion_windows_continue_from_the_latest_date_salesforce_covered() -> None:
+    """getDeleted covers whole minutes and lags the clock: a deletion it had not covered yet
+    is read on the next sync, because the window starts at latestDateCovered, not now."""
+    org = generate_org(2, 4)
+    with SalesforceEmulator(org) as sf:
+        sf.replication_lag = timedelta(minutes=10)
+        c = connector(sf)
+        _, cursor = pull_all(c)
+        covered = datetime.fromisoformat(cursor["deleted:Opportunity"])
+        assert covered <= datetime.now(UTC) - timedelta(minutes=10)
+        gone = org["Opportunity"][1]["Id"]
+        sf.delete("Opportunity", gone, datetime.now(UTC) - timedelta(minutes=5))
+        first, cursor = pull_all(c, cursor)  # not yet covered by replication
+        sf.replication_lag = timedelta(0)
+        time.sleep(0.05)
+        second, _ = pull_all(c, {**cursor})
+    key = f"salesforce-opportunity-{gone}"
+    assert not [e for e in first if e.type == "deal.deleted"]
+    assert [e.entity.key for e in second if e.type == "deal.deleted"] == [key]
+
+
+def test_a_window_older_than_salesforce_keeps_is_clamped_and_reported() -> None:
+    """A cursor from 40 days ago starts at the oldest date getDeleted accepts (not a 400)
+    and the page warns that older deletions may have been missed."""
+    with SalesforceEmulator(generate_org(1, 2)) as sf:
+        c = connector(sf)
+        _, cursor = pull_all(c)
+        old = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+        cursor = {**cursor, "deleted:Account": old}
+        pages = list(c.pull(cursor))
+    warnings = [w for p in pages for w in p.warnings]
+    assert len(warnings) == 1 and "Account deletions before" in warnings[0]
