@@ -148,12 +148,18 @@ class HubSpotEmulator(EmulatorServer):
                     ],
                 },
             )
-        match = re.fullmatch(r"/crm/v3/objects/(deals|companies)", request.path)
+        match = re.fullmatch(r"/crm/v3/objects/(deals|companies|tickets)", request.path)
         if match and request.query.get("archived") == "true":
             rows = [r for r in self.crm.get("archived", []) if r["kind"] == match.group(1)]
-            return Reply(
-                200, {"results": [{k: v for k, v in r.items() if k != "kind"} for r in rows]}
-            )
+            after, limit = int(request.query.get("after") or 0), int(request.query.get("limit", 10))
+            page: dict[str, Any] = {
+                "results": [
+                    {k: v for k, v in r.items() if k != "kind"} for r in rows[after : after + limit]
+                ]
+            }
+            if after + limit < len(rows):
+                page["paging"] = {"next": {"after": str(after + limit)}}
+            return Reply(200, page)
         return Reply(
             404, {"status": "error", "message": "Not found", "category": "OBJECT_NOT_FOUND"}
         )
@@ -218,6 +224,16 @@ class HubSpotEmulator(EmulatorServer):
                 }
             results.append(shaped)
         return Reply(200, {"status": "COMPLETE", "results": results})
+
+    def archive(self, kind: str, record_id: str, at: datetime) -> None:
+        """Archived in HubSpot: gone from search and batch reads, listed as archived, and
+        ``hs_lastmodifieddate`` left where it was (archiving need not move it)."""
+        rows = self.crm[kind]
+        record = next(r for r in rows if r["id"] == record_id)
+        rows.remove(record)
+        self.crm.setdefault("archived", []).append(
+            {**record, "kind": kind, "archived": True, "archivedAt": hs_time(at)}
+        )
 
     def signed(
         self, notifications: list[dict[str, Any]], uri: str, at: datetime
@@ -318,8 +334,9 @@ def generate_crm(
         )
         crm["associations"][deal_id] = [str(7000 + d % companies)]
         link = f"R{d % 3}" if d % 4 == 0 else None
+        created = start - timedelta(days=4)  # before its first stage was set
         crm["deals"].append(
-            deal_record(deal_id, f"Deal {d}", 1000 + d, walked[-1], start, modified, link)
+            deal_record(deal_id, f"Deal {d}", 1000 + d, walked[-1], created, modified, link)
         )
     crm["tickets"] = [
         {

@@ -5,7 +5,8 @@ results per query; before reaching it the connector re-anchors the filter on the
 modification time it saw and starts again at ``after`` 0 (records sharing that time are
 read twice and map to the same ids). Stage changes come from ``dealstage``'s property
 history, read in batches, and pipelines give each stage its label and whether it closes
-the deal. Search never returns archived records, so each sync also lists archived ones.
+the deal. Search never returns archived records, and archiving need not move
+``hs_lastmodifieddate``, so every sync also reads the archived listings.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import Any
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
-from connectors.hubspot.mapping import company_key, deal_key, map_company, map_deal, map_ticket
+from connectors.hubspot.mapping import (
+    company_key,
+    deal_key,
+    map_company,
+    map_deal,
+    map_ticket,
+    ticket_key,
+)
 from connectors.hubspot.streams import (
     ARCHIVED,
     COMPANY_PROPERTIES,
@@ -35,6 +43,9 @@ from core.http import HttpClient
 from core.secrets import SecretRef
 
 __all__ = ["HubSpotConnector", "HubSpotSettings"]
+
+
+ARCHIVE_LOOKBACK_MS = 24 * 3600 * 1000
 
 
 def _ms(moment: datetime) -> int:
@@ -234,29 +245,46 @@ class HubSpotConnector(Connector):
             )
 
     def _archived(self, client: HttpClient, cursor: Cursor) -> list[Event]:
-        """Archived deals and companies since the last look (search never shows them)."""
+        """Archived records, read from the archived listings on every sync.
+
+        Search never returns archived records, and archiving need not move
+        ``hs_lastmodifieddate``, so a sync that follows modification times alone never
+        sees a deletion. The listings hold what was archived in the last 90 days; each
+        kind keeps the newest ``archivedAt`` it reported and the ids it reported in the day
+        before it, so a record the listing shows late is still reported, and only once.
+        """
         events = []
-        seen = int(cursor.get("archived", 0))
-        newest = seen
-        for kind, type_, key_of in (
+        kinds = [
             ("deals", "deal.deleted", deal_key),
             ("companies", "customer_account.deleted", company_key),
-        ):
+        ]
+        if self.settings.include_tickets:
+            kinds.append(("tickets", "customer_request.closed", ticket_key))
+        legacy = cursor.pop("archived", None)  # one mark for every kind, before each had its own
+        for kind, type_, key_of in kinds:
+            mark = int(cursor.get(f"archived:{kind}") or legacy or 0)
+            # ids already reported near the mark: a late listing must not report them twice
+            recent = {
+                str(i): int(ms) for i, ms in (cursor.get(f"archived_ids:{kind}") or {}).items()
+            }
             listing = {"archived": "true", "limit": 100}
             for record in ARCHIVED.records(client, listing, path_args={"kind": kind}):
+                ms = _ms(parse_utc(record.get("archivedAt") or record["updatedAt"]))
+                if ms <= mark - ARCHIVE_LOOKBACK_MS or str(record["id"]) in recent:
+                    continue
+                payload = (
+                    {"resolution": "deleted"}
+                    if type_ == "customer_request.closed"
+                    else {"reason": "archived in HubSpot"}
+                )
                 when = parse_utc(record.get("archivedAt") or record["updatedAt"])
-                if _ms(when) > seen:
-                    events.append(
-                        self.event(
-                            type_,
-                            key_of(record["id"]),
-                            "archived",
-                            when,
-                            {"reason": "archived in HubSpot"},
-                        )
-                    )
-                    newest = max(newest, _ms(when))
-        cursor["archived"] = newest
+                events.append(self.event(type_, key_of(record["id"]), "archived", when, payload))
+                recent[str(record["id"])] = ms
+                mark = max(mark, ms)
+            cursor[f"archived:{kind}"] = mark
+            cursor[f"archived_ids:{kind}"] = {
+                i: ms for i, ms in sorted(recent.items()) if ms > mark - ARCHIVE_LOOKBACK_MS
+            }
         return events
 
     # --- mapping -------------------------------------------------------------------

@@ -17,6 +17,7 @@ __all__ = [
     "map_company",
     "map_deal",
     "map_ticket",
+    "ticket_key",
 ]
 
 MakeEvent = Callable[[str, str, str, datetime, Mapping[str, Any]], Event]
@@ -109,7 +110,7 @@ def map_ticket(
 ) -> list[Event]:
     """A ticket as a customer request: opened, its current status, closed, Jira links."""
     props = record["properties"]
-    key = f"hubspot-ticket-{record['id']}"
+    key = ticket_key(record["id"])
     at = parse_utc(props["hs_lastmodifieddate"])
     stage = stages.get(props.get("hs_pipeline_stage") or "", {})
     status = stage.get("label") or props.get("hs_pipeline_stage") or "unknown"
@@ -122,7 +123,7 @@ def map_ticket(
             {
                 "title": props.get("subject"),
                 "priority": props.get("hs_ticket_priority"),
-                "status": status,
+                "status": None,  # known only as of the last update, below
                 "channel": "hubspot",
             },
         ),
@@ -153,6 +154,10 @@ def map_ticket(
 
 def company_key(record_id: Any) -> str:
     return f"hubspot-company-{record_id}"
+
+
+def ticket_key(record_id: Any) -> str:
+    return f"hubspot-ticket-{record_id}"
 
 
 def deal_key(record_id: Any) -> str:

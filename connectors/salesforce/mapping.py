@@ -96,7 +96,7 @@ def map_record(
             {
                 "title": record.get("Subject"),
                 "priority": record.get("Priority"),
-                "status": record.get("Status"),
+                "status": None,  # known only as of the last update, below
                 "channel": record.get("Origin"),
                 "account": account_key(record["AccountId"]) if record.get("AccountId") else None,
             },

@@ -259,17 +259,7 @@ def _hubspot_change(hs: HubSpotEmulator) -> str:
 
 def _hubspot_delete(hs: HubSpotEmulator) -> tuple[str, str]:
     deal = hs.crm["deals"][1]
-    at = hs_time(datetime.now(UTC))
-    hs.crm["archived"].append(
-        {
-            "kind": "deals",
-            "id": deal["id"],
-            "properties": {},
-            "archived": True,
-            "archivedAt": at,
-            "updatedAt": at,
-        }
-    )
+    hs.archive("deals", deal["id"], datetime.now(UTC))
     return f"hubspot-deal-{deal['id']}", "deal.deleted"
 
 

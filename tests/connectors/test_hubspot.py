@@ -183,3 +183,33 @@ def test_label_rules_link_deals_by_name_and_the_daily_cap_is_not_retried() -> No
         with pytest.raises(Exception, match="daily API limit"):
             pull_all(connector(hs))
         assert hs.throttle_next == 4  # refused after one answer, not retried
+
+
+def test_archiving_that_leaves_the_modification_time_is_still_seen_and_reported_once() -> None:
+    """A deal and a ticket archived without moving hs_lastmodifieddate, one of them listed
+    late (archived before the newest one already reported), are each reported once;
+    every company is an account even with no deal."""
+    crm = generate_crm(6, companies=4)
+    crm["associations"] = {k: ["7000"] for k in crm["associations"]}  # 7001-7003: no deals
+    with HubSpotEmulator(crm) as hs:
+        c = connector(hs, include_tickets=True)
+        first, cursor = pull_all(c)
+        now = datetime.now(UTC)
+        deal_id, ticket_id = crm["deals"][0]["id"], crm["tickets"][0]["id"]
+        hs.archive("deals", deal_id, now - timedelta(minutes=1))
+        for extra in ("7002", "7003"):
+            hs.archive("companies", extra, now - timedelta(minutes=2))
+        second, cursor = pull_all(c, cursor)
+        hs.archive("tickets", ticket_id, now - timedelta(minutes=30))  # listed late
+        third, cursor = pull_all(c, cursor)
+        fourth, _ = pull_all(c, cursor)
+        searches = [r for r in hs.requests if r.path.endswith("/search")]
+    accounts = {e.entity.key for e in first if e.type == "customer_account.upserted"}
+    assert accounts == {f"hubspot-company-{7000 + n}" for n in range(4)}
+    deleted = [(e.entity.key, e.type) for e in second if e.type.endswith("deleted")]
+    assert (f"hubspot-deal-{deal_id}", "deal.deleted") in deleted
+    assert len(deleted) == 3
+    closed = [e.entity.key for e in third if e.type == "customer_request.closed"]
+    assert closed == [f"hubspot-ticket-{ticket_id}"]
+    assert not [e for e in fourth if e.type.endswith("deleted") or e.type.endswith("closed")]
+    assert searches  # the deletions came from the listings, not from search
