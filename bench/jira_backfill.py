@@ -16,7 +16,7 @@ from connectors.config import build_connector, parse_config
 from core.secrets import SecretResolver
 from emulators.jira import JiraEmulator, generate_project
 
-DISCOVERY_CALLS = 3  # /myself, /field, /status
+DISCOVERY_CALLS = 4  # /myself, /field, /status, the board listing (for sprints)
 
 
 def _mapping_only(count: int) -> float:

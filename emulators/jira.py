@@ -6,6 +6,12 @@ by ``nextPageToken``, at most 40 histories per issue in search results) and Data
 "yyyy/MM/dd HH:mm"`` is read in the calling user's time zone, to the minute, as Jira
 does. ``/issue/{key}/changelog`` pages the full history. 401/403, 429 with Retry-After
 and 400 for JQL it does not understand are all real answers.
+
+Jira Software's Agile API is there too: boards (``/rest/agile/1.0/board``, scrum or
+kanban), their sprints (``/board/{id}/sprint``: state, start, end, complete dates, goal;
+a kanban board answers 400) and board issues. ``add_to_sprint`` and ``remove_from_sprint``
+change the Sprint field as Jira does, with a changelog item whose ``from``/``to`` list
+sprint ids. ``fields`` can be edited to move or retype a custom field between syncs.
 """
 
 from __future__ import annotations
@@ -47,11 +53,34 @@ STATUSES = [
     {"name": "Done", "statusCategory": {"id": 3, "key": "done", "name": "Done"}},
 ]
 FIELDS = [
-    {"id": "summary", "name": "Summary", "custom": False},
-    {"id": "customfield_10016", "name": "Story Points", "custom": True},
-    {"id": "customfield_10014", "name": "Epic Link", "custom": True},
-    {"id": "customfield_10020", "name": "Sprint", "custom": True},
+    {"id": "summary", "name": "Summary", "custom": False, "schema": {"type": "string"}},
+    {
+        "id": "customfield_10016",
+        "name": "Story Points",
+        "custom": True,
+        "schema": {
+            "type": "number",
+            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:float",
+        },
+    },
+    {
+        "id": "customfield_10014",
+        "name": "Epic Link",
+        "custom": True,
+        "schema": {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link"},
+    },
+    {
+        "id": "customfield_10020",
+        "name": "Sprint",
+        "custom": True,
+        "schema": {
+            "type": "array",
+            "items": "json",
+            "custom": "com.pyxis.greenhopper.jira:gh-sprint",
+        },
+    },
 ]
+SPRINT_FIELD = "customfield_10020"
 _JQL = re.compile(
     r'^updated >= "(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2})"'
     r"(?: AND project in \(([^)]*)\))?(?: AND \((.*)\))?"
@@ -143,12 +172,17 @@ class JiraEmulator(EmulatorServer):
         self.user_timezone, self.webhook_secret = user_timezone, webhook_secret
         self.throttle_next = 0
         self.boards: dict[str, list[str]] = {}  # board id -> issue keys on it
+        self.board_meta: dict[str, dict[str, Any]] = {}  # board id -> name, type, project
+        self.sprints: dict[str, list[dict[str, Any]]] = {}  # board id -> its sprints
+        self.fields = [dict(f) for f in FIELDS]
+        self.vanished: set[str] = set()  # listed by search, but 404 once read (deleted meanwhile)
         self.forbidden = False  # the account authenticates but may browse nothing
         self.search_history_limit = 40 if flavor == "cloud" else 100
         v = "3" if flavor == "cloud" else "2"
         routes = {
             ("GET", f"/rest/api/{v}/myself"): self._myself,
-            ("GET", f"/rest/api/{v}/field"): lambda r: Reply(200, FIELDS),
+            ("GET", f"/rest/api/{v}/field"): lambda r: Reply(200, self.fields),
+            ("GET", "/rest/agile/1.0/board"): self._boards,
             ("GET", f"/rest/api/{v}/status"): lambda r: Reply(200, STATUSES),
         }
         search = "/rest/api/3/search/jql" if flavor == "cloud" else "/rest/api/2/search"
@@ -187,6 +221,9 @@ class JiraEmulator(EmulatorServer):
         match = re.fullmatch(r"/rest/agile/1.0/board/(\d+)/issue", request.path)
         if match:
             return self._board(request, match.group(1))
+        match = re.fullmatch(r"/rest/agile/1.0/board/(\d+)/sprint", request.path)
+        if match:
+            return self._board_sprints(request, match.group(1))
         match = re.fullmatch(rf"/rest/api/{self.v}/issue/(\d+)", request.path)
         if match:
             found = [i for i in self.issues.values() if i["id"] == match.group(1)]
@@ -307,9 +344,107 @@ class JiraEmulator(EmulatorServer):
             200, {"startAt": start, "maxResults": size, "total": len(keys), "issues": page}
         )
 
+    def _boards(self, request: Request) -> Reply:
+        """Boards, optionally of one project, paged by startAt/maxResults/isLast."""
+        project = request.query.get("projectKeyOrId")
+        rows = [
+            {
+                "id": int(b),
+                "name": m.get("name", f"Board {b}"),
+                "type": m.get("type", "scrum"),
+                "location": {"projectKey": m.get("project")},
+            }
+            for b, m in sorted(self.board_meta.items())
+            if project is None or m.get("project") == project
+        ]
+        return Reply(200, _paged(rows, request))
+
+    def _board_sprints(self, request: Request, board: str) -> Reply:
+        meta = self.board_meta.get(board)
+        if meta is None:
+            return Reply(404, {"errorMessages": [f"Board {board} does not exist."]})
+        if meta.get("type") == "kanban":
+            return Reply(400, {"errorMessages": ["The board does not support sprints"]})
+        return Reply(200, _paged(self.sprints.get(board, []), request))
+
+    def add_sprint(
+        self,
+        board: str,
+        sprint_id: int,
+        name: str,
+        *,
+        state: str = "future",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        complete: datetime | None = None,
+        goal: str = "",
+    ) -> dict[str, Any]:
+        """A sprint on a scrum board, with the Agile API's fields."""
+        self.board_meta.setdefault(board, {"type": "scrum", "project": "GEN"})
+        sprint: dict[str, Any] = {
+            "id": sprint_id,
+            "self": f"{self.url}/rest/agile/1.0/sprint/{sprint_id}",
+            "state": state,
+            "name": name,
+            "originBoardId": int(board),
+            "goal": goal,
+        }
+        for name_, moment in (("startDate", start), ("endDate", end), ("completeDate", complete)):
+            if moment is not None:
+                sprint[name_] = moment.astimezone(ZoneInfo("UTC")).strftime(
+                    "%Y-%m-%dT%H:%M:%S.000Z"
+                )
+        self.sprints.setdefault(board, []).append(sprint)
+        return sprint
+
+    def _sprint_field(self, ids: list[int]) -> list[dict[str, Any]]:
+        by_id = {s["id"]: s for rows in self.sprints.values() for s in rows}
+        shown = ("id", "name", "state", "goal", "startDate", "endDate", "completeDate")
+        return [
+            {k: by_id[i][k] for k in shown if k in by_id[i]}
+            | {"boardId": by_id[i]["originBoardId"]}
+            for i in ids
+        ]
+
+    def _move_sprints(self, key: str, to_ids: list[int], at: datetime) -> None:
+        issue = self.issues[key]
+        before = [s["id"] for s in issue["fields"].get(SPRINT_FIELD) or []]
+        names = {s["id"]: s["name"] for rows in self.sprints.values() for s in rows}
+        history_id = str(
+            100000 + sum(len(i["changelog"]["histories"]) for i in self.issues.values())
+        )
+        issue["changelog"]["histories"].append(
+            {
+                "id": history_id,
+                "created": jira_time(at),
+                "author": {"accountId": "u1"},
+                "items": [
+                    {
+                        "field": "Sprint",
+                        "fieldtype": "custom",
+                        "fieldId": SPRINT_FIELD,
+                        "from": ", ".join(str(i) for i in before),
+                        "fromString": ", ".join(names.get(i, "") for i in before),
+                        "to": ", ".join(str(i) for i in to_ids),
+                        "toString": ", ".join(names.get(i, "") for i in to_ids),
+                    }
+                ],
+            }
+        )
+        issue["fields"][SPRINT_FIELD] = self._sprint_field(to_ids)
+        issue["fields"]["updated"] = jira_time(at)
+
+    def add_to_sprint(self, key: str, sprint_id: int, at: datetime) -> None:
+        before = [s["id"] for s in self.issues[key]["fields"].get(SPRINT_FIELD) or []]
+        self._move_sprints(key, [*before, sprint_id], at)
+
+    def remove_from_sprint(self, key: str, sprint_id: int, at: datetime) -> None:
+        before = [s["id"] for s in self.issues[key]["fields"].get(SPRINT_FIELD) or []]
+        self._move_sprints(key, [i for i in before if i != sprint_id], at)
+
     def _changelog(self, request: Request, key: str) -> Reply:
         issue = self.issues.get(key)
-        if issue is None:
+        if issue is None or key in self.vanished:
             return Reply(
                 404,
                 {
@@ -373,6 +508,18 @@ class JiraEmulator(EmulatorServer):
         if history:
             body["changelog"] = {"id": history["id"], "items": history["items"]}
         return self.sign(body)
+
+
+def _paged(rows: list[dict[str, Any]], request: Request) -> dict[str, Any]:
+    """The Agile API's paging: startAt, maxResults, isLast, values."""
+    start = int(request.query.get("startAt", 0))
+    size = min(int(request.query.get("maxResults", 50)), 50)
+    return {
+        "maxResults": size,
+        "startAt": start,
+        "isLast": start + size >= len(rows),
+        "values": rows[start : start + size],
+    }
 
 
 def generate_project(

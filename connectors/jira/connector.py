@@ -10,6 +10,7 @@ from ``/issue/{key}/changelog``); ``mapping.py`` turns issues into events.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator, Mapping
@@ -20,17 +21,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, model_validator
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
+from connectors.jira.fields import Discovery, FieldIds, discover
 from connectors.jira.mapping import (
     CORE_FIELDS,
-    FieldIds,
     MappingContext,
     category_of,
     check_shape,
     map_issue,
+    sprint_key,
 )
-from connectors.jira.streams import BOARD_ISSUES, CHANGELOG, SEARCH_CLOUD, SEARCH_DATACENTER
+from connectors.jira.streams import (
+    BOARD_ISSUES,
+    BOARD_SPRINTS,
+    BOARDS,
+    CHANGELOG,
+    SEARCH_CLOUD,
+    SEARCH_DATACENTER,
+)
 from connectors.webhooks import verify_hub_signature_sha256
-from core.events import parse_utc
+from core.events import Event, parse_utc
 from core.http import HttpClient, HttpError
 from core.secrets import SecretRef
 
@@ -68,6 +77,13 @@ class JiraSettings(ConnectorSettings):
     )
     webhook_secret: SecretRef | None = None
     page_size: int = Field(default=100, ge=1, le=100)
+    read_sprints: bool = Field(
+        default=True, description="Read boards' sprints (state, dates, goal) from the Agile API."
+    )
+    sprint_boards: list[str] = Field(
+        default_factory=list,
+        description="Boards whose sprints to read; none: the projects' scrum boards.",
+    )
 
     @model_validator(mode="after")
     def _credentials_for_flavor(self) -> JiraSettings:
@@ -101,24 +117,23 @@ class JiraConnector(Connector):
 
     # --- discovery -----------------------------------------------------------------
 
-    def _context(self, client: HttpClient) -> tuple[MappingContext, ZoneInfo]:
+    def _context(
+        self, client: HttpClient, previous: Cursor | None = None
+    ) -> tuple[MappingContext, ZoneInfo, Discovery]:
         me = client.get_json(f"/rest/api/{self._v}/myself")
         try:
             zone = ZoneInfo(me.get("timeZone") or "UTC")
         except ZoneInfoNotFoundError:
             zone = ZoneInfo("UTC")
-        by_name = {
-            f.get("name", "").lower(): f["id"]
-            for f in client.get_json(f"/rest/api/{self._v}/field")
-        }
         s = self.settings
-        fields = FieldIds(
-            story_points=s.story_points_field
-            or by_name.get("story points")
-            or by_name.get("story point estimate"),
-            epic_link=s.epic_link_field or by_name.get("epic link"),
-            sprint=s.sprint_field or by_name.get("sprint"),
+        configured = FieldIds(
+            story_points=s.story_points_field,
+            epic_link=s.epic_link_field,
+            sprint=s.sprint_field,
             team=s.team_field,
+        )
+        found = discover(
+            client.get_json(f"/rest/api/{self._v}/field"), configured, previous, datetime.now(UTC)
         )
         categories = {
             st["name"]: category_of(st) or "todo"
@@ -127,13 +142,14 @@ class JiraConnector(Connector):
         context = MappingContext(
             self.event,
             s.base_url,
-            fields,
+            found.fields,
             categories,
             s.team_mapping.components,
             s.team_mapping.projects,
             self._board_teams(client),
+            estimates_readable=found.estimates_readable,
         )
-        return context, zone
+        return context, zone, found
 
     def _board_teams(self, client: HttpClient) -> dict[str, str]:
         """Issue key -> team, from the boards named in the team mapping (Jira Software API)."""
@@ -174,6 +190,8 @@ class JiraConnector(Connector):
     def _full_histories(
         self, client: HttpClient, issue: Mapping[str, Any]
     ) -> list[dict[str, Any]] | None:
+        """The whole changelog when the search truncated it; None when the search's is
+        whole. A 404 means the issue was deleted since the search listed it."""
         changelog = issue.get("changelog") or {}
         histories = changelog.get("histories") or []
         if int(changelog.get("total") or len(histories)) <= len(histories):
@@ -183,9 +201,80 @@ class JiraConnector(Connector):
         )
         return sorted(collected, key=lambda h: (parse_utc(h["created"]), str(h.get("id"))))
 
+    def _map(
+        self, client: HttpClient, issue: Mapping[str, Any], context: MappingContext
+    ) -> list[Any]:
+        try:
+            return map_issue(issue, context, self._full_histories(client, issue))
+        except HttpError as exc:
+            if exc.status != 404:
+                raise
+        # deleted between the search and its changelog: what the search showed, then gone
+        deleted = self.event(
+            "work_item.deleted",
+            issue["key"],
+            "deleted",
+            datetime.now(UTC),
+            {"reason": "deleted in Jira while it was being read"},
+        )
+        return [*map_issue(issue, context, full_history=False), deleted]
+
+    def _boards(self, client: HttpClient) -> list[str]:
+        """Boards whose sprints to read: the configured ones, else the projects' boards."""
+        if self.settings.sprint_boards:
+            return [str(b) for b in self.settings.sprint_boards]
+        boards: set[str] = set(self.settings.team_mapping.boards)
+        scopes: list[dict[str, Any]] = [{"projectKeyOrId": p} for p in self.settings.projects]
+        for params in scopes or [{}]:
+            for board in BOARDS.records(client, {**params, "maxResults": 50}):
+                if board.get("type", "scrum") == "scrum":
+                    boards.add(str(board["id"]))
+        return sorted(boards)
+
+    def _sprints(self, client: HttpClient) -> Page:
+        """Every sprint of the boards (state, dates, goal) from the Agile API."""
+        events, rejects = [], []
+        seen: set[str] = set()
+        for board in self._boards(client):
+            try:
+                sprints = BOARD_SPRINTS.records(
+                    client, {"maxResults": 50}, path_args={"board": board}
+                )
+            except HttpError as exc:
+                if exc.status in (400, 404):  # a kanban board, or one deleted meanwhile
+                    continue
+                raise
+            for sprint in sprints:
+                if str(sprint.get("id")) in seen:
+                    continue  # a sprint shared by two boards
+                seen.add(str(sprint.get("id")))
+                try:
+                    events.append(self._sprint_event(board, sprint))
+                except (KeyError, TypeError, ValueError) as exc:
+                    rejects.append(Reject(sprint, f"cannot map sprint: {exc!r}"))
+        return Page(events, {}, rejects)
+
+    def _sprint_event(self, board: str, sprint: Mapping[str, Any]) -> Event:
+        state = str(sprint["state"]).lower()
+        payload = {
+            "name": sprint["name"],
+            "board": str(sprint.get("originBoardId") or board),
+            "state": state,
+            "start_at": sprint.get("startDate"),
+            "end_at": sprint.get("endDate"),
+            "completed_at": sprint.get("completeDate"),
+            "goal": sprint.get("goal") or None,
+        }
+        # As of the moment its state last changed; a future sprint is as of now.
+        stamp = {"closed": "completeDate", "active": "startDate"}.get(state)
+        at = parse_utc(sprint[stamp]) if stamp and sprint.get(stamp) else datetime.now(UTC)
+        change = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+        return self.event("sprint.upserted", sprint_key(sprint["id"]), change, at, payload)
+
     def pull(self, cursor: Cursor | None) -> Iterator[Page]:
         client = self.client()
-        context, zone = self._context(client)
+        context, zone, found = self._context(client, cursor)
+        warnings = found.warnings
         if cursor and cursor.get("updated"):
             since = datetime.fromisoformat(cursor["updated"])
         elif self.settings.start_date:
@@ -222,6 +311,7 @@ class JiraConnector(Connector):
                 "keys": sorted(known),
                 "reconciled_at": reconciled_at,
                 "recent": dict(sorted(recent.items())),
+                **found.cursor(),
             }
 
         for issues in self._pages(client, self._jql(since, zone), fields):
@@ -234,18 +324,21 @@ class JiraConnector(Connector):
                     recent[issue["key"]] = stamp  # a rejected one is dead-lettered once, too
                 try:
                     check_shape(issue, complete=True)
-                    events.extend(map_issue(issue, context, self._full_histories(client, issue)))
+                    events.extend(self._map(client, issue, context))
                     known.add(issue["key"])
                     updated = (issue.get("fields") or {}).get("updated")
                     if isinstance(updated, str):
                         newest = max(newest, parse_utc(updated))
                 except (KeyError, TypeError, ValueError) as exc:
                     rejects.append(Reject(issue, f"cannot map issue {issue.get('key')!r}: {exc!r}"))
-            yield Page(events, position(), rejects)
+            yield Page(events, position(), rejects, warnings)
+        if self.settings.read_sprints:
+            sprints = self._sprints(client)
+            yield Page(sprints.events, position(), sprints.rejects, warnings)
         if cursor is None:
             # a first backfill just saw every key there is: nothing to reconcile yet
             reconciled_at = datetime.now(UTC).isoformat()
-            yield Page([], position())
+            yield Page([], position(), warnings=warnings)
         elif self._reconcile_due(reconciled_at):
             now = datetime.now(UTC)
             present = {
@@ -266,7 +359,9 @@ class JiraConnector(Connector):
                 )
                 for key in gone
             ]
-            yield Page(deletions, position())
+            yield Page(deletions, position(), warnings=warnings)
+        else:
+            yield Page([], position(), warnings=warnings)
 
     def _reconcile_due(self, reconciled_at: str | None) -> bool:
         hours = self.settings.reconcile_interval_hours
@@ -324,7 +419,7 @@ class JiraConnector(Connector):
         key = (self.name, self.settings.base_url)
         cached = _CONTEXTS.get(key)
         if cached is None or cached[0] < time.monotonic():
-            context, _ = self._context(self.client())
+            context, _, _ = self._context(self.client())
             cached = _CONTEXTS[key] = (time.monotonic() + CONTEXT_TTL, context)
         return cached[1]
 
@@ -381,7 +476,7 @@ class JiraConnector(Connector):
                     "items": changelog["items"],
                 }
             )
-        events = map_issue(issue, context, histories)
+        events = map_issue(issue, context, histories, full_history=False)
         if kind != "jira:issue_created":
             events = [e for e in events if e.type != "work_item.created"]
         return Page(events, {})

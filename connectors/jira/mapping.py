@@ -8,14 +8,23 @@ and received by webhook, is one event.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from connectors.jira.fields import FieldIds
 from core.events import Event, parse_utc
 
-__all__ = ["FieldIds", "MappingContext", "map_issue", "category_of", "CORE_FIELDS"]
+__all__ = [
+    "CORE_FIELDS",
+    "FieldIds",
+    "MappingContext",
+    "category_of",
+    "map_issue",
+    "sprint_key",
+]
 
 MakeEvent = Callable[[str, str, str, datetime, Mapping[str, Any]], Event]
 
@@ -35,24 +44,15 @@ def category_of(status: Mapping[str, Any] | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class FieldIds:
-    """Custom field ids discovered from ``/field`` (or set in the settings)."""
-
-    story_points: str | None = None
-    epic_link: str | None = None
-    sprint: str | None = None
-    team: str | None = None
-
-
-@dataclass(frozen=True)
 class MappingContext:
     make: MakeEvent
     base_url: str
-    fields: FieldIds = FieldIds()
+    fields: FieldIds = field(default_factory=FieldIds)
     categories: Mapping[str, str] = field(default_factory=dict)  # status name -> category
     component_teams: Mapping[str, str] = field(default_factory=dict)
     project_teams: Mapping[str, str] = field(default_factory=dict)
     issue_teams: Mapping[str, str] = field(default_factory=dict)  # from board mappings
+    estimates_readable: bool = True  # False while the story points field has drifted
 
     def category(self, status_name: str | None) -> str:
         return self.categories.get(status_name or "", "todo")
@@ -130,6 +130,10 @@ def snapshot(issue: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         if f
     }
     points = fields.get(ctx.fields.story_points) if ctx.fields.story_points else None
+    # an estimate we cannot read is unknown, not "none": the folds keep the last one
+    estimate_unknown = not ctx.estimates_readable or (
+        ctx.fields.story_points is not None and ctx.fields.story_points not in fields
+    )
     parent = _name(fields.get("parent"), "key") or (
         fields.get(ctx.fields.epic_link) if ctx.fields.epic_link else None
     )
@@ -156,6 +160,7 @@ def snapshot(issue: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         if isinstance(fields.get("created"), str)
         else None,
         "url": f"{ctx.base_url.rstrip('/')}/browse/{issue['key']}",
+        "unknown_fields": ["estimate"] if estimate_unknown else [],
         "attributes": {
             k: v
             for k, v in fields.items()
@@ -169,32 +174,79 @@ def _histories(issue: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(histories, key=lambda h: (parse_utc(h["created"]), str(h.get("id"))))
 
 
+def sprint_key(sprint_id: Any) -> str:
+    return f"jira-sprint-{sprint_id}"
+
+
+_LEGACY_SPRINT = re.compile(r"\bid=(\d+)")
+
+
+def _sprint_id(value: Any) -> str | None:
+    """A Sprint field entry: an object (Cloud) or Data Center's ``...Sprint@1a[id=3,...]``."""
+    if isinstance(value, Mapping):
+        return str(value["id"]) if value.get("id") is not None else None
+    match = _LEGACY_SPRINT.search(str(value))
+    return match.group(1) if match else None
+
+
+def _sprint_ids(text: Any) -> list[str]:
+    """A changelog's ``from``/``to`` for the Sprint field: ``"12, 13"``."""
+    return [part.strip() for part in str(text or "").split(",") if part.strip()]
+
+
+def _is_sprint(item: Mapping[str, Any], ctx: MappingContext) -> bool:
+    return str(item.get("field")) == "Sprint" or (
+        ctx.fields.sprint is not None and item.get("fieldId") == ctx.fields.sprint
+    )
+
+
 def map_issue(
-    issue: Mapping[str, Any], ctx: MappingContext, histories: list[dict[str, Any]] | None = None
+    issue: Mapping[str, Any],
+    ctx: MappingContext,
+    histories: list[dict[str, Any]] | None = None,
+    *,
+    full_history: bool = True,
 ) -> list[Event]:
-    """All events one issue implies: created, each change in its history, the current state."""
+    """All events one issue implies: created, each change in its history, the current state.
+
+    With the issue's whole history (a pull), nothing is claimed before its time: with no
+    status change in it, the issue's status is known only as of its last update, and its
+    sprints at creation are today's sprints with every later change undone. A webhook
+    carries one change, so it claims neither.
+    """
     key = issue["key"]
     fields = issue.get("fields") or {}
     current = snapshot(issue, ctx)
     histories = _histories(issue) if histories is None else histories
     events: list[Event] = []
+    items = [(h, i) for h in histories for i in h.get("items") or []]
+    first_status = next((i for _, i in items if i.get("field") == "status"), None)
+    as_of_update = full_history and first_status is None and isinstance(fields.get("updated"), str)
     if isinstance(fields.get("created"), str):
-        first_status = next(
-            (i for h in histories for i in h.get("items", []) if i.get("field") == "status"), None
-        )
         initial = dict(current)
         if first_status is not None:
             initial["status"] = first_status.get("fromString")
             initial["status_category"] = ctx.category(first_status.get("fromString"))
+        elif as_of_update:
+            initial["status"] = initial["status_category"] = None
+        created = parse_utc(fields["created"])
         events.append(
-            ctx.make(
-                "work_item.created",
-                key,
-                f"{issue.get('id', key)}:created",
-                parse_utc(fields["created"]),
-                initial,
-            )
+            ctx.make("work_item.created", key, f"{issue.get('id', key)}:created", created, initial)
         )
+        if full_history and ctx.fields.sprint:
+            members = [i for i in (_sprint_id(s) for s in fields.get(ctx.fields.sprint) or []) if i]
+            for _, item in reversed([(h, i) for h, i in items if _is_sprint(i, ctx)]):
+                members = _sprint_ids(item.get("from"))  # undo it: what it was before
+            if members:
+                events.append(
+                    ctx.make(
+                        "work_item.sprint_changed",
+                        key,
+                        f"{issue.get('id', key)}:created:sprint",
+                        created,
+                        {"added": [sprint_key(m) for m in members], "removed": []},
+                    )
+                )
     for history in histories:
         at = parse_utc(history["created"])
         actor = _person(history.get("author"))
@@ -202,6 +254,20 @@ def map_issue(
             event = _change(key, history, item, at, actor, ctx)
             if event is not None:
                 events.append(event)
+    if as_of_update and current.get("status"):
+        events.append(
+            ctx.make(
+                "work_item.status_changed",
+                key,
+                f"as-of:{fields['updated']}",
+                parse_utc(fields["updated"]),
+                {
+                    "from_status": None,
+                    "to_status": current["status"],
+                    "to_category": current["status_category"] or "todo",
+                },
+            )
+        )
     worklog = fields.get("worklog") or {}
     # Jira nests them ({"worklogs": [...]}); Atlassian's own OpenAPI example lists them bare.
     for log in worklog if isinstance(worklog, list) else worklog.get("worklogs") or []:
@@ -257,6 +323,15 @@ def _change(
                 "from_category": ctx.category(old) if old else None,
                 "to_category": ctx.category(new),
             },
+        )
+    if _is_sprint(item, ctx):
+        before, after = _sprint_ids(item.get("from")), _sprint_ids(item.get("to"))
+        added = [sprint_key(i) for i in after if i not in before]
+        removed = [sprint_key(i) for i in before if i not in after]
+        if not added and not removed:
+            return None
+        return ctx.make(
+            "work_item.sprint_changed", key, change, at, {"added": added, "removed": removed}
         )
     if name == "assignee":
         return ctx.make(

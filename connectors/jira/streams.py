@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from connectors.streams import OffsetPaginator, Stream, TokenPaginator
 
-__all__ = ["BOARD_ISSUES", "CHANGELOG", "SEARCH_CLOUD", "SEARCH_DATACENTER"]
+__all__ = [
+    "BOARDS",
+    "BOARD_ISSUES",
+    "BOARD_SPRINTS",
+    "CHANGELOG",
+    "SEARCH_CLOUD",
+    "SEARCH_DATACENTER",
+]
 
 # Cloud's enhanced search pages by token; the old offset search is gone there.
 SEARCH_CLOUD = Stream(
@@ -27,4 +34,13 @@ CHANGELOG = Stream(
 )
 BOARD_ISSUES = Stream(
     "board_issues", "/rest/agile/1.0/board/{board}/issue", OffsetPaginator("issues"), key="key"
+)
+# Jira Software's Agile API: boards and their sprints, paged by startAt with isLast.
+BOARDS = Stream(
+    "boards", "/rest/agile/1.0/board", OffsetPaginator("values", total=None, last="isLast")
+)
+BOARD_SPRINTS = Stream(
+    "sprints",
+    "/rest/agile/1.0/board/{board}/sprint",
+    OffsetPaginator("values", total=None, last="isLast"),
 )

@@ -12,10 +12,12 @@ import pytest
 
 from connectors.config import build_connector, parse_config
 from connectors.jira.connector import JiraConnector
+from core.events import iso
 from core.http import HttpError
 from core.secrets import SecretResolver
 from emulators.jira import JiraEmulator, generate_project, jira_time
 from projections.replay import replay
+from projections.sprints import sprints_at
 from projections.work_items import work_item_view
 from tests.connectors.helpers import pull_all
 
@@ -44,11 +46,12 @@ def connector(jira: JiraEmulator, **settings: Any) -> JiraConnector:
 
 @pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
 def test_backfill_pages_with_the_minimum_requests(flavor: str) -> None:
-    """120 issues at 50 a page: 3 discovery calls + 3 search pages; every transition an event."""
+    """120 issues at 50 a page: 3 discovery calls + 3 search pages + 1 board listing (no
+    boards, so no sprint reads); every transition an event."""
     with JiraEmulator(generate_project(120), flavor=flavor) as jira:
         events, cursor = pull_all(connector(jira))
         searches = [r for r in jira.requests if "search" in r.path]
-    assert len(searches) == 3 and len(jira.requests) == 6
+    assert len(searches) == 3 and len(jira.requests) == 7
     types = [e.type for e in events]
     assert (
         types.count("work_item.created") == 120 and types.count("work_item.status_changed") == 480
@@ -295,3 +298,155 @@ def test_the_overlap_does_not_produce_unchanged_issues_again() -> None:
         third, _ = pull_all(c, cursor)
     assert {e.entity.key for e in third} == {newest["key"]}
     assert "work_item.status_changed" in {e.type for e in third}
+
+
+def _sprint_test_project(jira: JiraEmulator) -> tuple[datetime, dict[str, str]]:
+    """Sprint 1 (closed) and Sprint 2 (active), worked by hand:
+
+    - GEN-1, GEN-2, GEN-3 put in Sprint 1 before it starts: committed;
+    - GEN-4 added a day after the start: added, not committed;
+    - GEN-3 removed two days after the start: committed, then removed;
+    - GEN-2 not done when Sprint 1 closes: carried over into Sprint 2 (in both).
+    """
+    start = datetime(2026, 3, 9, 9, tzinfo=LA)
+    jira.board_meta["7"] = {"type": "scrum", "project": "GEN", "name": "GEN board"}
+    jira.board_meta["8"] = {"type": "kanban", "project": "GEN", "name": "GEN flow"}
+    jira.add_sprint(
+        "7", 1, "Sprint 1", state="closed", start=start, end=start + timedelta(days=14),
+        complete=start + timedelta(days=14), goal="Checkout v2",
+    )  # fmt: skip
+    jira.add_sprint("7", 2, "Sprint 2", state="active", start=start + timedelta(days=14))
+    for key in ("GEN-1", "GEN-2", "GEN-3"):
+        jira.add_to_sprint(key, 1, start - timedelta(hours=3))
+    jira.add_to_sprint("GEN-4", 1, start + timedelta(days=1))
+    jira.remove_from_sprint("GEN-3", 1, start + timedelta(days=2))
+    jira.add_to_sprint("GEN-2", 2, start + timedelta(days=14, minutes=5))
+    return start, {"Sprint 1": "jira-sprint-1", "Sprint 2": "jira-sprint-2"}
+
+
+def test_sprint_changes_are_events_at_their_time_so_a_commitment_can_be_rebuilt() -> None:
+    """Sprint field changes in the changelog become sprint events at their own times, boards'
+    sprints come from the Agile API (kanban boards skipped), and the items in Sprint 1 at
+    its start — its commitment — are exactly the ones worked out by hand."""
+
+    with JiraEmulator(generate_project(5, histories_per_issue=1)) as jira:
+        start, keys = _sprint_test_project(jira)
+        events, _ = pull_all(connector(jira))
+    sprints = {e.entity.key: e.payload for e in events if e.type == "sprint.upserted"}
+    assert set(sprints) == {"jira-sprint-1", "jira-sprint-2"}
+    first = sprints["jira-sprint-1"]
+    assert first.state == "closed" and first.goal == "Checkout v2"  # type: ignore[union-attr]
+    assert first.start_at == start and first.board == "7"  # type: ignore[union-attr]
+    entities = replay((e, None) for e in events)
+    items = entities["work_item"]
+    at_start = iso(start)
+    committed = {k for k, s in items.items() if keys["Sprint 1"] in sprints_at(s, at_start)}
+    assert committed == {"GEN-1", "GEN-2", "GEN-3"}
+    at_close = iso(start + timedelta(days=14))
+    in_sprint_at_close = {
+        k for k, s in items.items() if keys["Sprint 1"] in sprints_at(s, at_close)
+    }
+    assert in_sprint_at_close == {"GEN-1", "GEN-2", "GEN-4"}  # GEN-3 removed, GEN-4 added
+    now = iso(start + timedelta(days=20))
+    assert {k for k, s in items.items() if keys["Sprint 2"] in sprints_at(s, now)} == {"GEN-2"}
+    assert entities["sprint"]["jira-sprint-2"]["state"] == "active"
+
+
+def test_an_issue_created_in_a_sprint_is_in_it_from_its_creation() -> None:
+    """A Sprint set at creation is not in the changelog: undoing later changes from today's
+    field gives the sprints at creation, dated at the creation."""
+
+    issues = generate_project(2, histories_per_issue=1)
+    with JiraEmulator(issues) as jira:
+        jira.add_sprint("7", 5, "Sprint 5", state="active")
+        jira.issues["GEN-1"]["fields"]["customfield_10020"] = jira._sprint_field([5])
+        events, _ = pull_all(connector(jira))
+    state = replay((e, None) for e in events)["work_item"]["GEN-1"]
+    created = state["created_at"]
+    assert sprints_at(state, created) == {"jira-sprint-5"}
+    assert sprints_at(state, iso(datetime(2000, 1, 1, tzinfo=LA))) == set()
+
+
+def test_an_issue_with_no_status_history_has_its_status_only_as_of_its_last_update() -> None:
+    """No status change in a whole changelog: the issue is not shown in today's status since
+    its creation, so no in-progress time is invented before its last update."""
+    issues = generate_project(2, histories_per_issue=0)
+    issues[0]["fields"]["status"] = {
+        "name": "In Progress",
+        "statusCategory": {"key": "indeterminate"},
+    }
+    updated = datetime.fromisoformat(issues[0]["fields"]["updated"])
+    with JiraEmulator(issues) as jira:
+        events, _ = pull_all(connector(jira))
+    created = next(e for e in events if e.type == "work_item.created" and e.entity.key == "GEN-1")
+    assert created.payload.status is None  # type: ignore[union-attr]
+    state = replay((e, None) for e in events)["work_item"]["GEN-1"]
+    view = work_item_view(state, updated + timedelta(hours=2))
+    assert view["started_at"] == view["timeline"][-1]["entered_at"]
+    assert view["cycle_time_seconds"] == pytest.approx(7200, abs=1)
+
+
+def test_an_issue_deleted_before_its_changelog_is_read_is_deleted_and_the_sync_goes_on() -> None:
+    """A changelog answering 404 (deleted since the search) deletes that issue; the rest map."""
+    issues = generate_project(3, histories_per_issue=4)
+    with JiraEmulator(issues) as jira:
+        jira.search_history_limit = 2  # so the changelog is read separately
+        jira.vanished.add("GEN-2")
+        events, _ = pull_all(connector(jira))
+    assert [e.entity.key for e in events if e.type == "work_item.deleted"] == ["GEN-2"]
+    assert {e.entity.key for e in events if e.type == "work_item.updated"} == {
+        "GEN-1",
+        "GEN-2",
+        "GEN-3",
+    }
+
+
+def test_story_points_moved_to_a_new_field_is_reported_and_estimates_follow_it() -> None:
+    """Between syncs, story points move to a new custom field: the status warns, and the
+    estimates are read from the new field (not zeroed from the old one)."""
+    issues = generate_project(2, histories_per_issue=1)
+    with JiraEmulator(issues) as jira:
+        c = connector(jira, reconcile_interval_hours=0)
+        _, cursor = pull_all(c)
+        jira.fields = [f for f in jira.fields if f["id"] != "customfield_10016"] + [
+            {"id": "customfield_10099", "name": "Story point estimate", "custom": True,
+             "schema": {"type": "number"}},
+        ]  # fmt: skip
+        issue = jira.issues["GEN-1"]
+        issue["fields"]["customfield_10099"] = issue["fields"].pop("customfield_10016") + 100
+        issue["fields"]["updated"] = jira_time(datetime.now(LA))
+        pages = list(c.pull(cursor))
+    warnings = pages[-1].warnings
+    assert warnings == ["the story points field moved from customfield_10016 to customfield_10099"]
+    updated = [e for p in pages for e in p.events if e.type == "work_item.updated"]
+    assert updated[0].payload.estimate >= 100  # type: ignore[union-attr]
+    assert updated[0].payload.unknown_fields == ()  # type: ignore[union-attr]
+
+
+def test_a_configured_field_that_vanishes_or_changes_type_keeps_estimates_and_warns() -> None:
+    """The configured story points field is deleted, then comes back as text: each sync
+    says so on the status, and the folded estimate stays what it was instead of zero."""
+    issues = generate_project(1, histories_per_issue=1)
+    with JiraEmulator(issues) as jira:
+        c = connector(jira, story_points_field="customfield_10016", reconcile_interval_hours=0)
+        first, cursor = pull_all(c)
+        before = replay((e, None) for e in first)["work_item"]["GEN-1"]["fields"]["estimate"]
+        assert before
+        jira.fields = [f for f in jira.fields if f["id"] != "customfield_10016"]
+        issue = jira.issues["GEN-1"]
+        issue["fields"].pop("customfield_10016")
+        issue["fields"]["updated"] = jira_time(datetime.now(LA))
+        gone = list(c.pull(cursor))
+        cursor = gone[-1].cursor
+        jira.fields.append(
+            {"id": "customfield_10016", "name": "Story Points", "schema": {"type": "string"}}
+        )
+        issue["fields"]["customfield_10016"] = "large"
+        issue["fields"]["updated"] = jira_time(datetime.now(LA) + timedelta(minutes=5))
+        retyped = list(c.pull(cursor))
+    assert "customfield_10016 no longer exists" in gone[-1].warnings[0]
+    assert "not zeroed" in gone[-1].warnings[0]
+    assert "is now of type string" in retyped[-1].warnings[0]
+    events = [*first, *(e for p in [*gone, *retyped] for e in p.events)]
+    after = replay((e, None) for e in events)["work_item"]["GEN-1"]["fields"]["estimate"]
+    assert after == before
