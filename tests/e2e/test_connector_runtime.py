@@ -339,3 +339,31 @@ def test_sync_once_prints_events_without_a_broker(tmp_path: Path) -> None:
     assert [e["entity"]["key"] for e in lines][:2] == ["CLI-0", "CLI-0"] and len(lines) == 6
     assert '{"cursor": {"after": "6"}}' in done.stderr
     assert SECRET not in done.stdout + done.stderr
+
+
+def test_a_source_warning_reaches_the_status_and_metrics(
+    broker: str, api: HubProcess, tmp_path: Path
+) -> None:
+    """A Jira whose configured story points field is gone syncs on, and says so: the
+    warning is on the connector's status and counted on /metrics."""
+    from emulators.jira import JiraEmulator, generate_project
+
+    with JiraEmulator(generate_project(3), token=SECRET) as jira:
+        jira.fields = [f for f in jira.fields if f["id"] != "customfield_10016"]
+        config = {
+            "type": "jira",
+            "poll_interval": "1s",
+            "settings": {
+                "base_url": jira.url,
+                "email": jira.email,
+                "api_token": "${env:SRC_TOKEN}",
+                "story_points_field": "customfield_10016",
+            },
+        }
+        assert put(api, "drift", config).status_code == 201
+        with start_connect(broker, tmp_path, free_port()) as connect:
+            status = wait_status(api, "drift", lambda s: s.get("last_success_at") is not None)
+            connect.stop()
+    assert status["state"] == "RUNNING"
+    assert len(status["warnings"]) == 1 and "customfield_10016" in status["warnings"][0]
+    assert 'hub_connector_warnings{connector="drift"} 1.0' in api.get("/metrics", token=None).text
