@@ -172,3 +172,18 @@ def test_a_window_older_than_salesforce_keeps_is_clamped_and_reported() -> None:
         pages = list(c.pull(cursor))
     warnings = [w for p in pages for w in p.warnings]
     assert len(warnings) == 1 and "Account deletions before" in warnings[0]
+
+
+def test_every_account_is_a_customer_account_with_arr_and_tier_even_without_deals() -> None:
+    """Accounts come from their own query, not through opportunities or cases: one with
+    neither still becomes a customer account, ARR and tier from the configured fields."""
+    org = generate_org(3, 1)
+    org["Account"][2]["Tier__c"] = "Enterprise"
+    with SalesforceEmulator(org) as sf:
+        events, _ = pull_all(connector(sf, tier_field="Tier__c"))
+    used = {o["AccountId"] for o in org["Opportunity"]} | {c["AccountId"] for c in org["Case"]}
+    lonely = org["Account"][2]["Id"]
+    assert lonely not in used
+    accounts = {e.entity.key: e.payload for e in events if e.type == "customer_account.upserted"}
+    assert accounts[f"salesforce-account-{lonely}"].arr == 30000.0  # type: ignore[union-attr]
+    assert accounts[f"salesforce-account-{lonely}"].tier == "Enterprise"  # type: ignore[union-attr]
