@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +30,14 @@ from core.logging import scrub
 from core.metrics import Metrics
 from core.topics import DEADLETTER, topic_for_kind
 
-__all__ = ["AsyncPublisher", "Record", "SyncPublisher", "dead_letter_record", "event_record"]
+__all__ = [
+    "AsyncPublisher",
+    "Record",
+    "RecordCopy",
+    "SyncPublisher",
+    "dead_letter_record",
+    "event_record",
+]
 
 log = structlog.get_logger(__name__)
 Record = tuple[str, str | None, bytes | None]  # topic, key, value (None: a tombstone)
@@ -61,6 +69,18 @@ def dead_letter_record(
         "failed_at": (failed_at or utcnow()).isoformat(),
     }
     return json.dumps(record).encode()
+
+
+@dataclass(frozen=True)
+class RecordCopy:
+    """A record copied as it was (a restore): its partition, timestamp and headers kept."""
+
+    topic: str
+    partition: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 class _Counted:
@@ -108,21 +128,44 @@ class SyncPublisher(_Counted):
 
     def publish(self, records: Iterable[Record]) -> int:
         """Produce ``records`` and wait for every acknowledgement; the number sent."""
+        batch = list(records)
+        self._await(
+            [
+                self._producer.send(topic, key=key.encode() if key else None, value=value)
+                for topic, key, value in batch
+            ]
+        )
+        self._count(batch)
+        return len(batch)
+
+    def copy(self, copies: Iterable[RecordCopy]) -> int:
+        """Produce records as they were — partition, timestamp, headers — and wait."""
+        batch = list(copies)
+        self._await(
+            [
+                self._producer.send(
+                    c.topic,
+                    key=c.key,
+                    value=c.value,
+                    partition=c.partition,
+                    timestamp_ms=c.timestamp_ms,
+                    headers=c.headers or None,
+                )
+                for c in batch
+            ]
+        )
+        self._count((c.topic, None, c.value) for c in batch)
+        return len(batch)
+
+    def _await(self, futures: list[Any]) -> None:
         from kafka.errors import KafkaError
 
-        batch = list(records)
-        futures = [
-            self._producer.send(topic, key=key.encode() if key else None, value=value)
-            for topic, key, value in batch
-        ]
         self._producer.flush()
         try:
             for future in futures:
                 future.get(timeout=30)
         except KafkaError as exc:
             raise BrokerUnavailableError(f"produce failed: {exc}") from None
-        self._count(batch)
-        return len(batch)
 
     def publish_events(self, events: Iterable[Event]) -> int:
         return self.publish(event_record(e) for e in events)

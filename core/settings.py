@@ -28,7 +28,15 @@ class Settings(BaseSettings):
         default=None,
         description="host:port[,host:port]; unset starts the embedded broker.",
     )
-    data_dir: Path = Field(default=Path("data"), description="Tables, token, state.")
+    data_dir: Path = Field(
+        default=Path("data"), description="The embedded broker's log, tables, token, state."
+    )
+    embedded_storage: Literal["durable", "memory"] = Field(
+        default="durable",
+        description="Where the embedded broker keeps the log: 'durable' under "
+        "HUB_DATA_DIR/log, kept across stops, crashes and upgrades; 'memory' is lost at stop "
+        "(fast tests, throwaway demos).",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=6066, ge=1, le=65535)
     api_advertised_host: str | None = Field(
@@ -99,6 +107,10 @@ class Settings(BaseSettings):
     @property
     def embedded_broker(self) -> bool:
         return self.kafka_bootstrap_servers is None
+
+    @property
+    def durable_embedded_log(self) -> bool:
+        return self.embedded_broker and self.embedded_storage == "durable"
 
     @property
     def advertised_host(self) -> str:

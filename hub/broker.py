@@ -1,7 +1,9 @@
-"""The embedded development broker: a Kafka-compatible process we start and stop.
+"""The embedded broker: a Kafka-compatible process we start and stop.
 
 Only this module knows the embedded broker is Tansu. Everything else is handed a
-``bootstrap_servers`` string and speaks plain Kafka to it.
+``bootstrap_servers`` string and speaks plain Kafka to it. Given a ``log_dir`` it keeps
+the log there, in the local object store (``hub.object_store``), started first and
+stopped last; without one it keeps the log in memory, gone when it stops.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from types import TracebackType
 import structlog
 
 from core.errors import BrokerUnavailableError, FatalError
+from hub.object_store import BUCKET, LocalObjectStore
 from hub.processes import die_with_parent
 
 __all__ = ["EmbeddedBroker", "broker_binary", "free_port", "wait_for_broker"]
@@ -77,9 +80,12 @@ def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> None:
 class EmbeddedBroker:
     """A broker process on a loopback port, alive for the ``with`` block."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int | None = None, log_dir: Path | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self.store = LocalObjectStore(log_dir, free_port()) if log_dir is not None else None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -88,6 +94,10 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         url = f"tcp://{self.bootstrap_servers}"
+        engine, env = "memory://tansu/", dict(os.environ)
+        if self.store is not None:
+            self.store.start(timeout)
+            engine, env = f"s3://{BUCKET}/", {**env, **self.store.environment()}
         command = [
             str(broker_binary()),
             "broker",
@@ -96,7 +106,7 @@ class EmbeddedBroker:
             "--advertised-listener-url",
             url,
             "--storage-engine",
-            "memory://tansu/",
+            engine,
         ]
         try:
             self._process = subprocess.Popen(
@@ -105,8 +115,10 @@ class EmbeddedBroker:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 preexec_fn=die_with_parent,
+                env=env,
             )
         except OSError as exc:
+            self.stop()
             raise FatalError(f"embedded broker could not start: {exc}") from None
         try:
             wait_for_broker(self.bootstrap_servers, timeout)
@@ -121,14 +133,15 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.store is not None:  # last: the broker may write until it is gone
+            self.store.stop(timeout)
 
     @property
     def pid(self) -> int | None:

@@ -121,6 +121,41 @@ def topics_list(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, file: Path) -> None:
+    """Write the whole log — events, roadmap, alerting, connector state, dead letters — to
+    FILE, from the running hub, the configured Kafka, or the embedded log at rest."""
+    from hub.backup import backup as write_backup
+    from hub.backup import log_for_tools
+
+    with log_for_tools(_settings(ctx)) as bootstrap:
+        summary = write_backup(bootstrap, file)
+    click.echo(f"backed up {summary.total} record(s) to {file}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Delete the hub's topics first if they hold records.")
+@click.pass_context
+def restore(ctx: click.Context, file: Path, replace: bool) -> None:
+    """Restore a backup into an empty embedded log (HUB_DATA_DIR) or Kafka cluster."""
+    from hub.backup import log_for_tools
+    from hub.backup import restore as restore_backup
+
+    settings = _settings(ctx)
+    with log_for_tools(settings) as bootstrap:
+        summary = restore_backup(
+            bootstrap,
+            file,
+            replace=replace,
+            partitions=settings.topic_partitions,
+            replication=settings.topic_replication,
+        )
+    click.echo(f"restored {summary.total} record(s) from {file}")
+
+
+@cli.command()
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.pass_context
 def publish(ctx: click.Context, file: Any) -> None:

@@ -1,15 +1,16 @@
 """``hub up``: one process tree with the broker (when embedded) and a worker.
 
-The worker runs as a child so that a crash in it is restarted without losing the
-in-memory embedded broker. Children are told by the kernel to stop if we die, so even a
-SIGKILLed supervisor leaves no orphan; SIGINT/SIGTERM stop everything within seconds.
+The embedded broker keeps its log under ``HUB_DATA_DIR/log`` (``HUB_EMBEDDED_STORAGE``
+durable, the default) or in memory; the data dir is locked for the run, so a second
+``hub up`` on it refuses. The worker runs as a child so that a crash in it is restarted
+without restarting the broker. Children are told by the kernel to stop if we die, so even
+a SIGKILLed supervisor leaves no orphan; SIGINT/SIGTERM stop everything within seconds.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +33,7 @@ from core.runtime_files import (
 from core.settings import Settings
 from core.topics import ensure_topics
 from hub.broker import EmbeddedBroker
+from hub.data_dir import DataDir
 from hub.processes import die_with_parent
 
 __all__ = ["Supervisor"]
@@ -75,15 +77,18 @@ class Supervisor:
         if self.settings.kafka_bootstrap_servers:
             yield self.settings.kafka_bootstrap_servers
             return
-        log.info("starting embedded broker")
-        with EmbeddedBroker() as broker:
-            write_broker_address(self.settings, broker.bootstrap_servers)
-            # The embedded broker keeps nothing across runs; local table state would lie.
-            shutil.rmtree(self.settings.data_dir / "worker", ignore_errors=True)
-            try:
-                yield broker.bootstrap_servers
-            finally:
-                clear_broker_address(self.settings)
+        durable = self.settings.durable_embedded_log
+        with DataDir(self.settings.data_dir).open(durable=durable) as data:
+            log.info(
+                "starting embedded broker",
+                log=str(data.log) if durable else "in memory: lost at stop",
+            )
+            with EmbeddedBroker(log_dir=data.log if durable else None) as broker:
+                write_broker_address(self.settings, broker.bootstrap_servers)
+                try:
+                    yield broker.bootstrap_servers
+                finally:
+                    clear_broker_address(self.settings)
 
     def _child_env(self, bootstrap: str, token: str) -> dict[str, str]:
         env = {
@@ -94,11 +99,11 @@ class Supervisor:
             "HUB_LOG_FORMAT": self.settings.log_format,
         }
         if self.settings.embedded_broker:
-            # The embedded broker keeps nothing across runs, so neither should the tables;
-            # and its end offsets can trail what a table already persisted, which Faust's
+            # Its end offsets can trail what a table already persisted, which Faust's
             # recovery check would take for lost data and crash the worker on.
-            env["HUB_STORE"] = "memory://"
             env["HUB_RECOVERY_CONSISTENCY_CHECK"] = "false"
+        if self.settings.embedded_broker and not self.settings.durable_embedded_log:
+            env["HUB_STORE"] = "memory://"  # a log kept in memory: tables kept nowhere else
         return env
 
     def run(self) -> int:

@@ -120,6 +120,9 @@ class HubProcess:
                 "HUB_API_TOKEN": token,
                 "HUB_LOG_FORMAT": "json",
                 "HUB_STORE": "memory://",
+                # durability has its own tests (tests/e2e/test_durable_log.py); the rest
+                # runs on the in-memory log, as a throwaway demo would
+                "HUB_EMBEDDED_STORAGE": "memory",
                 "HUB_RECOVERY_CONSISTENCY_CHECK": "false",  # the embedded broker's end offsets
                 "HUB_APP_ID": f"test-{uuid.uuid4().hex[:8]}",
             }
@@ -288,7 +291,13 @@ def poll(check: Callable[[], Any], timeout: float, what: str, *logs: Path) -> An
 def start_demo(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
     """``hub up --demo`` on a fresh data directory under ``root``; its process and log."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update({"HUB_API_PORT": str(port), "HUB_DATA_DIR": str(root / "data")})
+    env.update(
+        {
+            "HUB_API_PORT": str(port),
+            "HUB_DATA_DIR": str(root / "data"),
+            "HUB_EMBEDDED_STORAGE": "memory",  # not under test here
+        }
+    )
     log = root / "demo.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
