@@ -289,6 +289,6 @@ def log_for_tools(settings: Settings) -> Iterator[str]:
             "no broker: the embedded log is in memory (HUB_EMBEDDED_STORAGE=memory), so only "
             "a running hub has one; start it with `hub up`, or set HUB_KAFKA_BOOTSTRAP_SERVERS"
         )
-    data = DataDir(settings.data_dir).open(durable=True)
+    data = DataDir(settings.data_dir).open("durable")
     with data, EmbeddedBroker(log_dir=data.log) as broker:
         yield broker.bootstrap_servers

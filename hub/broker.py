@@ -85,7 +85,7 @@ class EmbeddedBroker:
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        self.store = LocalObjectStore(log_dir, free_port()) if log_dir is not None else None
+        self.store = LocalObjectStore(log_dir) if log_dir is not None else None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -96,7 +96,7 @@ class EmbeddedBroker:
         url = f"tcp://{self.bootstrap_servers}"
         engine, env = "memory://tansu/", dict(os.environ)
         if self.store is not None:
-            self.store.start(timeout)
+            self.store.start()
             engine, env = f"s3://{BUCKET}/", {**env, **self.store.environment()}
         command = [
             str(broker_binary()),
@@ -141,7 +141,7 @@ class EmbeddedBroker:
                 process.kill()
                 process.wait()
         if self.store is not None:  # last: the broker may write until it is gone
-            self.store.stop(timeout)
+            self.store.stop()
 
     @property
     def pid(self) -> int | None:

@@ -21,7 +21,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from core.errors import ConfigError
 
@@ -49,16 +49,17 @@ class DataDir:
     def format_file(self) -> Path:
         return self.path / "FORMAT"
 
-    def open(self, *, durable: bool) -> DataDir:
-        """Check, lock and lay out the directory; a cache from another log is dropped."""
+    def open(self, log: Literal["durable", "memory", "external"]) -> DataDir:
+        """Check, lock and lay out the directory for a log kept here (``durable``), in the
+        embedded broker's memory, or in an external cluster; a cache of another log goes."""
         self._writable()
         self._take_lock()
         try:
             found = self._read_format()
-            if not durable:
-                self._reset_log(found)  # nothing is kept: neither the log nor its cache
-            elif found is None or not self._has_log():
-                self._reset_log(found)
+            if log == "memory" or (log == "durable" and (found is None or not self._has_log())):
+                self._reset_log(found)  # a new log: nothing cached from an earlier one
+            elif found is None:
+                self._write_format(found)
         except BaseException:
             self.close()
             raise
@@ -133,6 +134,9 @@ class DataDir:
     def _reset_log(self, found: dict[str, Any] | None) -> None:
         """A new log: the worker's cache of any earlier one would lie, so it goes."""
         shutil.rmtree(self.worker, ignore_errors=True)
+        self._write_format(found)
+
+    def _write_format(self, found: dict[str, Any] | None) -> None:
         record = {"format": FORMAT_VERSION, "log_id": uuid.uuid4().hex}
         if found and found.get("created_at"):
             record["created_at"] = found["created_at"]

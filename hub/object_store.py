@@ -1,129 +1,364 @@
 """The local object store the embedded broker keeps its log in, so ``hub up`` is durable.
 
-The embedded broker (Tansu) can keep its log in memory or in an S3 bucket; it has no
-file engine. So a durable ``hub up`` runs a small S3-compatible server on loopback that
-stores its objects as files under ``HUB_DATA_DIR/log``: s3rver, from the npm registry,
-installed by ``make`` into ``hub/objectstore/node_modules`` from the committed lock file.
-Chosen by measurement (issue 17): every record the broker acknowledged survived a
-``kill -9`` of broker and store, batched produce reached ~28k records/s, and it installs
-with the Node.js the machine already has, in two seconds, with nothing else to run.
+The embedded broker (Tansu) keeps its log in memory or in an S3 bucket; it has no file
+engine. So a durable embedded broker is pointed at this: the part of the S3 API it uses
+(objects put, got, ranged, headed, listed, copied, deleted; conditional puts), served on
+loopback from files under ``HUB_DATA_DIR/log``.
 
-Only this module knows the store is s3rver; the broker module hands Tansu the endpoint.
+Why our own and not an S3 emulator from a registry: the one measured (s3rver 3.7.1, npm)
+writes an object in place, so a broker killed mid-PUT left a 0-byte record batch behind
+that the broker could not read past: after ``kill -9`` every acknowledged record of that
+partition became unreadable. Here an object becomes visible only whole — written to a
+temporary file, then renamed over the key — so a crash at any moment leaves the old object
+or the new one, never a torn one; a PUT answers 200 only after the rename. Conditional
+puts (``If-Match``/``If-None-Match``) are honoured under one lock, as S3 does, so the
+broker's read-modify-write of its metadata cannot interleave.
 """
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
+import hashlib
 import os
-import shutil
-import subprocess
-import time
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import parse_qs, unquote, urlsplit
+from xml.sax.saxutils import escape
 
-import requests
 import structlog
 
-from core.errors import FatalError
-from hub.processes import die_with_parent
-
-__all__ = ["BUCKET", "LocalObjectStore", "object_store_server"]
+__all__ = ["BUCKET", "LocalObjectStore"]
 
 log = structlog.get_logger(__name__)
 
 BUCKET = "hub"
-_PACKAGE = Path(__file__).resolve().parent / "objectstore"
-_SERVER = _PACKAGE / "node_modules" / "s3rver" / "bin" / "s3rver.js"
-# s3rver's fixed loopback credentials: it serves 127.0.0.1 only and checks nothing else.
-ACCESS_KEY = SECRET_KEY = "S3RVER"
+_TEMPORARY = ".partial-"  # in-flight writes; never listed, never served
+_XML = "application/xml"
 
 
-def object_store_server() -> list[str]:
-    """The command that runs the store, or a FatalError saying how to install it."""
-    node = shutil.which("node")
-    if node is None or not _SERVER.is_file():
-        missing = "Node.js" if node is None else f"{_SERVER.relative_to(_PACKAGE.parent)}"
-        raise FatalError(
-            f"the durable embedded broker needs its object store, and {missing} is missing: "
-            "run `make` (it installs it), or set HUB_EMBEDDED_STORAGE=memory to keep the log "
-            "in memory (lost at stop)"
-        )
-    return [node, str(_SERVER)]
+def _etag(data: bytes) -> str:
+    return f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
+
+
+class _Objects:
+    """Keys as files under ``root``; every write is a whole-file rename."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.lock = threading.Lock()  # conditional puts and deletes check-then-act
+
+    def path(self, key: str) -> Path:
+        target = (self.root / key).resolve()
+        if self.root.resolve() not in target.parents or _TEMPORARY in target.name:
+            raise KeyError(key)
+        return target
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def write(self, key: str, data: bytes) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{_TEMPORARY}{target.name}.{uuid.uuid4().hex}")
+        with partial.open("wb") as handle:
+            handle.write(data)
+        os.replace(partial, target)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(key).unlink()
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Every key starting with ``prefix``, in S3's (byte) order."""
+        base = self.root
+        found = []
+        for folder, _, files in os.walk(base):
+            for name in files:
+                if name.startswith(_TEMPORARY):
+                    continue
+                key = os.path.relpath(os.path.join(folder, name), base).replace(os.sep, "/")
+                if key.startswith(prefix):
+                    found.append(key)
+        yield from sorted(found)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    objects: _Objects  # set on the subclass the store makes
+
+    def log_message(self, *args: object) -> None:  # the broker's requests are not news
+        pass
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _target(self) -> tuple[str, str, dict[str, list[str]]]:
+        parts = urlsplit(self.path)
+        bucket, _, key = unquote(parts.path).lstrip("/").partition("/")
+        return bucket, key, parse_qs(parts.query, keep_blank_values=True)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _reply(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        *,
+        head: bool = False,
+    ) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if "Content-Length" not in (headers or {}):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body and not head:
+            self.wfile.write(body)
+
+    def _error(self, status: int, code: str, *, head: bool = False) -> None:
+        body = f"<Error><Code>{code}</Code><Message>{code}</Message></Error>".encode()
+        self._reply(status, body, {"Content-Type": _XML}, head=head)
+
+    def _known_bucket(self, bucket: str, *, head: bool = False) -> bool:
+        if bucket == BUCKET:
+            return True
+        self._error(404, "NoSuchBucket", head=head)
+        return False
+
+    # --- verbs --------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._get(head=False)
+
+    def do_HEAD(self) -> None:
+        self._get(head=True)
+
+    def _get(self, *, head: bool) -> None:
+        bucket, key, query = self._target()
+        if not self._known_bucket(bucket, head=head):
+            return
+        if not key:
+            if head:
+                self._reply(200, head=True)
+            else:
+                self._list(query)
+            return
+        try:
+            data = self.objects.read(key)
+        except KeyError:
+            self._error(400, "InvalidArgument", head=head)
+            return
+        if data is None:
+            self._error(404, "NoSuchKey", head=head)
+            return
+        tag = _etag(data)
+        wanted = self.headers.get("If-Match")
+        if wanted and wanted not in ("*", tag):
+            self._error(412, "PreconditionFailed", head=head)
+            return
+        if self.headers.get("If-None-Match") in ("*", tag):
+            self._reply(304, head=True)
+            return
+        modified = email.utils.formatdate(self.objects.path(key).stat().st_mtime, usegmt=True)
+        headers = {"ETag": tag, "Last-Modified": modified, "Accept-Ranges": "bytes"}
+        ranged = self.headers.get("Range")
+        if ranged and ranged.startswith("bytes="):
+            first, _, last = ranged[6:].partition("-")
+            if first == "":  # the last N bytes
+                start, end = max(0, len(data) - int(last)), len(data) - 1
+            else:
+                start, end = int(first), min(int(last) if last else len(data) - 1, len(data) - 1)
+            if start >= len(data) or start > end:
+                self._error(416, "InvalidRange", head=head)
+                return
+            headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+            self._reply(206, data[start : end + 1], headers, head=head)
+            return
+        self._reply(200, data, {**headers, "Content-Length": str(len(data))}, head=head)
+
+    def _list(self, query: dict[str, list[str]]) -> None:
+        """ListObjectsV2, with prefix, delimiter, start-after and continuation tokens."""
+        prefix = query.get("prefix", [""])[0]
+        delimiter = query.get("delimiter", [""])[0]
+        after = query.get("continuation-token", query.get("start-after", [""]))[0]
+        limit = int(query.get("max-keys", ["1000"])[0])
+        contents: list[str] = []
+        prefixes: list[str] = []
+        last, truncated = "", False
+        for key in self.objects.keys(prefix):
+            if after and key <= after:
+                continue
+            if delimiter:
+                cut = key.find(delimiter, len(prefix))
+                if cut >= 0:
+                    common = key[: cut + len(delimiter)]
+                    if common not in prefixes:
+                        if len(contents) + len(prefixes) >= limit:
+                            truncated = True
+                            break
+                        prefixes.append(common)
+                    last = key
+                    continue
+            if len(contents) + len(prefixes) >= limit:
+                truncated = True
+                break
+            path = self.objects.path(key)
+            stat = path.stat()
+            contents.append(
+                "<Contents>"
+                f"<Key>{escape(key)}</Key>"
+                f"<LastModified>{_iso(stat.st_mtime)}</LastModified>"
+                f"<ETag>{escape(_etag(path.read_bytes()))}</ETag>"
+                f"<Size>{stat.st_size}</Size><StorageClass>STANDARD</StorageClass>"
+                "</Contents>"
+            )
+            last = key
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            f"<Name>{BUCKET}</Name><Prefix>{escape(prefix)}</Prefix>"
+            f"<KeyCount>{len(contents) + len(prefixes)}</KeyCount><MaxKeys>{limit}</MaxKeys>"
+            + (f"<Delimiter>{escape(delimiter)}</Delimiter>" if delimiter else "")
+            + f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
+            + (
+                f"<NextContinuationToken>{escape(last)}</NextContinuationToken>"
+                if truncated
+                else ""
+            )
+            + "".join(contents)
+            + "".join(
+                f"<CommonPrefixes><Prefix>{escape(p)}</Prefix></CommonPrefixes>" for p in prefixes
+            )
+            + "</ListBucketResult>"
+        ).encode()
+        self._reply(200, body, {"Content-Type": _XML})
+
+    def do_PUT(self) -> None:
+        bucket, key, _ = self._target()
+        data = self._body()
+        if not self._known_bucket(bucket):
+            return
+        if not key:
+            self._reply(200)  # the bucket exists already
+            return
+        source = self.headers.get("x-amz-copy-source")
+        with self.objects.lock:
+            try:
+                current = self.objects.read(key)
+                if source is not None:
+                    _, _, from_key = unquote(source).lstrip("/").partition("/")
+                    copied = self.objects.read(from_key)
+                    if copied is None:
+                        self._error(404, "NoSuchKey")
+                        return
+                    data = copied
+                wanted = self.headers.get("If-Match")
+                if wanted and (current is None or wanted not in ("*", _etag(current))):
+                    self._error(412, "PreconditionFailed")
+                    return
+                if self.headers.get("If-None-Match") == "*" and current is not None:
+                    self._error(412, "PreconditionFailed")
+                    return
+                self.objects.write(key, data)
+            except KeyError:
+                self._error(400, "InvalidArgument")
+                return
+            except OSError as exc:
+                log.error("object store cannot write", key=key, error=exc.strerror)
+                self._error(507 if exc.errno == 28 else 500, "InternalError")
+                return
+        tag = _etag(data)
+        if source is not None:
+            body = (
+                f"<CopyObjectResult><ETag>{escape(tag)}</ETag>"
+                f"<LastModified>{_iso(None)}</LastModified></CopyObjectResult>"
+            ).encode()
+            self._reply(200, body, {"Content-Type": _XML, "ETag": tag})
+        else:
+            self._reply(200, headers={"ETag": tag})
+
+    def do_DELETE(self) -> None:
+        bucket, key, _ = self._target()
+        if not self._known_bucket(bucket):
+            return
+        with self.objects.lock:
+            try:
+                self.objects.delete(key)
+            except KeyError:
+                self._error(400, "InvalidArgument")
+                return
+        self._reply(204)
+
+    def do_POST(self) -> None:  # multipart uploads and batch deletes: not used by the broker
+        self._body()
+        self._error(501, "NotImplemented")
+
+
+def _iso(stamp: float | None) -> str:
+    import time
+
+    moment = time.gmtime(stamp)
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", moment)
 
 
 class LocalObjectStore:
-    """An S3-compatible server on a loopback port, its objects under ``directory``."""
+    """The store on a loopback port, objects under ``directory``, for the ``with`` block."""
 
-    def __init__(self, directory: Path, port: int) -> None:
+    def __init__(self, directory: Path, port: int = 0) -> None:
         self.directory = directory
-        self.port = port
-        self._process: subprocess.Popen[bytes] | None = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._port = port
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        if self._server is None:
+            raise RuntimeError("the object store is not running")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def environment(self) -> dict[str, str]:
-        """What the broker needs to reach the bucket (plain HTTP on loopback)."""
+        """What the broker needs to reach the bucket: plain HTTP on loopback, any keys."""
         return {
             "AWS_ENDPOINT": self.endpoint,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_ACCESS_KEY_ID": "hub",
+            "AWS_SECRET_ACCESS_KEY": "hub-local",
             "AWS_REGION": "us-east-1",
             "AWS_ALLOW_HTTP": "true",
         }
 
-    def start(self, timeout: float = 30.0) -> LocalObjectStore:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        command = [
-            *object_store_server(),
-            "--directory", str(self.directory),
-            "--address", "127.0.0.1",
-            "--port", str(self.port),
-            "--configure-bucket", BUCKET,
-            "--silent",
-        ]  # fmt: skip
-        errors = self.directory.parent / "objectstore.log"
-        with errors.open("ab") as sink:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=sink,
-                preexec_fn=die_with_parent,
-                env={**os.environ, "NODE_ENV": "production"},
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                said = errors.read_text(errors="replace").strip().splitlines()[-1:] or ["-"]
-                raise FatalError(
-                    f"the embedded broker's object store exited ({self._process.returncode}): "
-                    f"{said[0][:300]}"
-                )
-            try:
-                if requests.get(f"{self.endpoint}/{BUCKET}", timeout=1).status_code == 200:
-                    log.info("object store ready", directory=str(self.directory))
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise FatalError(f"the embedded broker's object store did not start within {timeout:.0f}s")
+    def start(self) -> LocalObjectStore:
+        bucket = self.directory / BUCKET
+        bucket.mkdir(parents=True, exist_ok=True)
+        for folder, _, files in os.walk(bucket):  # writes a crash cut short
+            for name in files:
+                if name.startswith(_TEMPORARY):
+                    os.unlink(os.path.join(folder, name))
+        handler = type("Handler", (_Handler,), {"objects": _Objects(bucket)})
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="object-store", daemon=True
+        )
+        self._thread.start()
+        log.info("object store ready", directory=str(self.directory))
+        return self
 
-    def stop(self, timeout: float = 5.0) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
     def __enter__(self) -> LocalObjectStore:
         return self.start()

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Literal
 
 import structlog
 
@@ -78,17 +79,16 @@ class Supervisor:
             yield self.settings.kafka_bootstrap_servers
             return
         durable = self.settings.durable_embedded_log
-        with DataDir(self.settings.data_dir).open(durable=durable) as data:
-            log.info(
-                "starting embedded broker",
-                log=str(data.log) if durable else "in memory: lost at stop",
-            )
-            with EmbeddedBroker(log_dir=data.log if durable else None) as broker:
-                write_broker_address(self.settings, broker.bootstrap_servers)
-                try:
-                    yield broker.bootstrap_servers
-                finally:
-                    clear_broker_address(self.settings)
+        data = DataDir(self.settings.data_dir)
+        log.info(
+            "starting embedded broker", log=str(data.log) if durable else "in memory: lost at stop"
+        )
+        with EmbeddedBroker(log_dir=data.log if durable else None) as broker:
+            write_broker_address(self.settings, broker.bootstrap_servers)
+            try:
+                yield broker.bootstrap_servers
+            finally:
+                clear_broker_address(self.settings)
 
     def _child_env(self, bootstrap: str, token: str) -> dict[str, str]:
         env = {
@@ -109,6 +109,15 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
+        with DataDir(self.settings.data_dir).open(self._log_kind()):  # locked for the run
+            return self._run()
+
+    def _log_kind(self) -> Literal["durable", "memory", "external"]:
+        if not self.settings.embedded_broker:
+            return "external"
+        return "durable" if self.settings.durable_embedded_log else "memory"
+
+    def _run(self) -> int:
         _require_free_port(self.settings.api_host, self.settings.api_port)
         token, token_file = resolve_api_token(self.settings)
         with self._broker() as bootstrap:
