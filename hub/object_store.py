@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import errno
 import hashlib
 import os
 import threading
@@ -51,6 +52,23 @@ class _Objects:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.lock = threading.Lock()  # conditional puts and deletes check-then-act
+        self.failing: int | None = None  # the errno writes fail with, while they do
+
+    def failed(self, exc: OSError) -> None:
+        """One line when writes start failing (a full disk), not one per write."""
+        if self.failing != exc.errno:
+            self.failing = exc.errno
+            reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
+            log.error(
+                "the log cannot be written; producing fails until it can, nothing is lost",
+                directory=str(self.root),
+                reason=reason,
+            )
+
+    def recovered(self) -> None:
+        if self.failing is not None:
+            self.failing = None
+            log.warning("the log can be written again", directory=str(self.root))
 
     def path(self, key: str) -> Path:
         target = (self.root / key).resolve()
@@ -275,9 +293,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(400, "InvalidArgument")
                 return
             except OSError as exc:
-                log.error("object store cannot write", key=key, error=exc.strerror)
-                self._error(507 if exc.errno == 28 else 500, "InternalError")
+                self.objects.failed(exc)
+                self._error(507 if exc.errno == errno.ENOSPC else 500, "InternalError")
                 return
+            self.objects.recovered()
         tag = _etag(data)
         if source is not None:
             body = (
