@@ -143,6 +143,18 @@ class EmbeddedBroker:
         if self.store is not None:  # last: the broker may write until it is gone
             self.store.stop()
 
+    def topic_bytes(self, topics: list[str]) -> int:
+        """Bytes the durable log holds for these topics (0 when the log is in memory)."""
+        if self.store is None:
+            return 0
+        total = 0
+        for cluster in (self.store.directory / BUCKET / "clusters").glob("*"):
+            for topic in topics:
+                for path in (cluster / "topics" / topic).rglob("*"):
+                    if path.is_file():
+                        total += path.stat().st_size
+        return total
+
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None

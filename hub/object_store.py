@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import structlog
@@ -319,9 +320,40 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._reply(204)
 
-    def do_POST(self) -> None:  # multipart uploads and batch deletes: not used by the broker
-        self._body()
-        self._error(501, "NotImplemented")
+    def do_POST(self) -> None:
+        """DeleteObjects (``?delete``), which the broker uses to drop a deleted topic;
+        multipart uploads it does not use."""
+        bucket, key, query = self._target()
+        body = self._body()
+        if not self._known_bucket(bucket):
+            return
+        if key or "delete" not in query:
+            self._error(501, "NotImplemented")
+            return
+        try:
+            keys = [
+                (node.text or "")
+                for node in ElementTree.fromstring(body).iter()
+                if node.tag.rsplit("}", 1)[-1] == "Key"
+            ]
+        except ElementTree.ParseError:
+            self._error(400, "MalformedXML")
+            return
+        deleted = []
+        with self.objects.lock:
+            for name in keys:
+                try:
+                    self.objects.delete(name)
+                    deleted.append(f"<Deleted><Key>{escape(name)}</Key></Deleted>")
+                except KeyError:
+                    continue
+        answer = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            + "".join(deleted)
+            + "</DeleteResult>"
+        ).encode()
+        self._reply(200, answer, {"Content-Type": _XML})
 
 
 def _iso(stamp: float | None) -> str:

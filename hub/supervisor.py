@@ -34,6 +34,7 @@ from core.runtime_files import (
 from core.settings import Settings
 from core.topics import ensure_topics
 from hub.broker import EmbeddedBroker
+from hub.compaction import COMPACTED, compact
 from hub.data_dir import DataDir
 from hub.processes import die_with_parent
 
@@ -41,6 +42,10 @@ __all__ = ["Supervisor"]
 
 log = structlog.get_logger(__name__)
 
+# The embedded broker does not compact: the state topics are rewritten when they pass
+# twice their size after the last rewrite (and this floor), checked this often.
+COMPACT_ABOVE_BYTES = 64 * 2**20
+COMPACTION_CHECK_SECONDS = 600.0
 CHILD_STOP_GRACE = 7.0  # seconds; leaves room for the broker inside the 10 s promise
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 
@@ -67,6 +72,8 @@ class Supervisor:
         self.demo_seed = demo_seed
         self._stop = threading.Event()
         self._children: list[_Child] = []
+        self._embedded: EmbeddedBroker | None = None
+        self._compacted_bytes = 0  # the compacted topics' size after the last rewrite
 
     def request_stop(self, signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
         if not self._stop.is_set():
@@ -84,6 +91,7 @@ class Supervisor:
             "starting embedded broker", log=str(data.log) if durable else "in memory: lost at stop"
         )
         with EmbeddedBroker(log_dir=data.log if durable else None) as broker:
+            self._embedded = broker
             write_broker_address(self.settings, broker.bootstrap_servers)
             try:
                 yield broker.bootstrap_servers
@@ -124,6 +132,7 @@ class Supervisor:
             ensure_topics(
                 bootstrap, self.settings.topic_partitions, self.settings.topic_replication
             )
+            self._compact(bootstrap)  # nothing reads or writes yet
             log.info(
                 "hub starting",
                 api=self.settings.api_url,
@@ -151,9 +160,14 @@ class Supervisor:
                 _Child("connect", connect_args, env),
             ]
             self._children = children
+            next_check = time.monotonic() + COMPACTION_CHECK_SECONDS
             while not self._stop.is_set():
                 for child in children:
                     child.keep_alive()
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + COMPACTION_CHECK_SECONDS
+                    if self._compaction_due():
+                        self._pause_and_compact(bootstrap, children)
                 self._stop.wait(0.2)
             for child in children:
                 child.terminate()
@@ -161,6 +175,35 @@ class Supervisor:
                 child.wait_stopped()
         log.info("hub stopped")
         return 0
+
+    def _compact(self, bootstrap: str) -> None:
+        """Rewrite the compacted topics to their latest values (the embedded broker does
+        not compact; see ``hub.compaction``), and remember how big they are after."""
+        broker = self._embedded
+        if broker is None or broker.store is None:
+            return
+        compact(bootstrap)
+        self._compacted_bytes = broker.topic_bytes([t.name for t in COMPACTED])
+
+    def _compaction_due(self) -> bool:
+        broker = self._embedded
+        if broker is None or broker.store is None:
+            return False
+        size = broker.topic_bytes([t.name for t in COMPACTED])
+        return size > max(COMPACT_ABOVE_BYTES, 2 * self._compacted_bytes)
+
+    def _pause_and_compact(self, bootstrap: str, children: list[_Child]) -> None:
+        """Stop the readers and writers of the compacted topics, rewrite them, resume."""
+        log.info("pausing the worker and connectors to compact the state topics")
+        started = time.monotonic()
+        paused = [c for c in children if c.name in ("worker", "connect")]
+        for child in paused:
+            child.terminate()
+        for child in paused:
+            child.wait_stopped()
+            child.process = None  # restarted by keep_alive, without a crash's backoff
+        self._compact(bootstrap)
+        log.info("resumed after compaction", seconds=round(time.monotonic() - started, 1))
 
     def _wait_for_demo_files(self, demo: _Child) -> dict[str, str] | None:
         from demo.sources import demo_dir

@@ -113,3 +113,19 @@ def test_keys_cannot_escape_the_bucket(store: LocalObjectStore, tmp_path: Path) 
     answer = requests.put(url(store, "a/../../../escape"), data=b"x", timeout=5)
     assert answer.status_code in (400, 404)
     assert not (tmp_path / "escape").exists()
+
+
+def test_a_batch_delete_removes_every_named_key(store: LocalObjectStore) -> None:
+    """POST ?delete with an XML list of keys (how the broker drops a deleted topic) deletes
+    them all and says which; keys not named stay."""
+    for key in ("t/a", "t/b", "t/c"):
+        requests.put(url(store, key), data=b"x", timeout=5)
+    body = (
+        '<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        "<Object><Key>t/a</Key></Object><Object><Key>t/b</Key></Object></Delete>"
+    )
+    answer = requests.post(url(store, query="delete"), data=body, timeout=5)
+    assert answer.status_code == 200
+    assert re.findall(r"<Deleted><Key>([^<]+)</Key>", answer.text) == ["t/a", "t/b"]
+    listed = requests.get(url(store, query="list-type=2&prefix=t/"), timeout=5).text
+    assert re.findall(r"<Key>([^<]+)</Key>", listed) == ["t/c"]
