@@ -6,7 +6,15 @@ import argparse
 import importlib
 import sys
 
-BENCHES = ("pipeline", "freshness", "replay", "query", "jira_backfill", "zendesk_history")
+BENCHES = (
+    "pipeline",
+    "freshness",
+    "replay",
+    "query",
+    "jira_backfill",
+    "zendesk_history",
+    "durable_log",
+)
 
 
 def main() -> None:

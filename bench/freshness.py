@@ -14,6 +14,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from itertools import count
+from pathlib import Path
 
 import requests
 
@@ -61,12 +62,13 @@ class _Load(threading.Thread):
                 time.sleep(max(0.0, 0.1 - (time.perf_counter() - tick)))
 
 
-def run(quick: bool) -> list[Result]:
+def run(quick: bool, log_dir: Path | None = None) -> list[Result]:
+    """On the embedded broker, its log in memory or durably under ``log_dir``."""
     samples = 15 if quick else 60
     issues = generate_project(200, project="FRESH", histories_per_issue=2, seed=3)
     secrets = {"JIRA_TOKEN": "bench-jira", "JIRA_HOOK": "bench-hook"}
     with (
-        EmbeddedBroker() as broker,
+        EmbeddedBroker(log_dir=log_dir) as broker,
         JiraEmulator(
             issues, token=secrets["JIRA_TOKEN"], webhook_secret=secrets["JIRA_HOOK"]
         ) as jira,

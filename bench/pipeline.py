@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from pathlib import Path
 
 from bench.common import Result, Worker, produce, work_item_events
 from core.codec import decode
@@ -82,6 +83,16 @@ def faust_floor(bootstrap: str, expected: int) -> float:
         check=True,
     )
     return float(re.findall(r"[0-9.]+", out.stdout)[-1])
+
+
+def measure(count: int, log_dir: Path | None = None) -> tuple[float, float]:
+    """(worker events/s, bare loop events/s) on an embedded broker keeping its log in memory,
+    or durably under ``log_dir``."""
+    with EmbeddedBroker(log_dir=log_dir) as broker:
+        ensure_topics(broker.bootstrap_servers, 4, 1)
+        produce(broker.bootstrap_servers, work_item_events(count, keys=10_000))
+        baseline = asyncio.run(bare_fold(broker.bootstrap_servers, count))
+        return worker_fold(broker.bootstrap_servers, count), baseline
 
 
 def run(quick: bool) -> list[Result]:

@@ -143,6 +143,10 @@ class Supervisor:
             children = []
             connect_args = self._connect_args()
             if self.demo_seed is not None:
+                from demo.sources import demo_dir
+
+                # the data dir outlives runs: an earlier run's file names its dead ports
+                (demo_dir(self.settings.data_dir) / "ready.json").unlink(missing_ok=True)
                 demo = _Child("demo", ["demo", "serve", "--seed", str(self.demo_seed)], env)
                 demo.keep_alive()
                 children.append(demo)
