@@ -17,12 +17,15 @@ broker's read-modify-write of its metadata cannot interleave.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import email.utils
 import errno
 import hashlib
+import itertools
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +57,10 @@ class _Objects:
         self.root = root
         self.lock = threading.Lock()  # conditional puts and deletes check-then-act
         self.failing: int | None = None  # the errno writes fail with, while they do
+        self._etags: dict[str, str] = {}
+        self._folders: dict[str, list[str]] = {}  # folder -> sorted files and "subfolders/"
+        self._stats: dict[str, tuple[int, float]] = {}  # key -> (size, mtime)
+        self.index_lock = threading.RLock()
 
     def failed(self, exc: OSError) -> None:
         """One line when writes start failing (a full disk), not one per write."""
@@ -83,30 +90,121 @@ class _Objects:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
+    def etag(self, key: str, data: bytes | None = None) -> str:
+        """The object's ETag, remembered: this process is the store's only writer."""
+        tag = self._etags.get(key)
+        if tag is None:
+            tag = _etag(data if data is not None else self.path(key).read_bytes())
+            self._etags[key] = tag
+        return tag
+
     def write(self, key: str, data: bytes) -> None:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f"{_TEMPORARY}{target.name}.{uuid.uuid4().hex}")
-        with partial.open("wb") as handle:
-            handle.write(data)
-        os.replace(partial, target)
+        try:
+            with partial.open("wb") as handle:
+                handle.write(data)
+            os.replace(partial, target)
+        except OSError:
+            partial.unlink(missing_ok=True)  # a full disk, a folder in the way: nothing left
+            raise
+        self._etags[key] = _etag(data)
+        with self.index_lock:
+            self._indexed(key, len(data))
 
     def delete(self, key: str) -> None:
+        self._etags.pop(key, None)
         with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
+        with self.index_lock:
+            self._indexed(key, None)
 
-    def keys(self, prefix: str) -> Iterator[str]:
-        """Every key starting with ``prefix``, in S3's (byte) order."""
-        base = self.root
-        found = []
-        for folder, _, files in os.walk(base):
-            for name in files:
-                if name.startswith(_TEMPORARY):
-                    continue
-                key = os.path.relpath(os.path.join(folder, name), base).replace(os.sep, "/")
-                if key.startswith(prefix):
-                    found.append(key)
-        yield from sorted(found)
+    def keys(self, prefix: str, after: str = "") -> Iterator[tuple[str, int, float]]:
+        """(key, size, mtime) of every key starting with ``prefix`` and past ``after``, in
+        S3's (byte) order, from an in-memory index of the folders (this process is the
+        store's only writer): the broker lists a partition's batches on every fetch, so a
+        listing must not walk, sort and stat the folder each time."""
+        folder = prefix.rpartition("/")[0]
+        yield from self._walk(folder, prefix, after)
+
+    def _walk(self, folder: str, prefix: str, after: str) -> Iterator[tuple[str, int, float]]:
+        entries = self._entries(folder)
+        base = f"{folder}/" if folder else ""
+        lower = after[len(base) :] if after.startswith(base) else ""
+        start = bisect.bisect_right(entries, lower) if lower else 0
+        if start and lower and not lower.endswith("/"):  # ``after`` may lie inside a folder
+            inside = lower.split("/", 1)[0] + "/"
+            position = bisect.bisect_left(entries, inside)
+            if position < len(entries) and entries[position] == inside:
+                start = min(start, position)
+        for entry in entries[start:]:
+            key = base + entry
+            if entry.endswith("/"):
+                if key.startswith(prefix) or prefix.startswith(key):
+                    yield from self._walk(key[:-1], prefix, after)
+                elif key > prefix:
+                    return
+                continue
+            if key.startswith(prefix) and key > after:
+                size, mtime = self._stats[key]
+                yield key, size, mtime
+            elif key > prefix and not key.startswith(prefix):
+                return
+
+    def _entries(self, folder: str) -> list[str]:
+        """A folder's files and subfolders (``name/``), sorted, loaded once."""
+        entries = self._folders.get(folder)
+        if entries is None:
+            path = self.root / folder if folder else self.root
+            entries = []
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                for item in os.scandir(path):
+                    if item.name.startswith(_TEMPORARY):
+                        continue
+                    if item.is_dir():
+                        entries.append(item.name + "/")
+                    else:
+                        stat = item.stat()
+                        key = f"{folder}/{item.name}" if folder else item.name
+                        self._stats[key] = (stat.st_size, stat.st_mtime)
+                        entries.append(item.name)
+            entries.sort()
+            self._folders[folder] = entries
+        return entries
+
+    def _indexed(self, key: str, size: int | None) -> None:
+        """Keep the index in step with a write (``size``) or a delete (None)."""
+        folder, _, name = key.rpartition("/")
+        if folder not in self._folders:  # not loaded yet: it will be read from disk
+            if size is not None:
+                self._stats[key] = (size, time.time())
+                self._add_folder(folder)
+            return
+        entries = self._folders[folder]
+        position = bisect.bisect_left(entries, name)
+        present = position < len(entries) and entries[position] == name
+        if size is None:
+            self._stats.pop(key, None)
+            if present:
+                del entries[position]
+            return
+        self._stats[key] = (size, time.time())
+        if not present:
+            entries.insert(position, name)
+        self._add_folder(folder)
+
+    def _add_folder(self, folder: str) -> None:
+        """Make every loaded ancestor list the folder chain down to ``folder``."""
+        while folder:
+            parent, _, name = folder.rpartition("/")
+            entries = self._folders.get(parent)
+            if entries is not None:
+                position = bisect.bisect_left(entries, name + "/")
+                if position < len(entries) and entries[position] == name + "/":
+                    return  # known already, and so are the folders above it
+                entries.insert(position, name + "/")
+            folder = parent
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -181,7 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             self._error(404, "NoSuchKey", head=head)
             return
-        tag = _etag(data)
+        tag = self.objects.etag(key, data)
         wanted = self.headers.get("If-Match")
         if wanted and wanted not in ("*", tag):
             self._error(412, "PreconditionFailed", head=head)
@@ -215,9 +313,10 @@ class _Handler(BaseHTTPRequestHandler):
         contents: list[str] = []
         prefixes: list[str] = []
         last, truncated = "", False
-        for key in self.objects.keys(prefix):
-            if after and key <= after:
-                continue
+        with self.objects.index_lock:
+            found = self.objects.keys(prefix, after)
+            listed = list(found if delimiter else itertools.islice(found, limit + 1))
+        for key, size, mtime in listed:
             if delimiter:
                 cut = key.find(delimiter, len(prefix))
                 if cut >= 0:
@@ -232,14 +331,12 @@ class _Handler(BaseHTTPRequestHandler):
             if len(contents) + len(prefixes) >= limit:
                 truncated = True
                 break
-            path = self.objects.path(key)
-            stat = path.stat()
             contents.append(
                 "<Contents>"
                 f"<Key>{escape(key)}</Key>"
-                f"<LastModified>{_iso(stat.st_mtime)}</LastModified>"
-                f"<ETag>{escape(_etag(path.read_bytes()))}</ETag>"
-                f"<Size>{stat.st_size}</Size><StorageClass>STANDARD</StorageClass>"
+                f"<LastModified>{_iso(mtime)}</LastModified>"
+                f"<ETag>{escape(self.objects.etag(key))}</ETag>"
+                f"<Size>{size}</Size><StorageClass>STANDARD</StorageClass>"
                 "</Contents>"
             )
             last = key
@@ -283,7 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
                         return
                     data = copied
                 wanted = self.headers.get("If-Match")
-                if wanted and (current is None or wanted not in ("*", _etag(current))):
+                if wanted and (current is None or wanted not in ("*", self.objects.etag(key))):
                     self._error(412, "PreconditionFailed")
                     return
                 if self.headers.get("If-None-Match") == "*" and current is not None:
@@ -357,8 +454,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _iso(stamp: float | None) -> str:
-    import time
-
     moment = time.gmtime(stamp)
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", moment)
 
