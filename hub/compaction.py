@@ -20,7 +20,7 @@ and the connector runtime, and when the supervisor pauses them for it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import structlog
@@ -46,45 +46,74 @@ class Compacted:
     after: int
 
 
-def _read(bootstrap: str, topic: str) -> list[RecordCopy]:
-    """Every record of a (one-partition) topic in offset order, read until quiet."""
+def _records(bootstrap: str, topic: str) -> Iterator[tuple[int, RecordCopy]]:
+    """(offset, record) of every record of ``topic``, streamed, until it is quiet."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-        client_id="hub-compaction",
+        client_id="hub-compaction", max_partition_fetch_bytes=8 * 1024 * 1024,
     )  # fmt: skip
     try:
         partitions = sorted(consumer.partitions_for_topic(topic) or ())
         if not partitions:
-            return []
+            return
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
-        rows: list[tuple[int, int, RecordCopy]] = []
         while batch := consumer.poll(timeout_ms=1000, max_records=10_000):
-            for tp, records in batch.items():
-                rows.extend(
-                    (tp.partition, r.offset, RecordCopy(
-                        topic, tp.partition, r.key, r.value, r.timestamp,
-                        [(n, v) for n, v in r.headers or []],
-                    ))
-                    for r in records
-                )  # fmt: skip
-        rows.sort(key=lambda row: (row[0], row[1]))
-        return [copy for _, _, copy in rows]
+            for tp, rows in batch.items():
+                for r in rows:
+                    headers = [(n, v) for n, v in r.headers or []]
+                    yield (
+                        r.offset,
+                        RecordCopy(topic, tp.partition, r.key, r.value, r.timestamp, headers),
+                    )
     finally:
         consumer.close()
 
 
-def _latest(records: Iterable[RecordCopy]) -> list[RecordCopy]:
-    """The last record of each key, in the order those last records were written."""
-    last: dict[tuple[int, bytes | None], RecordCopy] = {}
-    for record in records:
+def _latest_offsets(bootstrap: str, topic: str) -> tuple[dict[tuple[int, bytes], int], int]:
+    """Each live key's last offset (tombstoned keys dropped), and how many records the
+    topic holds: only keys and offsets are kept, so a big topic fits in memory."""
+    last: dict[tuple[int, bytes], int] = {}
+    total = 0
+    for offset, record in _records(bootstrap, topic):
+        total += 1
+        if record.key is None:
+            continue
         slot = (record.partition, record.key)
-        last.pop(slot, None)  # re-inserted at the end: keeps write order
-        last[slot] = record
-    return [r for r in last.values() if r.value is not None and r.key is not None]
+        if record.value is None:
+            last.pop(slot, None)
+        else:
+            last[slot] = offset
+    return last, total
+
+
+def _is_latest(latest: dict[tuple[int, bytes], int]) -> Callable[[int, RecordCopy], bool]:
+    return lambda offset, r: latest.get((r.partition, r.key or b"")) == offset
+
+
+def _copy(
+    bootstrap: str,
+    source: str,
+    target: str,
+    keep: Callable[[int, RecordCopy], bool],
+) -> int:
+    """Stream the records of ``source`` that ``keep`` takes into ``target``, in order."""
+    copied = 0
+    batch: list[RecordCopy] = []
+    with SyncPublisher(bootstrap, origin="compaction", client_id="hub-compaction") as out:
+        for offset, r in _records(bootstrap, source):
+            if keep(offset, r):
+                batch.append(
+                    RecordCopy(target, r.partition, r.key, r.value, r.timestamp_ms, r.headers)
+                )
+                if len(batch) >= 5000:
+                    copied += out.copy(batch)
+                    batch = []
+        copied += out.copy(batch)
+    return copied
 
 
 def _recreate(bootstrap: str, topic: str, partitions: int, *, compacted: bool) -> None:
@@ -117,26 +146,12 @@ def _drop(bootstrap: str, topic: str) -> None:
         admin.close()
 
 
-def _fill(bootstrap: str, topic: str, staged: list[RecordCopy]) -> None:
-    """The staged latest values back into the recreated topic, partitions kept."""
-    copies = [
-        RecordCopy(topic, r.partition, r.key, r.value, r.timestamp_ms, r.headers)
-        for r in staged
-        if r.key != MARKER
-    ]
-    with SyncPublisher(bootstrap, origin="compaction", client_id="hub-compaction") as out:
-        for start in range(0, len(copies), 5000):
-            out.copy(copies[start : start + 5000])
-
-
 def _finish(bootstrap: str, topic: Topic, staging: str, partitions: int) -> None:
-    staged = _read(bootstrap, staging)
-    if not any(r.key == MARKER for r in staged):  # written only after all the rest
-        _drop(bootstrap, staging)  # cut short before it was complete: the topic is intact
-        return
-    _recreate(bootstrap, topic.name, partitions, compacted=True)
-    _fill(bootstrap, topic.name, staged)
-    _drop(bootstrap, staging)
+    complete = any(r.key == MARKER for _, r in _records(bootstrap, staging))
+    if complete:  # the marker is written only after everything else was acknowledged
+        _recreate(bootstrap, topic.name, partitions, compacted=True)
+        _copy(bootstrap, staging, topic.name, lambda _, r: r.key != MARKER)
+    _drop(bootstrap, staging)  # cut short before it was complete: the topic is intact
 
 
 def compact(
@@ -156,22 +171,16 @@ def compact(
             _finish(bootstrap, topic, staging, partitions)
         if topic.name not in list_topics(bootstrap):
             continue
-        records = _read(bootstrap, topic.name)
-        latest = _latest(records)
-        garbage = len(records) - len(latest)
+        latest, total = _latest_offsets(bootstrap, topic.name)
+        garbage = total - len(latest)
         if garbage < min_garbage or garbage < len(latest):
             continue
         _recreate(bootstrap, staging, partitions, compacted=False)
+        _copy(bootstrap, topic.name, staging, _is_latest(latest))
         marker = RecordCopy(staging, 0, MARKER, b"1", int(time.time() * 1000))
         with SyncPublisher(bootstrap, origin="compaction", client_id="hub-compaction") as out:
-            staged = [
-                RecordCopy(staging, r.partition, r.key, r.value, r.timestamp_ms, r.headers)
-                for r in latest
-            ]
-            for start in range(0, len(staged), 5000):
-                out.copy(staged[start : start + 5000])
             out.copy([marker])
         _finish(bootstrap, topic, staging, partitions)
-        log.info("compacted", topic=topic.name, records_before=len(records), after=len(latest))
-        done.append(Compacted(topic.name, len(records), len(latest)))
+        log.info("compacted", topic=topic.name, records_before=total, after=len(latest))
+        done.append(Compacted(topic.name, total, len(latest)))
     return done
