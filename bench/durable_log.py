@@ -41,8 +41,9 @@ def _hub_up(data: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "hub", "up"], env=env, stdout=log, stderr=log)
 
 
-def _serving(port: int, key: str, process: subprocess.Popen[bytes]) -> float:
-    """Seconds until the API answers ``key`` with its stage."""
+def _serving(port: int, keys: list[str], steps: int, process: subprocess.Popen[bytes]) -> float:
+    """Seconds until the API shows every one of ``steps`` events of each of ``keys``: a
+    timeline of ``steps`` stages, so nothing of them is still being folded."""
     started = time.perf_counter()
     session = requests.Session()
     session.headers["Authorization"] = "Bearer bench-token"
@@ -50,13 +51,16 @@ def _serving(port: int, key: str, process: subprocess.Popen[bytes]) -> float:
         if process.poll() is not None:
             raise RuntimeError(f"hub up exited with {process.returncode}")
         try:
-            answer = session.get(f"http://127.0.0.1:{port}/api/v1/workitems/{key}", timeout=5)
-            if answer.ok and answer.json().get("stage") is not None:
+            answers = [
+                session.get(f"http://127.0.0.1:{port}/api/v1/workitems/{key}", timeout=5)
+                for key in keys
+            ]
+            if all(a.ok and len(a.json()["timeline"]) == steps for a in answers):
                 return time.perf_counter() - started
-        except requests.RequestException:
+        except (requests.RequestException, ValueError, KeyError):
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"{key} was not served within 15 minutes")
+    raise RuntimeError(f"{keys} were not served whole within 15 minutes")
 
 
 def _restart(count: int, root: Path) -> tuple[float, float, int]:
@@ -69,14 +73,15 @@ def _restart(count: int, root: Path) -> tuple[float, float, int]:
         ensure_topics(broker.bootstrap_servers, 4, 1)
         produce(broker.bootstrap_servers, work_item_events(count, keys=keys))
         size = broker.topic_bytes(["hub.workitems"])
-    # the last event of the last key: served only once everything before it was folded
-    last = f"B-{(count - 1) % keys}"
+    # every key has count/keys events, each a stage of its timeline; one key per partition
+    # (the keys spread over them), so each partition's last events are checked
+    probes = [f"B-{k}" for k in range(keys - 8, keys)]
     port = free_port()
     timings = []
     for _ in range(2):
         process = _hub_up(data, port)
         try:
-            timings.append(_serving(port, last, process))
+            timings.append(_serving(port, probes, count // keys, process))
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(60)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,12 +32,11 @@ from core.runtime_files import (
     write_broker_address,
 )
 from core.settings import Settings
-from core.topics import Topic, ensure_topics
+from core.topics import ensure_topics
 from hub.broker import EmbeddedBroker
 from hub.compaction import COMPACTED, compact
 from hub.data_dir import DataDir
 from hub.processes import die_with_parent
-from hub.rebuild import changelog_topic
 
 __all__ = ["Supervisor"]
 
@@ -134,7 +132,7 @@ class Supervisor:
             ensure_topics(
                 bootstrap, self.settings.topic_partitions, self.settings.topic_replication
             )
-            self._compact(bootstrap, projections=True)  # nothing reads or writes yet
+            self._compact(bootstrap)  # nothing reads or writes yet
             log.info(
                 "hub starting",
                 api=self.settings.api_url,
@@ -182,24 +180,14 @@ class Supervisor:
         log.info("hub stopped")
         return 0
 
-    def _compact(self, bootstrap: str, *, projections: bool = False) -> None:
-        """Rewrite the compacted topics to their latest values (the embedded broker does
-        not compact; see ``hub.compaction``), and remember how big they are after.
-
-        With ``projections`` (at start, no worker running) the worker's table changelog
-        too: a worker reads it whole when it starts, so uncompacted it would make every
-        restart as slow as the log is long. Its local tables point into the old topic's
-        offsets, so they go, and the worker recovers them from the compacted changelog.
-        """
+    def _compact(self, bootstrap: str) -> None:
+        """Rewrite the state topics to their latest values (the embedded broker does not
+        compact; see ``hub.compaction``), and remember how big they are after."""
         broker = self._embedded
         if broker is None or broker.store is None:
             return
         compact(bootstrap)
         self._compacted_bytes = broker.topic_bytes([t.name for t in COMPACTED])
-        if projections:
-            table = Topic(changelog_topic(self.settings.app_id), "projection states", True)
-            if compact(bootstrap, [table]):
-                shutil.rmtree(self.settings.data_dir / "worker", ignore_errors=True)
 
     def _compaction_due(self) -> bool:
         broker = self._embedded

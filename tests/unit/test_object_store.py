@@ -175,3 +175,31 @@ def test_the_listing_index_lists_what_a_walk_of_the_folder_would(
     assert [k for k, _, _ in objects.keys(prefix, after)] == expected
     fresh = _Objects(root)  # and the same from an index loaded off the disk
     assert [k for k, _, _ in fresh.keys(prefix, after)] == expected
+
+
+def test_a_full_disk_fails_writes_cleanly_and_says_so_once(
+    store: LocalObjectStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no space left, every write answers 507 and the object before it stays whole; the
+    log says so once when writes start failing and once when they work again."""
+    import errno
+    import os as real_os
+
+    assert requests.put(url(store, "t/w.json"), data=b"before", timeout=5).status_code == 200
+    original = real_os.replace
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("hub.object_store.os.replace", full)
+    for _ in range(3):
+        answer = requests.put(url(store, "t/w.json"), data=b"after", timeout=5)
+        assert answer.status_code == 507
+    assert requests.get(url(store, "t/w.json"), timeout=5).content == b"before"
+    monkeypatch.setattr("hub.object_store.os.replace", original)
+    assert requests.put(url(store, "t/w.json"), data=b"after", timeout=5).status_code == 200
+    said = capsys.readouterr().out + capsys.readouterr().err
+    assert said.count("the log cannot be written") == 1 and "the disk is full" in said
+    assert said.count("the log can be written again") == 1
+    leftovers = [p for p in store.directory.rglob("*") if ".partial-" in p.name]
+    assert leftovers == []
