@@ -240,3 +240,20 @@ def test_an_agent_token_is_told_the_exports_need_an_admin() -> None:
         problems = connector(zd).check()
         assert [p.field for p in problems] == ["settings.admin_exports"]
         assert connector(zd, admin_exports=False).check() == []
+
+
+def test_an_export_cursor_inside_the_last_minute_waits_instead_of_rereading_it() -> None:
+    """Zendesk serves nothing newer than a minute: once the ticket events cursor is that
+    recent, the next sync asks nothing of the export rather than re-reading the minute."""
+    tickets, audits, orgs = generate_tickets(3)
+    with ZendeskEmulator(tickets, audits, orgs) as zd:
+        zd.change_status(501, "solved", datetime.now(UTC) - timedelta(seconds=70))
+        c = connector(zd)
+        _, cursor = pull_all(c)
+        assert cursor["events_since"] > datetime.now(UTC).timestamp() - 120
+        zd.change_status(502, "solved", datetime.now(UTC) - timedelta(seconds=5))
+        cursor["events_since"] = int(datetime.now(UTC).timestamp()) - 30  # inside the minute
+        zd.requests.clear()
+        _, later = pull_all(c, cursor)
+        asked = [r for r in zd.requests if "ticket_events" in r.path]
+    assert asked == [] and later["events_since"] == cursor["events_since"]
