@@ -25,6 +25,7 @@ from bench import freshness, pipeline
 from bench.common import Result, produce, work_item_events
 from core.topics import CONNECT_STATUS, ensure_topics
 from hub.broker import EmbeddedBroker, free_port
+from hub.supervisor import COMPACT_ABOVE_BYTES
 
 __all__ = ["run"]
 
@@ -157,12 +158,9 @@ def run(quick: bool) -> list[Result]:
             "durable_state_topic_per_day",
             day / 2**20,
             "MiB/day",
-            COMPACT_FLOOR_MIB,
+            COMPACT_ABOVE_BYTES / 2**20,
             higher_is_better=False,
             note="5 connectors syncing every 2 minutes, before the rewrite to latest values "
             "(hub.compaction), which runs past twice the last size and 64 MiB: the baseline",
         ),
     ]
-
-
-COMPACT_FLOOR_MIB = 64.0

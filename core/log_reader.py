@@ -8,15 +8,16 @@ Kafka-compatible broker reports exactly.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from core.codec import decode
 from core.errors import SkippableError
 from core.events import Event
+from core.publish import RecordCopy
 from core.topics import CUSTOMERS, ROADMAP, WORKITEMS
 
-__all__ = ["Position", "event_batches", "log_size", "SOURCE_TOPICS"]
+__all__ = ["Position", "event_batches", "log_size", "record_copies", "SOURCE_TOPICS"]
 
 
 @dataclass(frozen=True)
@@ -87,5 +88,38 @@ def log_size(bootstrap_servers: str, topics: tuple[str, ...] = SOURCE_TOPICS) ->
         ends = consumer.end_offsets(tps)
         starts = consumer.beginning_offsets(tps)
         return sum(ends[tp] - starts[tp] for tp in tps)
+    finally:
+        consumer.close()
+
+
+def record_copies(
+    bootstrap_servers: str, topic: str, *, client_id: str, idle: float = 1.0
+) -> Iterator[tuple[int, RecordCopy]]:
+    """(offset, record as it was) for every record of ``topic``, streamed, each partition in
+    order, until the topic has been quiet ``idle`` seconds: for tools that copy a topic
+    (backup, compaction), so a big one never has to fit in memory."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        client_id=client_id,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        while batch := consumer.poll(timeout_ms=int(idle * 1000), max_records=5000):
+            for tp, rows in sorted(batch.items(), key=lambda item: item[0].partition):
+                for r in rows:
+                    headers = [(name, value) for name, value in r.headers or []]
+                    yield (
+                        r.offset,
+                        RecordCopy(topic, tp.partition, r.key, r.value, r.timestamp, headers),
+                    )
     finally:
         consumer.close()

@@ -138,9 +138,19 @@ class SyncPublisher(_Counted):
         self._count(batch)
         return len(batch)
 
-    def copy(self, copies: Iterable[RecordCopy]) -> int:
-        """Produce records as they were — partition, timestamp, headers — and wait."""
-        batch = list(copies)
+    def copy(self, copies: Iterable[RecordCopy], *, chunk: int = 5000) -> int:
+        """Produce records as they were — partition, timestamp, headers — waiting for each
+        ``chunk`` to be acknowledged, so a stream of any length is copied in bounded memory."""
+        sent = 0
+        batch: list[RecordCopy] = []
+        for record in copies:
+            batch.append(record)
+            if len(batch) >= chunk:
+                sent += self._copy(batch)
+                batch = []
+        return sent + self._copy(batch)
+
+    def _copy(self, batch: list[RecordCopy]) -> int:
         self._await(
             [
                 self._producer.send(

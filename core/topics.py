@@ -22,8 +22,10 @@ __all__ = [
     "DEADLETTER",
     "ALERTING",
     "topic_for_kind",
+    "delete_topics",
     "ensure_topics",
     "list_topics",
+    "recreate_topic",
 ]
 
 log = structlog.get_logger(__name__)
@@ -97,6 +99,43 @@ def ensure_topics(bootstrap_servers: str, partitions: int, replication: int) -> 
         if created:
             log.info("topics created", topics=created)
         return created
+    finally:
+        admin.close()
+
+
+def delete_topics(bootstrap_servers: str, names: list[str], timeout: float = 30.0) -> None:
+    """Delete whichever of ``names`` exist, and return once the broker no longer lists them."""
+    import time
+
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="hub-admin")
+    try:
+        doomed = [n for n in names if n in set(admin.list_topics())]
+        if not doomed:
+            return
+        admin.delete_topics(doomed)
+        deadline = time.monotonic() + timeout
+        while set(doomed) & set(admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topics {doomed} were not deleted within {timeout:.0f} s")
+            time.sleep(0.2)
+    finally:
+        admin.close()
+
+
+def recreate_topic(
+    bootstrap_servers: str, name: str, partitions: int, replication: int, *, compacted: bool
+) -> None:
+    """``name`` empty: deleted if it exists, then created anew (tools that rewrite a topic)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    delete_topics(bootstrap_servers, [name])
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="hub-admin")
+    try:
+        configs = {"cleanup.policy": "compact"} if compacted else {}
+        admin.create_topics([NewTopic(name, partitions, replication, topic_configs=configs)])
     finally:
         admin.close()
 

@@ -29,6 +29,7 @@ import structlog
 
 from core.errors import ConfigError
 from core.events import iso, utcnow
+from core.log_reader import record_copies
 from core.publish import RecordCopy, SyncPublisher
 from core.runtime_files import read_broker_address
 from core.settings import Settings
@@ -43,6 +44,8 @@ from core.topics import (
     TOPICS,
     WORKITEMS,
     ensure_topics,
+    list_topics,
+    recreate_topic,
 )
 from hub.broker import EmbeddedBroker
 from hub.data_dir import DataDir
@@ -86,46 +89,22 @@ def _unb64(text: str | None) -> bytes | None:
 
 
 def _records(bootstrap: str, topic: str, idle: float) -> Iterator[dict[str, Any]]:
-    """Every record of ``topic``, partition by partition, until it has been quiet ``idle``
-    seconds (reported end offsets are not trusted: not every broker reports them exactly)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        group_id=None,
-        client_id="hub-backup",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
-    try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or ())
-        tps = [TopicPartition(topic, p) for p in partitions]
-        if not tps:
-            return
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        while True:
-            batch = consumer.poll(timeout_ms=int(idle * 1000), max_records=5000)
-            if not batch:
-                return
-            for tp, rows in sorted(batch.items(), key=lambda item: item[0].partition):
-                for row in rows:
-                    yield {
-                        "t": topic,
-                        "p": tp.partition,
-                        "k": _b64(row.key),
-                        "v": _b64(row.value),
-                        "ts": row.timestamp,
-                        "h": [[name, _b64(value)] for name, value in row.headers or []],
-                    }
-    finally:
-        consumer.close()
+    """Every record of ``topic`` as an archive line, partition by partition, until it has
+    been quiet ``idle`` seconds (reported end offsets are not trusted: not every broker
+    reports them exactly)."""
+    for _, r in record_copies(bootstrap, topic, client_id="hub-backup", idle=idle):
+        yield {
+            "t": topic,
+            "p": r.partition,
+            "k": _b64(r.key),
+            "v": _b64(r.value),
+            "ts": r.timestamp_ms,
+            "h": [[name, _b64(value)] for name, value in r.headers],
+        }
 
 
 def backup(bootstrap: str, archive: Path, *, idle: float = 1.0) -> Summary:
     """Write every hub topic to ``archive`` (written aside, then moved into place)."""
-    from core.topics import list_topics
-
     partitions = list_topics(bootstrap)
     missing = [t.name for t in ORDER if t.name not in partitions]
     if missing:
@@ -184,8 +163,6 @@ def verify(archive: Path) -> Summary:
 
 
 def _holds_hub_records(bootstrap: str) -> list[str]:
-    from core.topics import list_topics
-
     present = list_topics(bootstrap)
     return [
         t.name for t in ORDER if t.name in present and next(_records(bootstrap, t.name, 1.0), None)
@@ -214,62 +191,37 @@ def restore(
     _recreate(bootstrap, header, delete=bool(occupied), replication=replication)
     ensure_topics(bootstrap, partitions, replication)
     counts = {name: 0 for name in header["topics"]}
-    with SyncPublisher(bootstrap, origin="restore", client_id="hub-restore") as publisher:
-        batch: list[RecordCopy] = []
+
+    def copies() -> Iterator[RecordCopy]:
         for row in rows:
             if row.get("end"):
-                break
-            batch.append(
-                RecordCopy(
-                    topic=row["t"],
-                    partition=row["p"],
-                    key=_unb64(row["k"]),
-                    value=_unb64(row["v"]),
-                    timestamp_ms=row["ts"],
-                    headers=[(n, _unb64(v) or b"") for n, v in row["h"]],
-                )
-            )
+                return
             counts[row["t"]] += 1
-            if len(batch) >= 5000:
-                publisher.copy(batch)
-                batch = []
-        publisher.copy(batch)
+            yield RecordCopy(
+                topic=row["t"],
+                partition=row["p"],
+                key=_unb64(row["k"]),
+                value=_unb64(row["v"]),
+                timestamp_ms=row["ts"],
+                headers=[(n, _unb64(v) or b"") for n, v in row["h"]],
+            )
+
+    with SyncPublisher(bootstrap, origin="restore", client_id="hub-restore") as publisher:
+        publisher.copy(copies())
     if counts != expected.records:
         raise ConfigError(f"restored {counts}, but the archive holds {expected.records}")
     return Summary(counts)
 
 
 def _recreate(bootstrap: str, header: dict[str, Any], *, delete: bool, replication: int) -> None:
-    """The archive's topics with its partition counts (deleted first when replacing)."""
-    import time
-
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-restore")
-    try:
-        names = list(header["topics"])
-        if delete:
-            doomed = [n for n in names if n in set(admin.list_topics())]
-            admin.delete_topics(doomed)
-            deadline = time.monotonic() + 30
-            while set(doomed) & set(admin.list_topics()) and time.monotonic() < deadline:
-                time.sleep(0.2)
-        present = set(admin.list_topics())
-        wanted = [
-            NewTopic(
-                name,
-                spec["partitions"],
-                replication,
-                topic_configs={"cleanup.policy": "compact"} if spec["compacted"] else {},
+    """The archive's topics with its partition counts: each one missing, or every one when
+    replacing (deleted first)."""
+    present = list_topics(bootstrap)
+    for name, spec in header["topics"].items():
+        if delete or name not in present:
+            recreate_topic(
+                bootstrap, name, spec["partitions"], replication, compacted=spec["compacted"]
             )
-            for name, spec in header["topics"].items()
-            if name not in present
-        ]
-        if wanted:
-            admin.create_topics(wanted)
-    finally:
-        admin.close()
 
 
 @contextmanager

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import structlog
 
+from core.log_reader import record_copies
 from core.publish import RecordCopy, SyncPublisher
-from core.topics import TOPICS, Topic
+from core.topics import TOPICS, Topic, delete_topics, list_topics, recreate_topic
 
 __all__ = ["COMPACTED", "Compacted", "compact"]
 
@@ -35,6 +36,7 @@ log = structlog.get_logger(__name__)
 COMPACTED: tuple[Topic, ...] = tuple(t for t in TOPICS if t.compacted)
 STAGING_SUFFIX = ".compacting"
 MARKER = b"__hub_compaction_complete__"
+REPLICATION = 1  # compaction is for the embedded broker, a single node
 
 
 @dataclass(frozen=True)
@@ -47,30 +49,7 @@ class Compacted:
 
 
 def _records(bootstrap: str, topic: str) -> Iterator[tuple[int, RecordCopy]]:
-    """(offset, record) of every record of ``topic``, streamed, until it is quiet."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-        client_id="hub-compaction", max_partition_fetch_bytes=8 * 1024 * 1024,
-    )  # fmt: skip
-    try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or ())
-        if not partitions:
-            return
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        while batch := consumer.poll(timeout_ms=1000, max_records=10_000):
-            for tp, rows in batch.items():
-                for r in rows:
-                    headers = [(n, v) for n, v in r.headers or []]
-                    yield (
-                        r.offset,
-                        RecordCopy(topic, tp.partition, r.key, r.value, r.timestamp, headers),
-                    )
-    finally:
-        consumer.close()
+    return record_copies(bootstrap, topic, client_id="hub-compaction")
 
 
 def _latest_offsets(bootstrap: str, topic: str) -> tuple[dict[tuple[int, bytes], int], int]:
@@ -94,64 +73,22 @@ def _is_latest(latest: dict[tuple[int, bytes], int]) -> Callable[[int, RecordCop
     return lambda offset, r: latest.get((r.partition, r.key or b"")) == offset
 
 
-def _copy(
-    bootstrap: str,
-    source: str,
-    target: str,
-    keep: Callable[[int, RecordCopy], bool],
-) -> int:
+def _copy(bootstrap: str, source: str, target: str, keep: Callable[[int, RecordCopy], bool]) -> int:
     """Stream the records of ``source`` that ``keep`` takes into ``target``, in order."""
-    copied = 0
-    batch: list[RecordCopy] = []
     with SyncPublisher(bootstrap, origin="compaction", client_id="hub-compaction") as out:
-        for offset, r in _records(bootstrap, source):
-            if keep(offset, r):
-                batch.append(
-                    RecordCopy(target, r.partition, r.key, r.value, r.timestamp_ms, r.headers)
-                )
-                if len(batch) >= 5000:
-                    copied += out.copy(batch)
-                    batch = []
-        copied += out.copy(batch)
-    return copied
-
-
-def _recreate(bootstrap: str, topic: str, partitions: int, *, compacted: bool) -> None:
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-compaction")
-    try:
-        if topic in admin.list_topics():
-            admin.delete_topics([topic])
-            deadline = time.monotonic() + 30
-            while topic in admin.list_topics():
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{topic} was not deleted within 30 s")
-                time.sleep(0.2)
-        configs = {"cleanup.policy": "compact"} if compacted else {}
-        admin.create_topics([NewTopic(topic, partitions, 1, topic_configs=configs)])
-    finally:
-        admin.close()
-
-
-def _drop(bootstrap: str, topic: str) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-compaction")
-    try:
-        if topic in admin.list_topics():
-            admin.delete_topics([topic])
-    finally:
-        admin.close()
+        return out.copy(
+            RecordCopy(target, r.partition, r.key, r.value, r.timestamp_ms, r.headers)
+            for offset, r in _records(bootstrap, source)
+            if keep(offset, r)
+        )
 
 
 def _finish(bootstrap: str, topic: Topic, staging: str, partitions: int) -> None:
     complete = any(r.key == MARKER for _, r in _records(bootstrap, staging))
     if complete:  # the marker is written only after everything else was acknowledged
-        _recreate(bootstrap, topic.name, partitions, compacted=True)
+        recreate_topic(bootstrap, topic.name, partitions, REPLICATION, compacted=True)
         _copy(bootstrap, staging, topic.name, lambda _, r: r.key != MARKER)
-    _drop(bootstrap, staging)  # cut short before it was complete: the topic is intact
+    delete_topics(bootstrap, [staging])  # cut short before it was complete: topic intact
 
 
 def compact(
@@ -159,8 +96,6 @@ def compact(
 ) -> list[Compacted]:
     """Rewrite each topic holding at least ``min_garbage`` superseded records (and more of
     them than live ones) to its latest values; finish any rewrite a crash interrupted."""
-    from core.topics import list_topics
-
     present = list_topics(bootstrap)
     done = []
     for topic in topics:
@@ -175,7 +110,7 @@ def compact(
         garbage = total - len(latest)
         if garbage < min_garbage or garbage < len(latest):
             continue
-        _recreate(bootstrap, staging, partitions, compacted=False)
+        recreate_topic(bootstrap, staging, partitions, REPLICATION, compacted=False)
         _copy(bootstrap, topic.name, staging, _is_latest(latest))
         marker = RecordCopy(staging, 0, MARKER, b"1", int(time.time() * 1000))
         with SyncPublisher(bootstrap, origin="compaction", client_id="hub-compaction") as out:

@@ -254,14 +254,17 @@ class HubSpotConnector(Connector):
         before it, so a record the listing shows late is still reported, and only once.
         """
         events = []
+        gone = {"reason": "archived in HubSpot"}
         kinds = [
-            ("deals", "deal.deleted", deal_key),
-            ("companies", "customer_account.deleted", company_key),
+            ("deals", "deal.deleted", deal_key, gone),
+            ("companies", "customer_account.deleted", company_key, gone),
         ]
         if self.settings.include_tickets:
-            kinds.append(("tickets", "customer_request.closed", ticket_key))
+            kinds.append(
+                ("tickets", "customer_request.closed", ticket_key, {"resolution": "deleted"})
+            )
         legacy = cursor.pop("archived", None)  # one mark for every kind, before each had its own
-        for kind, type_, key_of in kinds:
+        for kind, type_, key_of, payload in kinds:
             mark = int(cursor.get(f"archived:{kind}") or legacy or 0)
             # ids already reported near the mark: a late listing must not report them twice
             recent = {
@@ -269,15 +272,10 @@ class HubSpotConnector(Connector):
             }
             listing = {"archived": "true", "limit": 100}
             for record in ARCHIVED.records(client, listing, path_args={"kind": kind}):
-                ms = _ms(parse_utc(record.get("archivedAt") or record["updatedAt"]))
+                when = parse_utc(record.get("archivedAt") or record["updatedAt"])
+                ms = _ms(when)
                 if ms <= mark - ARCHIVE_LOOKBACK_MS or str(record["id"]) in recent:
                     continue
-                payload = (
-                    {"resolution": "deleted"}
-                    if type_ == "customer_request.closed"
-                    else {"reason": "archived in HubSpot"}
-                )
-                when = parse_utc(record.get("archivedAt") or record["updatedAt"])
                 events.append(self.event(type_, key_of(record["id"]), "archived", when, payload))
                 recent[str(record["id"])] = ms
                 mark = max(mark, ms)

@@ -140,14 +140,15 @@ class SalesforceConnector(Connector):
         window ending "now" would skip what it had not covered yet)."""
         now = datetime.now(UTC).replace(microsecond=0)
         oldest = now - timedelta(days=RECYCLE_DAYS)
+        gone = {"reason": "deleted in Salesforce"}
         objects = [
-            ("Account", "customer_account.deleted", account_key),
-            ("Opportunity", "deal.deleted", deal_key),
+            ("Account", "customer_account.deleted", account_key, gone),
+            ("Opportunity", "deal.deleted", deal_key, gone),
         ]
         if self.settings.include_cases:
-            objects.append(("Case", "customer_request.closed", case_key))
+            objects.append(("Case", "customer_request.closed", case_key, {"resolution": "deleted"}))
         legacy = cursor.pop("deleted", None)  # one shared window, before each had its own
-        for stream, type_, key_of in objects:
+        for stream, type_, key_of, payload in objects:
             name = f"deleted:{stream}"
             since = cursor.get(name) or legacy
             start = datetime.fromisoformat(since) if since else now - timedelta(days=14)
@@ -168,11 +169,6 @@ class SalesforceConnector(Connector):
                     covered = parse_utc(body["latestDateCovered"])
                 for record in records:
                     at = parse_utc(record["deletedDate"])
-                    payload = (
-                        {"resolution": "deleted"}
-                        if type_ == "customer_request.closed"
-                        else {"reason": "deleted in Salesforce"}
-                    )
                     events.append(self.event(type_, key_of(record["id"]), "deleted", at, payload))
             cursor[name] = max(start, covered or start).isoformat()
             yield Page(events, dict(cursor), warnings=warnings)
