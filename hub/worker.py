@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import faust
 import structlog
@@ -46,4 +50,30 @@ def run_worker(settings: Settings) -> None:
     worker.spinner = None  # it draws on stdout, which is for people and pipes, not progress
 
     log.info("worker starting", api=settings.api_url, broker=bootstrap)
-    worker.execute_from_commandline()
+    with local_tables(settings.data_dir / "worker"):
+        worker.execute_from_commandline()
+
+
+@contextlib.contextmanager
+def local_tables(path: Path) -> Iterator[None]:
+    """Keep the worker's local tables only across clean stops.
+
+    The local store takes every write at once, while the same write reaches the changelog
+    later, from the producer's buffer. A worker killed in between leaves a store ahead of
+    its changelog: its checkpoints vouch for states the changelog (which every other
+    worker's read model follows) never got, and the fold loop would never fold them
+    again. So a run that did not end cleanly leaves its marker behind, and the next run
+    drops the store and recovers from the changelog alone, where each checkpoint follows
+    the states it covers."""
+    marker = path / "RUNNING"
+    if marker.exists():
+        log.warning("the last run did not stop cleanly: rebuilding local tables from the log")
+        shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    try:
+        yield
+    except SystemExit as stop:
+        if stop.code in (0, None):  # stopped by a signal, after the producer flushed
+            marker.unlink(missing_ok=True)
+        raise

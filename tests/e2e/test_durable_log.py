@@ -84,11 +84,13 @@ def _expected(jira: JiraEmulator) -> dict[str, list[str]]:
     return truth
 
 
-def _seen(hub: HubProcess, keys: list[str]) -> dict[str, list[str]]:
-    return {
-        key: [s["status"] for s in hub.get(f"/api/v1/workitems/{key}").json()["timeline"]]
-        for key in keys
-    }
+def _seen(hub: HubProcess, keys: list[str]) -> dict[str, list[str] | None]:
+    """Each key's statuses as the API shows them; None for a key it does not know yet."""
+    seen: dict[str, list[str] | None] = {}
+    for key in keys:
+        reply = hub.get(f"/api/v1/workitems/{key}")
+        seen[key] = [s["status"] for s in reply.json()["timeline"]] if reply.ok else None
+    return seen
 
 
 def _count(hub: HubProcess) -> int:
