@@ -36,7 +36,7 @@ def _hub_up(data: Path, port: int) -> subprocess.Popen[bytes]:
         "HUB_DATA_DIR": str(data),
         "HUB_API_PORT": str(port),
         "HUB_API_TOKEN": "bench-token",
-        "HUB_LOG_LEVEL": "warning",
+        "HUB_LOG_LEVEL": os.environ.get("BENCH_HUB_LOG_LEVEL", "warning"),
     }
     log = (data / "up.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", "hub", "up"], env=env, stdout=log, stderr=log)

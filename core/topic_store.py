@@ -5,18 +5,29 @@ and the alerting store (``hub.alerting``) are one pattern: follow some topics fr
 beginning, apply each record, and know when everything that was there at the start has
 been read. That last part is an explicit signal, raised by the follower once every
 partition reached the high watermark its fetch reported, never a guess from a quiet spell.
+
+A store whose topics are big (the read model) can also be saved with where it stands in
+each partition, and loaded at the next start to read only what came after.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from core.follow import follow_topics
+import structlog
+from pydantic_core import from_json, to_json
+
+from core.follow import Applied, follow_topics
 
 __all__ = ["TopicStore"]
+
+log = structlog.get_logger(__name__)
+SAVE_FORMAT = 1
 
 
 class TopicStore(ABC):
@@ -25,6 +36,7 @@ class TopicStore(ABC):
     def __init__(self, topics: Sequence[str]) -> None:
         self.topics = tuple(topics)
         self.version = 0
+        self.applied: Applied = {}  # where the store stands in each partition
         self._caught_up = threading.Event()  # read from threads and the event loop alike
 
     @abstractmethod
@@ -50,5 +62,59 @@ class TopicStore(ABC):
     async def follow(self, bootstrap_servers: str, client_id: str) -> None:
         """Apply the topics' records forever, raising the caught-up signal on the way."""
         await follow_topics(
-            bootstrap_servers, self.topics, self.apply, client_id, on_caught_up=self.mark_caught_up
+            bootstrap_servers,
+            self.topics,
+            self.apply,
+            client_id,
+            on_caught_up=self.mark_caught_up,
+            applied=self.applied,
+            on_stale=self._clear,
         )
+
+    # --- a saved copy, for stores too big to read whole at every start ---------------------
+
+    def _dump(self) -> Any:
+        """The store's state as JSON-ready data (stores that are saved override it)."""
+        raise NotImplementedError(f"{type(self).__name__} is not saved")
+
+    def _restore(self, state: Any) -> None:
+        """Take back what ``_dump`` gave."""
+        raise NotImplementedError(f"{type(self).__name__} is not saved")
+
+    def _clear(self) -> None:
+        """Forget a loaded state that the log no longer matches."""
+        raise NotImplementedError(f"{type(self).__name__} is not saved")
+
+    def save(self, path: Path) -> None:
+        """Write the state and where it stands to ``path``; whole or not at all (a copy
+        renamed over it), so a stop cut short leaves the previous save."""
+        document = {
+            "format": SAVE_FORMAT,
+            "topics": list(self.topics),
+            "applied": [[t, p, offset, key] for (t, p), (offset, key) in self.applied.items()],
+            "state": self._dump(),
+        }
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(to_json(document))
+        os.replace(partial, path)
+        log.info("saved", store=type(self).__name__, path=str(path), bytes=path.stat().st_size)
+
+    def load(self, path: Path) -> bool:
+        """Take a saved state back before following; False (and nothing taken) when there
+        is none or it is unreadable or of other topics: the topics are then read whole."""
+        try:
+            document = from_json(path.read_bytes())
+            if document["format"] != SAVE_FORMAT or document["topics"] != list(self.topics):
+                raise ValueError("saved for another format or other topics")
+            applied = {(t, p): (offset, key) for t, p, offset, key in document["applied"]}
+            self._restore(document["state"])
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "saved state unusable: reading the log whole", path=str(path), error=str(exc)
+            )
+            return False
+        self.applied = applied
+        self.version += 1
+        return True

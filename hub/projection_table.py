@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
+import structlog
 from faust.serializers import codecs
 
 from core.metrics import Metrics
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from hub.app import HubApp
 
 __all__ = ["ProjectionTable", "register"]
+
+log = structlog.get_logger(__name__)
 
 
 class StateCodec(codecs.Codec):
@@ -96,8 +99,18 @@ def register(
     async def keep_read_model_index_warm() -> None:
         read_model.keep_warm()
 
+    # Where local state is kept, the read model is saved at a clean stop and loaded at the
+    # next start, which then reads only the changelog's newer records instead of all of it.
+    saved = settings.data_dir / "read-model.json" if settings.store != "memory://" else None
+
     @app.task
     async def follow_projections() -> None:
-        await read_model.follow(bootstrap_servers, "hub-read-model")
+        if saved is not None and read_model.load(saved):
+            log.info("read model loaded", path=str(saved), entities=read_model.size())
+        try:
+            await read_model.follow(bootstrap_servers, "hub-read-model")
+        finally:
+            if saved is not None:
+                read_model.save(saved)
 
     return ProjectionTable(table, loop, read_model)

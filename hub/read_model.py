@@ -64,6 +64,19 @@ class ReadModel(TopicStore):
             state.pop(TRACKING_KEY, None)  # ids and positions matter to folds, not queries
             bucket[key] = state
 
+    def _dump(self) -> dict[str, dict[str, State]]:
+        return self.entities
+
+    def _restore(self, state: dict[str, dict[str, State]]) -> None:
+        self.entities, self._bases, self._index = state, {}, None
+
+    def _clear(self) -> None:
+        self._restore({})
+
+    def size(self) -> int:
+        """Entities held, of every kind."""
+        return sum(len(bucket) for bucket in self.entities.values())
+
     def get(self, kind: str, key: str) -> State | None:
         return self.entities.get(kind, {}).get(key)
 
