@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import Connector, ConnectorSettings, Cursor, FieldProblem, Page, Reject
 from connectors.jira.fields import Discovery, FieldIds, discover
@@ -49,7 +49,12 @@ CONTEXT_TTL = 600.0
 _CONTEXTS: dict[tuple[str, str], tuple[float, MappingContext]] = {}
 
 
-class TeamMapping(ConnectorSettings):
+class TeamMapping(BaseModel):
+    """Which team owns an issue: by component, then board, then project (after the team
+    field, when one is set). Strict, so a misspelt key is an error rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     components: dict[str, str] = Field(default_factory=dict, description="Component -> team.")
     projects: dict[str, str] = Field(default_factory=dict, description="Project key -> team.")
     boards: dict[str, str] = Field(default_factory=dict, description="Board id -> team.")
