@@ -99,18 +99,21 @@ def register(
     async def keep_read_model_index_warm() -> None:
         read_model.keep_warm()
 
-    # Where local state is kept, the read model is saved at a clean stop and loaded at the
-    # next start, which then reads only the changelog's newer records instead of all of it.
+    # Where local state is kept, the read model is saved when the worker stops (first
+    # thing, before its producer's flush can run out the supervisor's grace) and loaded at
+    # the next start, which then reads only the changelog's newer records.
     saved = settings.data_dir / "read-model.json" if settings.store != "memory://" else None
 
     @app.task
     async def follow_projections() -> None:
         if saved is not None and read_model.load(saved):
             log.info("read model loaded", path=str(saved), entities=read_model.size())
-        try:
-            await read_model.follow(bootstrap_servers, "hub-read-model")
-        finally:
-            if saved is not None:
-                read_model.save(saved)
+        await read_model.follow(bootstrap_servers, "hub-read-model")
+
+    async def save_read_model(*_: Any, **__: Any) -> None:
+        if saved is not None:
+            read_model.save(saved)
+
+    app.on_before_shutdown.connect(save_read_model)
 
     return ProjectionTable(table, loop, read_model)
