@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from alerts.config import ForecastSlip, PastDue, StartedLate
 from alerts.forecast import forecast_weeks
@@ -18,7 +20,63 @@ from alerts.rules.registry import (
     open_items,
 )
 
-__all__ = ["forecast_slip", "past_due", "started_late"]
+__all__ = ["ItemForecast", "forecast_slip", "item_forecast", "past_due", "started_late"]
+
+
+@dataclass(frozen=True)
+class ItemForecast:
+    """When an open roadmap item's remaining work is done, by Monte Carlo over throughput."""
+
+    start: date  # today, or the planned start when the item has not started yet
+    p50: date | None  # None: never, at the current throughput
+    finish: date | None  # at ``percentile``
+    percentile: int
+    remaining: int
+    weekly_throughput: float  # mean of the samples, items a week
+    history_weeks: int
+    runs: int
+
+
+def item_forecast(
+    inputs: DriftInputs, key: str, view: dict[str, Any], s: ForecastSlip
+) -> ItemForecast | None:
+    """The forecast for one item with ``s`` (its team's settings); None when there is
+    nothing to forecast: no work left, or no finished work to learn from."""
+    remaining = view["progress"]["items_total"] - view["progress"]["items_done"]
+    if remaining <= 0:
+        return None
+    samples = [0.0] * s.history_weeks
+    for t in view["teams"]:
+        weekly = inputs.throughput.get(t, [])[-s.history_weeks :]
+        focus = _focus(inputs, key, t)
+        for n, done in enumerate(weekly[-len(samples) :]):
+            samples[n] += done * focus
+    if not any(samples):
+        return None
+    result = forecast_weeks(
+        [round(x, 3) for x in samples],
+        remaining,
+        runs=s.runs,
+        percentile=s.percentile,
+        seed=s.seed,
+    )
+    start = inputs.today
+    if view["planned_start"] and not view["started_at"]:
+        start = max(start, date.fromisoformat(view["planned_start"]))
+
+    def at(weeks: float) -> date | None:
+        return None if math.isinf(weeks) else start + timedelta(weeks=weeks)
+
+    return ItemForecast(
+        start=start,
+        p50=at(result.p50_weeks),
+        finish=at(result.weeks),
+        percentile=s.percentile,
+        remaining=remaining,
+        weekly_throughput=sum(samples) / len(samples),
+        history_weeks=s.history_weeks,
+        runs=result.runs,
+    )
 
 
 @drift_rule("ForecastSlip", ForecastSlip)
@@ -30,37 +88,17 @@ def forecast_slip(inputs: DriftInputs, settings: ForecastSlip) -> Iterable[Obser
         s = settings.for_team(team)
         if not s.enabled or not view["target_date"]:
             continue
-        remaining = view["progress"]["items_total"] - view["progress"]["items_done"]
-        if remaining <= 0:
-            continue
-        samples = [0.0] * s.history_weeks
-        for t in view["teams"]:
-            weekly = inputs.throughput.get(t, [])[-s.history_weeks :]
-            focus = _focus(inputs, key, t)
-            for n, done in enumerate(weekly[-len(samples) :]):
-                samples[n] += done * focus
-        if not any(samples):
+        forecast = item_forecast(inputs, key, view, s)
+        if forecast is None:
             continue  # no finished work to learn from: no forecast, rather than "never"
-        result = forecast_weeks(
-            [round(x, 3) for x in samples],
-            remaining,
-            runs=s.runs,
-            percentile=s.percentile,
-            seed=s.seed,
-        )
-        start = inputs.today
-        if view["planned_start"] and not view["started_at"]:
-            start = max(start, date.fromisoformat(view["planned_start"]))
         target = date.fromisoformat(view["target_date"])
         deadline = target + timedelta(days=s.grace_days)
-        mean = sum(samples) / len(samples) if samples else 0.0
-        if result.never:
+        if forecast.finish is None:
             finish_text, late_days = "never at the current throughput", math.inf
         else:
-            finish = start + timedelta(weeks=result.weeks)
-            if finish <= deadline:
+            if forecast.finish <= deadline:
                 continue
-            finish_text, late_days = f"{finish}", (finish - target).days
+            finish_text, late_days = f"{forecast.finish}", (forecast.finish - target).days
         yield observe(
             s,
             team=team,
@@ -70,8 +108,9 @@ def forecast_slip(inputs: DriftInputs, settings: ForecastSlip) -> Iterable[Obser
             description=(
                 f"P{s.percentile} finish {finish_text}"
                 + (f", {late_days} days after target {target}" if math.isfinite(late_days) else "")
-                + f" (grace {s.grace_days} days). {remaining} items left; throughput "
-                f"{mean:.1f}/week over the last {s.history_weeks} weeks; {result.runs} runs."
+                + f" (grace {s.grace_days} days). {forecast.remaining} items left; throughput "
+                f"{forecast.weekly_throughput:.1f}/week over the last {s.history_weeks} weeks; "
+                f"{forecast.runs} runs."
             ),
             value=late_days,
             links=item_links(inputs, key),
