@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 from core.errors import ConfigError
 from core.logging import register_secret
@@ -35,7 +35,19 @@ def _must_be_reference(value: str) -> str:
     return value
 
 
-SecretRef = Annotated[str, AfterValidator(_must_be_reference)]
+# The schema says what it is, so forms mask it and tools know to ask for a reference.
+SecretRef = Annotated[
+    str,
+    AfterValidator(_must_be_reference),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "secret-reference",
+            "pattern": _REFERENCE.pattern,
+            "description": "A secret reference: ${env:NAME} or ${file:/path}.",
+        }
+    ),
+]
 
 
 class SecretResolver:
