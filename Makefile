@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The dashboard's browser tests drive the system's Chromium (Playwright downloads nothing).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: up run test lint bench clean
 
@@ -22,8 +25,13 @@ run: $(STAMP)
 	$(BIN)/hub up
 
 # Lint first: a style or type error fails fast, before the broker-backed tiers run.
-test: lint
+test: lint $(CHROMIUM)
 	$(BIN)/pytest -q
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "Install Chromium at $(CHROMIUM) for the browser tests."; exit 1; }
+	$(SUDO) apt-get install -y chromium || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check core connectors projections alerts hub emulators demo tests bench

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         return self.embedded_broker and self.embedded_storage == "durable"
 
     @property
+    def dashboard_url(self) -> str:
+        """Where people open the dashboard: ``/`` of the API's URL (public when set)."""
+        return self.api_url.rstrip("/") + "/"
+
+    @property
     def advertised_host(self) -> str:
         if self.api_advertised_host:
             return self.api_advertised_host

@@ -57,6 +57,7 @@ def _banner(settings: Settings, token: str, capture_url: str) -> None:
     lines = [
         "",
         click.style("Product Ops Hub is running the demo organisation", bold=True),
+        f"  dashboard  {settings.dashboard_url}   (sign in with the token below)",
         f"  API        {url}   (OpenAPI: {url}/api/v1/openapi.json)",
         f"  token      {token}",
         f"  webhooks   {capture_url}/messages   (alert notifications as a receiver got them)",

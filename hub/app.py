@@ -9,10 +9,11 @@ on it (tables, tasks, routes) is wired in ``hub.wiring``; the app carries no ser
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import faust
 from aiohttp import web as aioweb
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from core.settings import Settings
 from core.transport import HubTransport
@@ -38,8 +39,18 @@ class HubApp(faust.App):
     def _new_transport(self) -> Any:
         return HubTransport(self.conf.broker_consumer, self)
 
+    def _new_web(self) -> Any:
+        return _HubWeb(self)
+
     def on_webserver_init(self, web: Any) -> None:
         self._web_setup(web.web_app)
+
+
+class _HubWeb(AiohttpWeb):
+    """Faust's aiohttp server without its production index, which would take ``/`` (the
+    dashboard's) to answer ``{"status": "OK"}``."""
+
+    production_blueprints: ClassVar[Any] = []
 
 
 def build_app(settings: Settings, bootstrap_servers: str, web_setup: WebSetup) -> HubApp:

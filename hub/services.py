@@ -17,6 +17,7 @@ from core.secrets import SecretResolver
 from core.settings import Settings
 from hub.alerting import AlertingService
 from hub.app import HubApp
+from hub.dashboard.session import SessionKeys
 from hub.fold_loop import FoldLoop
 from hub.read_model import ReadModel
 
@@ -39,3 +40,4 @@ class Services:
     fold_loop: FoldLoop
     alerting: AlertingService
     webhook_guard: ReplayGuard
+    sessions: SessionKeys  # the dashboard's sign-in cookies and CSRF tokens

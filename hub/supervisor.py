@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Literal
 
+import click
 import structlog
 
 from core.errors import ConfigError
@@ -128,6 +129,11 @@ class Supervisor:
     def _run(self) -> int:
         _require_free_port(self.settings.api_host, self.settings.api_port)
         token, token_file = resolve_api_token(self.settings)
+        # the first thing people need: where to look, and how to sign in (never the token)
+        where = str(token_file) if token_file else "HUB_API_TOKEN"
+        click.echo(
+            f"Dashboard: {self.settings.dashboard_url}  (sign in with the API token: {where})"
+        )
         with self._broker() as bootstrap:
             ensure_topics(
                 bootstrap, self.settings.topic_partitions, self.settings.topic_replication

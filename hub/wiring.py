@@ -20,6 +20,7 @@ from core.settings import Settings
 from hub import alerting, projection_table
 from hub.api import routes
 from hub.app import HubApp, build_app
+from hub.dashboard.session import SessionKeys
 from hub.services import Services
 
 __all__ = ["Worker", "create_worker"]
@@ -74,5 +75,6 @@ def create_worker(
         fold_loop=table.fold_loop,
         alerting=alerts,
         webhook_guard=ReplayGuard(),
+        sessions=SessionKeys(api_token),
     )
     return Worker(app, services)

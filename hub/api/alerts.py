@@ -38,7 +38,7 @@ from hub.drift_inputs import drift_inputs
 if TYPE_CHECKING:
     from hub.alerting import AlertingService
 
-__all__ = ["ROUTES", "ALERT_STATES"]
+__all__ = ["ROUTES", "ALERT_STATES", "alert_body", "silence_body"]
 
 ROUTES = Routes("alerts")
 
@@ -46,7 +46,7 @@ ALERT_STATES = ("active", "pending", "firing", "recovering", "resolved", "inacti
 _ACTIVE = (PENDING, FIRING, RECOVERING)
 
 
-def _public(
+def alert_body(
     alert: dict[str, Any],
     service: AlertingService,
     firing: list[dict[str, Any]],
@@ -75,7 +75,7 @@ def _public(
     return body
 
 
-def _silence(silence: dict[str, Any]) -> dict[str, Any]:
+def silence_body(silence: dict[str, Any]) -> dict[str, Any]:
     return {**silence, "status": {"state": silence_state(silence, utcnow())}}
 
 
@@ -107,7 +107,7 @@ async def list_alerts(call: Call) -> Any:
             continue  # cleared while pending: only on request
         if any(v and alert["labels"].get(n) != v for n, v in wanted.items()):
             continue
-        rows.append(_public(alert, service, firing))
+        rows.append(alert_body(alert, service, firing))
     page, token = paginate(
         rows, lambda r: r["fingerprint"], call.args["cursor"], call.args["limit"]
     )
@@ -142,7 +142,7 @@ async def one_alert(call: Call) -> Any:
     if found is None:
         raise ApiError(404, "not_found", f"no alert {fingerprint!r}")
     firing = firing_alerts(service.store.alerts.values())
-    return _public(found, service, firing, history=True)
+    return alert_body(found, service, firing, history=True)
 
 
 @ROUTES.get(
@@ -171,7 +171,7 @@ async def notifications(call: Call) -> Any:
 )
 async def list_silences(call: Call) -> Any:
     state = call.args["state"]
-    rows = [_silence(s) for s in call.services.alerting.store.silences.values()]
+    rows = [silence_body(s) for s in call.services.alerting.store.silences.values()]
     rows = [r for r in rows if state is None or r["status"]["state"] == state]
     rows.sort(key=lambda r: r["endsAt"], reverse=True)
     return {"items": rows, "next_cursor": None}
@@ -195,7 +195,7 @@ async def create_silence(call: Call) -> Any:
     except ValueError as exc:
         raise ApiError(422, "invalid_silence", str(exc)) from None
     await call.services.alerting.write("silence", silence["id"], silence)
-    return Reply({"silenceID": silence["id"], **_silence(silence)}, status=201)
+    return Reply({"silenceID": silence["id"], **silence_body(silence)}, status=201)
 
 
 SILENCE_ID = path_param("silence_id", "A silence's id.")
@@ -207,7 +207,7 @@ async def one_silence(call: Call) -> Any:
     found = call.services.alerting.store.silences.get(silence_id)
     if found is None:
         raise ApiError(404, "not_found", f"no silence {silence_id!r}")
-    return _silence(found)
+    return silence_body(found)
 
 
 @ROUTES.delete("/api/v1/silences/{silence_id}", "Expire a silence now", params=(SILENCE_ID,))
@@ -219,7 +219,7 @@ async def expire_silence(call: Call) -> Any:
         raise ApiError(404, "not_found", f"no silence {silence_id!r}")
     expired = expire(found, utcnow())
     await call.services.alerting.write("silence", silence_id, expired)
-    return _silence(expired)
+    return silence_body(expired)
 
 
 @ROUTES.get(

@@ -24,7 +24,7 @@ from hub.api.schemas import ConnectorConfig
 if TYPE_CHECKING:
     from hub.services import Services
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "connector_status", "live_check", "write_config"]
 
 ROUTES = Routes("connectors")
 NAME = path_param("name", "Connector name.")
@@ -34,7 +34,7 @@ def _problems(exc: InvalidConfigError) -> list[dict[str, str]]:
     return [p.as_dict() for p in exc.problems]
 
 
-async def _write(services: Services, name: str, record: dict[str, Any] | None) -> None:
+async def write_config(services: Services, name: str, record: dict[str, Any] | None) -> None:
     value = json.dumps(record).encode() if record is not None else None
     await services.publisher.publish([(CONNECT_CONFIGS.name, name, value)])
     services.connect_state.apply(CONNECT_CONFIGS.name, name, record)  # read-your-writes here
@@ -47,7 +47,7 @@ def _existing(services: Services, name: str) -> dict[str, Any]:
     return record
 
 
-def _status_of(services: Services, name: str) -> dict[str, Any]:
+def connector_status(services: Services, name: str) -> dict[str, Any]:
     state = services.connect_state
     record = _existing(services, name)
     status = dict(state.status.get(name) or {"state": UNASSIGNED})
@@ -72,7 +72,8 @@ def _public(services: Services, name: str) -> dict[str, Any]:
 async def list_connectors(call: Call) -> Any:
     names = sorted(call.services.connect_state.configs)
     rows = [
-        {**_public(call.services, n), "state": _status_of(call.services, n)["state"]} for n in names
+        {**_public(call.services, n), "state": connector_status(call.services, n)["state"]}
+        for n in names
     ]
     return {"items": rows, "next_cursor": None}
 
@@ -107,7 +108,7 @@ async def put_connector(call: Call) -> Any:
     except InvalidConfigError as exc:
         raise ApiError(400, "invalid_config", str(exc), _problems(exc)) from None
     previous = call.services.connect_state.configs.get(name)
-    await _write(call.services, name, config_record(valid.config.public(), previous))
+    await write_config(call.services, name, config_record(valid.config.public(), previous))
     return Reply(_public(call.services, name), status=200 if previous else 201)
 
 
@@ -115,7 +116,7 @@ async def put_connector(call: Call) -> Any:
 async def delete_connector(call: Call) -> Any:
     name = call.args["name"]
     _existing(call.services, name)
-    await _write(call.services, name, None)
+    await write_config(call.services, name, None)
     return {"deleted": name}
 
 
@@ -124,8 +125,8 @@ async def delete_connector(call: Call) -> Any:
     "State (RUNNING/PAUSED/FAILED), last sync, events produced, lag, last error, warnings",
     params=(NAME,),
 )
-async def connector_status(call: Call) -> Any:
-    return _status_of(call.services, call.args["name"])
+async def get_status(call: Call) -> Any:
+    return connector_status(call.services, call.args["name"])
 
 
 async def _control(call: Call, action: str, **changes: Any) -> Reply:
@@ -133,7 +134,7 @@ async def _control(call: Call, action: str, **changes: Any) -> Reply:
     name = call.args["name"]
     record = _existing(call.services, name)
     updates = {k: (v(record) if callable(v) else v) for k, v in changes.items()}
-    await _write(call.services, name, config_record(record["config"], record, **updates))
+    await write_config(call.services, name, config_record(record["config"], record, **updates))
     return Reply({"name": name, "action": action, **updates}, status=202)
 
 
@@ -212,11 +213,11 @@ async def validate_config(call: Call) -> Any:
     except InvalidConfigError as exc:
         return {"valid": False, "errors": _problems(exc)}
     connector = build_connector(valid, call.services.secrets)
-    problems = await asyncio.to_thread(_live_check, connector)
+    problems = await asyncio.to_thread(live_check, connector)
     return {"valid": not problems, "errors": problems}
 
 
-def _live_check(connector: Any) -> list[dict[str, str]]:
+def live_check(connector: Any) -> list[dict[str, str]]:
     from core.errors import HubError
 
     try:

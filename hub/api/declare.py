@@ -198,6 +198,7 @@ class Route:
     media_type: str = "application/json"
     any_query: bool = False  # webhooks: the source decides its query string, and signs it
     tag: str = ""  # the declaring module's concept; groups the operation in the document
+    page: bool = False  # the dashboard's: session cookie, HTML errors, not in the document
 
     def _args(self, request: web.Request) -> dict[str, Any]:
         query = self.query_params()
@@ -214,6 +215,8 @@ class Route:
             raw = (request.match_info if param.where == "path" else request.query).get(param.name)
             if raw is None:
                 args[param.name] = param.default
+            elif raw == "" and self.page:
+                args[param.name] = param.default  # a form's "any" choice: not filtered
             elif raw == "":
                 raise ApiError(400, "bad_parameter", f"{param.name} is empty; leave it out instead")
             else:

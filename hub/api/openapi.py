@@ -78,8 +78,8 @@ def _operation(route: Route) -> dict[str, Any]:
 
 
 def document(routes: Iterable[Route]) -> dict[str, Any]:
-    """The whole document for ``routes``."""
-    routes = list(routes)
+    """The whole document for ``routes``: the API's, so the dashboard's pages are left out."""
+    routes = [route for route in routes if not route.page]
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)

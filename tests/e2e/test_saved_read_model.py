@@ -29,8 +29,7 @@ class _Counting(ReadModel):
 def _write(broker: str, topic: str, states: dict[str, int]) -> None:
     with SyncPublisher(broker, origin="test") as out:
         out.publish(
-            (topic, f"work_item/{key}", json.dumps({"n": n}).encode())
-            for key, n in states.items()
+            (topic, f"work_item/{key}", json.dumps({"n": n}).encode()) for key, n in states.items()
         )
 
 
