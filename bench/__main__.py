@@ -14,6 +14,7 @@ BENCHES = (
     "jira_backfill",
     "zendesk_history",
     "durable_log",
+    "dashboard",
 )
 
 

@@ -281,7 +281,7 @@ def test_every_page_renders_accessibly_and_is_screenshotted(browser: Any, demo: 
     for width, height, suffix in ((1280, 800, ""), (390, 844, "-phone")):
         page = _sign_in(browser, demo, width, height)
         errors: list[str] = []
-        page.on("pageerror", errors.append)
+        page.on("pageerror", lambda exc, into=errors: into.append(str(exc)))
         for name, path in PAGES.items():
             response = page.goto(demo.base + path)
             assert response.status == 200, (path, response.status)
