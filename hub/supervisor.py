@@ -35,6 +35,7 @@ from core.runtime_files import (
 from core.settings import Settings
 from core.topics import ensure_topics
 from hub.broker import EmbeddedBroker
+from hub.catch_up import CatchUpWatch
 from hub.compaction import COMPACTED, compact
 from hub.data_dir import DataDir
 from hub.processes import die_with_parent
@@ -170,6 +171,9 @@ class Supervisor:
                 _Child("connect", connect_args, env),
             ]
             self._children = children
+            host = self.settings.api_host
+            host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            watch = CatchUpWatch(f"http://{host}:{self.settings.api_port}/health").start()
             next_check = time.monotonic() + COMPACTION_CHECK_SECONDS
             while not self._stop.is_set():
                 for child in children:
@@ -179,6 +183,7 @@ class Supervisor:
                     if self._compaction_due():
                         self._pause_and_compact(bootstrap, children)
                 self._stop.wait(0.2)
+            watch.stop()
             for child in children:
                 child.terminate()
             for child in children:

@@ -96,6 +96,11 @@ async def health(call: Call) -> Any:
             "assigned_partitions": len(app.consumer.assignment()) if app.started else 0,
         },
         "lag": await consumer_lag(services) if app.started else {},
+        # queries answer with everything in the log once this is caught up
+        "read_model": {
+            "caught_up": services.read_model.caught_up,
+            "entities": services.read_model.size(),
+        },
     }
     return Reply(body, status=200 if reachable else 503)
 
