@@ -32,6 +32,7 @@ async def follow_topics(
     on_caught_up: Callable[[], None] | None = None,
     applied: Applied | None = None,
     on_stale: Callable[[], None] | None = None,
+    on_behind: Callable[[int], None] | None = None,
 ) -> None:
     """``on_caught_up`` is called once, when every partition's position has reached the
     high watermark its last fetch reported: everything written before then is applied.
@@ -41,7 +42,10 @@ async def follow_topics(
     last applied record, which is read again (applying a record twice changes nothing) to
     check it is still there and the same: a topic recreated, restored or cut by retention
     since the save makes ``on_stale`` run (the caller empties its state) and every
-    partition is read again from the beginning."""
+    partition is read again from the beginning.
+
+    ``on_behind`` is told, after every fetch, how many records the follower has still to
+    read (by the high watermarks the fetches reported): how current its state is."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -90,6 +94,8 @@ async def follow_topics(
                     value = from_json(record.value) if record.value is not None else None
                     apply(tp.topic, key, value)
                     applied[tp.topic, tp.partition] = (record.offset, key)
+            if on_behind is not None:
+                on_behind(await _behind(consumer, tps))
             if on_caught_up is not None and await _at_end(consumer, tps):
                 on_caught_up()
                 on_caught_up = None
@@ -106,6 +112,15 @@ def _stale(batches: dict[Any, list[Any]], unchecked: dict[Any, tuple[int, str]])
             if (first.offset, first.key.decode() if first.key else "") != saved:
                 return True
     return False
+
+
+async def _behind(consumer: Any, tps: Sequence[Any]) -> int:
+    behind = 0
+    for tp in tps:
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            behind += max(0, highwater - await consumer.position(tp))
+    return behind
 
 
 async def _at_end(consumer: Any, tps: Sequence[Any]) -> bool:

@@ -37,6 +37,7 @@ class TopicStore(ABC):
         self.topics = tuple(topics)
         self.version = 0
         self.applied: Applied = {}  # where the store stands in each partition
+        self.behind = 0  # records on its topics not read yet, as of the last fetch
         self._caught_up = threading.Event()  # read from threads and the event loop alike
 
     @abstractmethod
@@ -69,7 +70,11 @@ class TopicStore(ABC):
             on_caught_up=self.mark_caught_up,
             applied=self.applied,
             on_stale=self._clear,
+            on_behind=self._set_behind,
         )
+
+    def _set_behind(self, records: int) -> None:
+        self.behind = records
 
     # --- a saved copy, for stores too big to read whole at every start ---------------------
 

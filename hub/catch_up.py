@@ -27,7 +27,8 @@ QUIET_BELOW = 1000  # events behind that are ordinary live traffic, not a catch-
 
 @dataclass(frozen=True)
 class Progress:
-    """One look at the worker: events not yet folded, and whether queries are current."""
+    """One look at the worker: events not yet folded, and whether queries are current
+    (the read model has read its changelog to within a little of its end)."""
 
     at: float  # monotonic seconds
     behind: int
@@ -45,7 +46,8 @@ def progress(health: dict[str, Any], at: float) -> Progress | None:
         return None
     lag = health.get("lag") or {}
     read_model = health.get("read_model") or {}
-    return Progress(at, int(sum(lag.values())), bool(read_model.get("caught_up")))
+    current = bool(read_model.get("caught_up")) and read_model.get("behind", 0) < QUIET_BELOW
+    return Progress(at, int(sum(lag.values())), current)
 
 
 def report(before: Progress | None, now: Progress, started: float) -> dict[str, Any] | None:

@@ -99,6 +99,7 @@ async def health(call: Call) -> Any:
         # queries answer with everything in the log once this is caught up
         "read_model": {
             "caught_up": services.read_model.caught_up,
+            "behind": services.read_model.behind,  # changelog records not read yet
             "entities": services.read_model.size(),
         },
     }

@@ -5,20 +5,22 @@ from __future__ import annotations
 from hub.catch_up import QUIET_BELOW, Progress, progress, report
 
 
-def _health(lag: int, caught_up: bool, state: str = "running") -> dict:
+def _health(lag: int, caught_up: bool, state: str = "running", behind: int = 0) -> dict:
     return {
         "worker": {"state": state},
         "lag": {"hub.workitems": lag, "hub.customers": 0, "hub.roadmap": 0},
-        "read_model": {"caught_up": caught_up, "entities": 10},
+        "read_model": {"caught_up": caught_up, "behind": behind, "entities": 10},
     }
 
 
 def test_progress_reads_the_lag_and_the_read_model_from_health() -> None:
-    """Fold lag over every source topic and the read model's state; nothing while the
-    worker is still joining or recovering."""
+    """Fold lag over every source topic and whether the read model is current (caught up
+    and near its changelog's end); nothing while the worker is joining or recovering."""
     seen = progress(_health(5000, False), 10.0)
     assert seen == Progress(10.0, 5000, False)
     assert progress(_health(5000, False, state="recovering"), 10.0) is None
+    # read its changelog once, but far behind the states the fold is writing now
+    assert not progress(_health(0, True, behind=50_000), 10.0).read_model_current
 
 
 def test_a_catch_up_is_reported_with_rate_and_estimate_until_done() -> None:
