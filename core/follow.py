@@ -55,6 +55,10 @@ async def follow_topics(
         auto_offset_reset="earliest",
         client_id=client_id,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,  # followers serve queries: show changes promptly
+        # big fetches when reading a long topic: on the durable embedded log every fetch
+        # lists the partition's objects, and at the default 1 MiB per partition that
+        # listing, not the reading, bounded how fast a first start read a big changelog
+        max_partition_fetch_bytes=8 * 1024 * 1024,
     )
     await consumer.start()
     try:

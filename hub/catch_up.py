@@ -33,27 +33,30 @@ class Progress:
     at: float  # monotonic seconds
     behind: int
     read_model_current: bool
+    worker: str = "running"  # or recovering, rebalancing, joining (see /health)
 
     @property
     def caught_up(self) -> bool:
-        return self.behind < QUIET_BELOW and self.read_model_current
+        return self.worker == "running" and self.behind < QUIET_BELOW and self.read_model_current
 
 
 def progress(health: dict[str, Any], at: float) -> Progress | None:
-    """The progress a ``/health`` body shows; None before the worker has partitions."""
-    worker = health.get("worker") or {}
-    if worker.get("state") != "running":
+    """The progress a ``/health`` body shows; None while the worker is still starting."""
+    worker = (health.get("worker") or {}).get("state")
+    if worker in (None, "starting"):
         return None
     lag = health.get("lag") or {}
     read_model = health.get("read_model") or {}
     current = bool(read_model.get("caught_up")) and read_model.get("behind", 0) < QUIET_BELOW
-    return Progress(at, int(sum(lag.values())), current)
+    return Progress(at, int(sum(lag.values())), current, str(worker))
 
 
 def report(before: Progress | None, now: Progress, started: float) -> dict[str, Any] | None:
     """What to log for ``now`` (after ``before``): None while there is nothing to say."""
     if now.caught_up:
         return None
+    if now.worker != "running":  # e.g. its tables read back from the changelog
+        return {"worker": now.worker, "for_seconds": round(now.at - started)}
     fields: dict[str, Any] = {
         "events_to_fold": now.behind,
         "read_model": "current" if now.read_model_current else "loading",

@@ -49,6 +49,10 @@ log = structlog.get_logger(__name__)
 COMPACT_ABOVE_BYTES = 64 * 2**20
 COMPACTION_CHECK_SECONDS = 600.0
 CHILD_STOP_GRACE = 7.0  # seconds; leaves room for the broker inside the 10 s promise
+# The worker's own grace is longer: killed before its producer has flushed, it leaves a
+# local store ahead of its changelog, and its next start must rebuild every table from the
+# changelog (hub.worker.local_tables), minutes on a big log. An idle worker stops in ~2 s.
+WORKER_STOP_GRACE = 60.0
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
@@ -167,7 +171,7 @@ class Supervisor:
                     env["HUB_LOG_LEVEL"] = "warning"  # the demo narrates; keep the rest quiet
                 connect_args = ["connect", "--config", files["connectors"]]
             children += [
-                _Child("worker", ["worker"], env),
+                _Child("worker", ["worker"], env, grace=WORKER_STOP_GRACE),
                 _Child("connect", connect_args, env),
             ]
             self._children = children
@@ -246,8 +250,10 @@ class Supervisor:
 class _Child:
     """A ``hub`` subcommand kept running: restarted with backoff when it exits."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        self.name, self.args, self.env = name, args, env
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], grace: float = CHILD_STOP_GRACE
+    ) -> None:
+        self.name, self.args, self.env, self.grace = name, args, env, grace
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
         self.restarts = 0
@@ -281,7 +287,7 @@ class _Child:
         if self.process is None:
             return
         try:
-            self.process.wait(CHILD_STOP_GRACE)
+            self.process.wait(self.grace)
         except subprocess.TimeoutExpired:
             log.warning(f"{self.name} did not stop in time; killing it")
             self.process.kill()

@@ -15,10 +15,14 @@ def _health(lag: int, caught_up: bool, state: str = "running", behind: int = 0) 
 
 def test_progress_reads_the_lag_and_the_read_model_from_health() -> None:
     """Fold lag over every source topic and whether the read model is current (caught up
-    and near its changelog's end); nothing while the worker is joining or recovering."""
+    and near its changelog's end); a worker recovering its tables is not caught up, and
+    says so; nothing while it is still starting."""
     seen = progress(_health(5000, False), 10.0)
     assert seen == Progress(10.0, 5000, False)
-    assert progress(_health(5000, False, state="recovering"), 10.0) is None
+    assert progress(_health(0, False, state="starting"), 10.0) is None
+    recovering = progress(_health(0, True, state="recovering"), 10.0)
+    assert recovering is not None and not recovering.caught_up
+    assert report(None, recovering, 4.0) == {"worker": "recovering", "for_seconds": 6}
     # read its changelog once, but far behind the states the fold is writing now
     assert not progress(_health(0, True, behind=50_000), 10.0).read_model_current
 
