@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -27,8 +28,9 @@ from core.events import (
     WorkItemStatusChanged,
     make_event_id,
 )
+from hub.broker import free_port
 
-__all__ = ["Result", "work_item_events", "produce", "Worker"]
+__all__ = ["Result", "TOKEN", "Worker", "demo_hub", "produce", "work_item_events"]
 
 SOURCE = Source(system="jira", connector="bench")
 FLOW = [
@@ -62,8 +64,11 @@ class Result:
         return json.dumps(body)
 
 
-def work_item_events(count: int, keys: int, prefix: str = "B") -> Iterator[Event]:
-    """About 300-byte events over ``keys`` work items: a creation, then status changes."""
+def work_item_events(
+    count: int, keys: int, prefix: str = "B", teams: tuple[str, ...] = ()
+) -> Iterator[Event]:
+    """About 300-byte events over ``keys`` work items: a creation, then status changes;
+    the items spread over ``teams`` (default: six made-up ones)."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     per_key = [0] * keys
     for n in range(count):
@@ -84,7 +89,7 @@ def work_item_events(count: int, keys: int, prefix: str = "B") -> Iterator[Event
                     "title": f"Item {k}",
                     "status": "To Do",
                     "status_category": "todo",
-                    "team": f"team-{k % 6}",
+                    "team": teams[k % len(teams)] if teams else f"team-{k % 6}",
                     "item_type": "Story",
                 },
             )
@@ -208,3 +213,49 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
+
+
+TOKEN = "bench-token"
+
+
+@contextlib.contextmanager
+def demo_hub(data: Path, storage: str, wait_for_alerts: int = 5) -> Iterator[str]:
+    """``hub up --demo`` on ``data`` with the embedded log ``storage`` (durable or
+    memory), yielding its base URL once its backfill is done (the planted drifts fire);
+    stopped with SIGTERM at the end. Its API token is ``TOKEN``."""
+    import signal
+
+    data.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_DATA_DIR": str(data),
+        "HUB_API_PORT": str(port),
+        "HUB_API_TOKEN": TOKEN,
+        "HUB_EMBEDDED_STORAGE": storage,
+        "HUB_LOG_LEVEL": "warning",
+    }
+    out = (data.parent / f"{data.name}-up.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "up", "--demo"], env=env, stdout=out, stderr=out
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {TOKEN}"
+        deadline = time.monotonic() + 600
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the demo hub did not come up; see {out.name}")
+            try:
+                firing = session.get(base + "/api/v1/alerts?state=firing", timeout=5)
+                if len(firing.json()["items"]) >= wait_for_alerts:
+                    break
+            except (requests.RequestException, ValueError, KeyError):
+                pass
+            time.sleep(2)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+        out.close()

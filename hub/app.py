@@ -83,6 +83,13 @@ def build_app(settings: Settings, bootstrap_servers: str, web_setup: WebSetup) -
         recovery_consistency_check=settings.recovery_consistency_check,
         # Table recovery reads the changelog through Faust's consumer: let it take big batches.
         stream_buffer_maxsize=32_768,
+        # The changelog takes every touched key's whole state once per batch. At Faust's
+        # 16 KiB batches, sent at once, the durable embedded log stored one object per
+        # tiny batch and took ~2.4 MB/s (measured at 1M events: the writes ran minutes
+        # behind the fold, and a stop could not flush them in time). Half-MiB batches
+        # lingering 20 ms stay within Kafka's default 1 MB message size.
+        producer_max_batch_size=512 * 1024,
+        producer_linger=0.02,
         broker_max_poll_records=5_000,
         consumer_max_fetch_size=8 * 1024 * 1024,
     )
