@@ -38,10 +38,20 @@ from hub.drift_inputs import drift_inputs
 if TYPE_CHECKING:
     from hub.alerting import AlertingService
 
-__all__ = ["ROUTES", "ALERT_STATES", "alert_body", "silence_body"]
+__all__ = [
+    "ROUTES",
+    "ALERT_STATES",
+    "FINGERPRINT",
+    "SILENCE_ID",
+    "alert_body",
+    "expire_silence",
+    "silence_body",
+]
 
 ROUTES = Routes("alerts")
 
+FINGERPRINT = path_param("fingerprint", "An alert's fingerprint.")
+SILENCE_ID = path_param("silence_id", "A silence's id.")
 ALERT_STATES = ("active", "pending", "firing", "recovering", "resolved", "inactive")
 _ACTIVE = (PENDING, FIRING, RECOVERING)
 
@@ -133,7 +143,7 @@ async def alert_groups(call: Call) -> Any:
 @ROUTES.get(
     "/api/v1/alerts/{fingerprint}",
     "One alert with its state history",
-    params=(path_param("fingerprint", "An alert's fingerprint."),),
+    params=(FINGERPRINT,),
 )
 async def one_alert(call: Call) -> Any:
     service = call.services.alerting
@@ -196,9 +206,6 @@ async def create_silence(call: Call) -> Any:
         raise ApiError(422, "invalid_silence", str(exc)) from None
     await call.services.alerting.write("silence", silence["id"], silence)
     return Reply({"silenceID": silence["id"], **silence_body(silence)}, status=201)
-
-
-SILENCE_ID = path_param("silence_id", "A silence's id.")
 
 
 @ROUTES.get("/api/v1/silences/{silence_id}", "One silence", params=(SILENCE_ID,))

@@ -17,7 +17,7 @@ from aiohttp.typedefs import Middleware
 
 from core.metrics import Metrics
 from hub.api.errors import ApiError, error_response
-from hub.dashboard.render import error_page
+from hub.dashboard.render import error_page, see_other
 from hub.dashboard.session import ABSOLUTE_SECONDS, SESSION_COOKIE, SessionKeys
 
 __all__ = ["hub_middleware"]
@@ -58,7 +58,7 @@ async def _page(
         if session is None:
             if request.method in SAFE_METHODS:
                 target = f"/signin?next={quote(request.path_qs, safe='/')}"
-                return web.Response(status=303, headers={"Location": target})
+                return see_other(target)
             response = error_page(401, "Your session has ended: sign in again.", False)
             response.headers["HX-Redirect"] = "/signin"
             return response

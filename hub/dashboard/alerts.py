@@ -16,14 +16,14 @@ from pydantic import ValidationError
 
 from alerts.dispatch import firing_alerts
 from alerts.engine import FIRING, PENDING, RECOVERING, RESOLVED
-from alerts.silences import SilenceRequest, expire, new_silence
+from alerts.silences import SilenceRequest, new_silence
 from core.events import iso, utcnow
 from core.validation import problems_from
-from hub.api.alerts import alert_body, silence_body
+from hub.api import alerts as api
 from hub.api.declare import Call, Routes
-from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
 from hub.dashboard.frame import form_fields, frame, html
+from hub.dashboard.render import see_other
 from hub.dashboard.session import safe_next
 
 __all__ = ["ROUTES", "MATCHER_LABELS"]
@@ -38,7 +38,7 @@ def _sections(call: Call) -> dict[str, list[dict[str, Any]]]:
     service = call.services.alerting
     alerts = list(service.store.alerts.values())
     firing = firing_alerts(alerts)
-    bodies = [alert_body(a, service, firing) for a in alerts]
+    bodies = [api.alert_body(a, service, firing) for a in alerts]
     by_state: dict[str, list[dict[str, Any]]] = {"firing": [], "pending": [], "resolved": []}
     for body in sorted(bodies, key=lambda b: b["updatedAt"] or "", reverse=True):
         if body["state"] in (FIRING, RECOVERING):
@@ -55,7 +55,7 @@ async def alerts_page(call: Call) -> Any:
     f = frame(call)
     store = call.services.alerting.store
     silences = sorted(
-        (silence_body(s) for s in store.silences.values()),
+        (api.silence_body(s) for s in store.silences.values()),
         key=lambda s: s["endsAt"],
         reverse=True,
     )
@@ -77,7 +77,9 @@ def _alert_or_404(call: Call, fingerprint: str) -> dict[str, Any]:
     found = service.store.alerts.get(fingerprint)
     if found is None:
         raise ApiError(404, "not_found", f"There is no alert {fingerprint!r}.")
-    return alert_body(found, service, firing_alerts(service.store.alerts.values()), history=True)
+    return api.alert_body(
+        found, service, firing_alerts(service.store.alerts.values()), history=True
+    )
 
 
 def _alert_page(
@@ -85,7 +87,7 @@ def _alert_page(
 ) -> web.Response:
     f = frame(call)
     silences = [
-        silence_body(call.services.alerting.store.silences[s])
+        api.silence_body(call.services.alerting.store.silences[s])
         for s in alert["status"]["silencedBy"]
         if s in call.services.alerting.store.silences
     ]
@@ -107,7 +109,7 @@ def _alert_page(
 @ROUTES.get(
     "/alerts/{fingerprint}",
     "One alert with its history, and a silence form",
-    params=(path_param("fingerprint", "An alert's fingerprint."),),
+    params=(api.FINGERPRINT,),
     page=True,
     media_type="text/html",
 )
@@ -123,7 +125,7 @@ async def alert_page(call: Call) -> Any:
 @ROUTES.post(
     "/alerts/{fingerprint}/silence",
     "Silence this alert",
-    params=(path_param("fingerprint", "An alert's fingerprint."),),
+    params=(api.FINGERPRINT,),
     page=True,
 )
 async def silence_alert(call: Call) -> Any:
@@ -160,21 +162,15 @@ async def silence_alert(call: Call) -> Any:
     if errors:
         return _alert_page(call, alert, form, errors, 422)
     await call.services.alerting.write("silence", silence["id"], silence)
-    return web.Response(status=303, headers={"Location": f"/alerts/{alert['fingerprint']}"})
+    return see_other(f"/alerts/{alert['fingerprint']}")
 
 
 @ROUTES.post(
     "/silences/{silence_id}/expire",
     "Expire a silence now",
-    params=(path_param("silence_id", "A silence's id."),),
+    params=(api.SILENCE_ID,),
     page=True,
 )
 async def expire_silence(call: Call) -> Any:
-    silence_id = call.args["silence_id"]
-    store = call.services.alerting.store
-    found = store.silences.get(silence_id)
-    if found is None:
-        raise ApiError(404, "not_found", f"There is no silence {silence_id!r}.")
-    await call.services.alerting.write("silence", silence_id, expire(found, utcnow()))
-    back = safe_next((await form_fields(call)).get("back"))
-    return web.Response(status=303, headers={"Location": back})
+    await api.expire_silence(call)  # the API's own handler: 404 when there is none
+    return see_other(safe_next((await form_fields(call)).get("back")))

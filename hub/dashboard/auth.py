@@ -8,7 +8,7 @@ from aiohttp import web
 
 from hub.api.declare import Call, Routes, text
 from hub.dashboard.frame import form_fields
-from hub.dashboard.render import render
+from hub.dashboard.render import render, see_other
 from hub.dashboard.session import (
     ABSOLUTE_SECONDS,
     SESSION_COOKIE,
@@ -68,7 +68,7 @@ async def signin(call: Call) -> Any:
     if not keys.token_matches(fields.get("token", "")):
         return _signin_form(call, next_path, "That token is not this hub's API token.", 401)
     session = keys.issue()
-    response = web.Response(status=303, headers={"Location": next_path})
+    response = see_other(next_path)
     keys.set_cookie(call.request, response, SESSION_COOKIE, keys.seal(session), ABSOLUTE_SECONDS)
     response.del_cookie(SIGNIN_COOKIE, path="/")
     return response
@@ -76,6 +76,6 @@ async def signin(call: Call) -> Any:
 
 @ROUTES.post("/signout", "Sign out", page=True)
 async def signout(call: Call) -> Any:
-    response = web.Response(status=303, headers={"Location": "/signin"})
+    response = see_other("/signin")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

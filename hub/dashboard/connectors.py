@@ -21,14 +21,13 @@ from hub.api.declare import Call, Routes, choice
 from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
 from hub.dashboard.frame import form_fields, frame, html
-from hub.dashboard.render import render
+from hub.dashboard.render import render, see_other
 from hub.dashboard.schema_form import FormField, config_from_form, fill, flatten
 from hub.dashboard.schema_form import form_fields as fields_for
 
 __all__ = ["ROUTES"]
 
 ROUTES = Routes("dashboard")
-NAME = path_param("name", "Connector name.")
 ENVELOPE = ("name", "poll_interval")
 ACTIONS = {
     "pause": api.pause_connector,
@@ -52,7 +51,7 @@ async def connectors_page(call: Call) -> Any:
 @ROUTES.post(
     "/connectors/{name}/{action}",
     "Pause, resume, restart, or reset a connector's cursor",
-    params=(NAME, path_param("action", "pause, resume, restart or reset.")),
+    params=(api.NAME, path_param("action", "pause, resume, restart or reset.")),
     page=True,
 )
 async def connector_action(call: Call) -> Any:
@@ -60,7 +59,7 @@ async def connector_action(call: Call) -> Any:
     if handler is None:
         raise ApiError(404, "not_found", f"There is no connector action {call.args['action']!r}.")
     await handler(call)
-    return web.Response(status=303, headers={"Location": "/connectors"})
+    return see_other("/connectors")
 
 
 def _form_page(
@@ -126,7 +125,7 @@ async def new_connector(call: Call) -> Any:
 @ROUTES.get(
     "/connectors/{name}/edit",
     "Edit a connector",
-    params=(NAME,),
+    params=(api.NAME,),
     page=True,
     media_type="text/html",
 )
@@ -211,4 +210,4 @@ async def save_connector(call: Call) -> Any:
         )
     valid = parse_config(raw)
     await api.write_config(services, raw["name"], config_record(valid.config.public(), previous))
-    return web.Response(status=303, headers={"Location": "/connectors"})
+    return see_other("/connectors")

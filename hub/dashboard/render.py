@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-__all__ = ["render", "error_page", "SECURITY_HEADERS"]
+__all__ = ["render", "error_page", "see_other", "SECURITY_HEADERS"]
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -83,6 +83,11 @@ def render(template: str, status: int = 200, **context: Any) -> web.Response:
     return web.Response(
         text=html, status=status, content_type="text/html", headers=SECURITY_HEADERS
     )
+
+
+def see_other(location: str) -> web.Response:
+    """After a form is handled: the browser goes to ``location`` with a GET (303)."""
+    return web.Response(status=303, headers={"Location": location})
 
 
 def error_page(status: int, message: str, signed_in: bool = True) -> web.Response:
