@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from pydantic_core import from_json, to_json
 
 from core.follow import Applied, follow_topics
 
-__all__ = ["TopicStore"]
+__all__ = ["SavedTopicStore", "TopicStore"]
 
 log = structlog.get_logger(__name__)
 SAVE_FORMAT = 1
@@ -69,26 +69,37 @@ class TopicStore(ABC):
             client_id,
             on_caught_up=self.mark_caught_up,
             applied=self.applied,
-            on_stale=self._clear,
+            on_stale=self._stale_handler(),
             on_behind=self._set_behind,
         )
 
     def _set_behind(self, records: int) -> None:
         self.behind = records
 
-    # --- a saved copy, for stores too big to read whole at every start ---------------------
+    def _stale_handler(self) -> Callable[[], None] | None:
+        """What runs when the state loaded at start no longer matches the log: nothing
+        here, since only a ``SavedTopicStore`` is ever loaded."""
+        return None
 
+
+class SavedTopicStore(TopicStore):
+    """A store too big to read whole at every start: saved with where it stands in each
+    partition, and loaded at the next start to read only what came after."""
+
+    @abstractmethod
     def _dump(self) -> Any:
-        """The store's state as JSON-ready data (stores that are saved override it)."""
-        raise NotImplementedError(f"{type(self).__name__} is not saved")
+        """The store's state as JSON-ready data."""
 
+    @abstractmethod
     def _restore(self, state: Any) -> None:
         """Take back what ``_dump`` gave."""
-        raise NotImplementedError(f"{type(self).__name__} is not saved")
 
+    @abstractmethod
     def _clear(self) -> None:
         """Forget a loaded state that the log no longer matches."""
-        raise NotImplementedError(f"{type(self).__name__} is not saved")
+
+    def _stale_handler(self) -> Callable[[], None] | None:
+        return self._clear
 
     def save(self, path: Path) -> None:
         """Write the state and where it stands to ``path``; whole or not at all (a copy

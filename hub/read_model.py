@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from core.events import utcnow
-from core.topic_store import TopicStore
+from core.topic_store import SavedTopicStore
 from projections.rollups import WorkIndex
 from projections.tracking import TRACKING_KEY
 from projections.work_items import ViewBase, view_at, view_base
@@ -30,7 +30,7 @@ INDEX_TTL = 1.0  # seconds a list query may lag behind the changelog
 WARM_FOR = 60.0  # seconds after the last query the index is still rebuilt ahead of need
 
 
-class ReadModel(TopicStore):
+class ReadModel(SavedTopicStore):
     """Every entity's folded state, from the projection table's changelog, and the
     work-item index that list queries and the drift rules read."""
 
