@@ -10,7 +10,8 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import yaml
 from core.events import make_event_id
 from core.topics import ensure_topics
 from emulators.http_server import EmulatorServer
-from hub.broker import EmbeddedBroker
+from hub.broker import EmbeddedBroker, free_port
 
 __all__ = [
     "HubProcess",
@@ -308,3 +309,52 @@ def start_demo(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
             stderr=subprocess.STDOUT,
         )
     return process, log
+
+
+@dataclass
+class DemoHub:
+    """A running ``hub up --demo``: where it answers, its token, data dir and log."""
+
+    base: str
+    token: str
+    data: Path
+    log: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def api(self, method: str, path: str, **kw: Any) -> requests.Response:
+        headers = {**self.auth, **kw.pop("headers", {})}
+        return requests.request(method, self.base + path, headers=headers, timeout=30, **kw)
+
+
+@contextmanager
+def running_demo(
+    root: Path, *, firing: int, health_timeout: float, firing_timeout: float
+) -> Iterator[DemoHub]:
+    """``hub up --demo`` under ``root`` until ``firing`` alerts fire (its backfill done);
+    at the end the whole process tree is stopped, stragglers killed."""
+    port = free_port()
+    process, log = start_demo(root, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        poll(lambda: requests.get(base + "/health", timeout=3).ok, health_timeout, "health", log)
+        hub = DemoHub(base, (root / "data" / "api-token").read_text().strip(), root / "data", log)
+        poll(
+            lambda: len(hub.api("GET", "/api/v1/alerts?state=firing").json()["items"]) >= firing,
+            firing_timeout,
+            "firing alerts",
+            log,
+        )
+        yield hub
+    finally:
+        children = descendants(process.pid)
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        for child in children:
+            with suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)

@@ -10,19 +10,15 @@ the current ones from ``docs/screenshots``.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from hub.broker import free_port
-from tests.helpers import poll, start_demo
+from tests.helpers import DemoHub, poll, running_demo
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -42,38 +38,12 @@ PAGES = {  # name -> path: every page of the dashboard
 }
 
 
-@dataclass
-class Demo:
-    base: str
-    token: str
-    log: Path
-
-    def api(self, method: str, path: str, **kw: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
-        return requests.request(method, self.base + path, headers=headers, timeout=30, **kw)
-
-
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoHub]:
+    """The demo with the planted drifts fired: the portfolio has something to show."""
     root = tmp_path_factory.mktemp("dashboard")
-    port = free_port()
-    process, log = start_demo(root, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        poll(lambda: requests.get(base + "/health", timeout=3).ok, 90, "health", log)
-        token = (root / "data" / "api-token").read_text().strip()
-        hub = Demo(base, token, log)
-        # the planted drifts have fired: the portfolio has something to show
-        poll(
-            lambda: len(hub.api("GET", "/api/v1/alerts?state=firing").json()["items"]) >= 5,
-            120,
-            "the demo's alerts",
-            log,
-        )
+    with running_demo(root, firing=5, health_timeout=90, firing_timeout=120) as hub:
         yield hub
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +56,7 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-def _sign_in(browser: Any, demo: Demo, width: int = 1280, height: int = 800) -> Any:
+def _sign_in(browser: Any, demo: DemoHub, width: int = 1280, height: int = 800) -> Any:
     page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(demo.base + "/")
     page.fill("#token", demo.token)
@@ -96,7 +66,7 @@ def _sign_in(browser: Any, demo: Demo, width: int = 1280, height: int = 800) -> 
 
 
 @pytest.fixture
-def page(browser: Any, demo: Demo) -> Iterator[Any]:
+def page(browser: Any, demo: DemoHub) -> Iterator[Any]:
     signed_in = _sign_in(browser, demo)
     yield signed_in
     signed_in.close()
@@ -114,7 +84,7 @@ def _until(page: Any, check: Any, what: str, timeout: float = 60) -> None:
 
 
 def test_signing_in_exchanges_the_token_for_a_cookie_and_signing_out_ends_it(
-    browser: Any, demo: Demo
+    browser: Any, demo: DemoHub
 ) -> None:
     """A signed-out visit goes to the sign-in page; a wrong token is refused with a message;
     the right one leads back where the visitor was headed, with an HttpOnly SameSite=Strict
@@ -141,7 +111,7 @@ def test_signing_in_exchanges_the_token_for_a_cookie_and_signing_out_ends_it(
     context.close()
 
 
-def test_the_planted_drifts_show_on_the_portfolio(page: Any, demo: Demo) -> None:
+def test_the_planted_drifts_show_on_the_portfolio(page: Any, demo: DemoHub) -> None:
     """Partner API (past due: a critical alert) is marked at risk and Checkout v2 (its
     forecast past its target) is on the watch list; each row shows its forecast, progress
     and demand, and the timeline chart is drawn."""
@@ -162,7 +132,7 @@ def test_the_planted_drifts_show_on_the_portfolio(page: Any, demo: Demo) -> None
     assert "checkout-v2" in ids and "partner-api" not in ids
 
 
-def test_silencing_an_alert_from_its_page_suppresses_it(page: Any, demo: Demo) -> None:
+def test_silencing_an_alert_from_its_page_suppresses_it(page: Any, demo: DemoHub) -> None:
     """The silence form on an alert's page comes with its matchers filled in; submitting
     it marks the alert silenced on the page and in the API; expiring it from the alerts
     page lifts the silence."""
@@ -186,7 +156,7 @@ def test_silencing_an_alert_from_its_page_suppresses_it(page: Any, demo: Demo) -
     )
 
 
-def test_pausing_and_resuming_a_connector(page: Any, demo: Demo) -> None:
+def test_pausing_and_resuming_a_connector(page: Any, demo: DemoHub) -> None:
     """Pause on the connectors page pauses the connector (the API agrees); Resume brings it
     back to RUNNING."""
     page.goto(demo.base + "/connectors")
@@ -201,7 +171,7 @@ def test_pausing_and_resuming_a_connector(page: Any, demo: Demo) -> None:
     _until(page, lambda p: state(p) == "RUNNING", "jira-demo running again")
 
 
-def test_a_connector_form_shows_each_problem_at_its_field(page: Any, demo: Demo) -> None:
+def test_a_connector_form_shows_each_problem_at_its_field(page: Any, demo: DemoHub) -> None:
     """The form is generated from the type's settings schema, secrets as masked references;
     a wrong page size is flagged as it is changed (live), and saving with a bad base URL and
     a secret typed in plain shows each error at its own field, keeps what was typed, and
@@ -225,7 +195,7 @@ def test_a_connector_form_shows_each_problem_at_its_field(page: Any, demo: Demo)
     assert demo.api("GET", "/api/v1/connectors/jira-extra").status_code == 404
 
 
-def test_the_as_of_control_shows_the_plan_as_it_stood(page: Any, demo: Demo) -> None:
+def test_the_as_of_control_shows_the_plan_as_it_stood(page: Any, demo: DemoHub) -> None:
     """A renamed roadmap item shows its new title now and its old one when the as-of
     control is moved to before the rename; "Back to now" returns to the live page."""
     plan = demo.api("GET", "/api/v1/roadmap").json()
@@ -250,7 +220,7 @@ def test_the_as_of_control_shows_the_plan_as_it_stood(page: Any, demo: Demo) -> 
 
 
 def test_state_changes_without_a_csrf_token_or_session_are_refused(
-    page: Any, browser: Any, demo: Demo
+    page: Any, browser: Any, demo: DemoHub
 ) -> None:
     """A POST carrying the session cookie but no CSRF token is refused (403) and changes
     nothing; one without a session is refused (401)."""
@@ -263,7 +233,7 @@ def test_state_changes_without_a_csrf_token_or_session_are_refused(
     stranger.close()
 
 
-def test_bad_input_gets_a_readable_page_never_a_trace(page: Any, demo: Demo) -> None:
+def test_bad_input_gets_a_readable_page_never_a_trace(page: Any, demo: DemoHub) -> None:
     """An unknown item is a 404 page; a malformed as-of date a 400 page naming the
     problem; neither shows a stack trace."""
     missing = page.goto(demo.base + "/items/no-such-item")
@@ -273,7 +243,7 @@ def test_bad_input_gets_a_readable_page_never_a_trace(page: Any, demo: Demo) -> 
     assert "Traceback" not in page.content()
 
 
-def test_every_page_renders_accessibly_and_is_screenshotted(browser: Any, demo: Demo) -> None:
+def test_every_page_renders_accessibly_and_is_screenshotted(browser: Any, demo: DemoHub) -> None:
     """Every page loads without a script error, labels each form control, starts the tab
     order at the skip link, fits a phone's width without the page itself scrolling
     sideways, and is saved as a screenshot (desktop and phone)."""

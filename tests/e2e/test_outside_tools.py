@@ -8,14 +8,9 @@ operations run against it too.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -28,8 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
-from hub.broker import free_port
-from tests.helpers import descendants, poll, start_demo
+from tests.helpers import DemoHub, poll, running_demo
 
 pytestmark = pytest.mark.broker
 
@@ -46,49 +40,15 @@ SEMANTIC = {
 }
 
 
-@dataclass(frozen=True)
-class Demo:
-    base: str
-    token: str
-    data: Path
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoHub]:
     """``hub up --demo`` on a fresh data directory, until the planted drifts fire."""
     root = tmp_path_factory.mktemp("outside")
-    port = free_port()
-    process, log = start_demo(root, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        poll(lambda: requests.get(base + "/health", timeout=3).ok, 180, "health", log)
-        demo = Demo(base, (root / "data" / "api-token").read_text().strip(), root / "data")
-        poll(
-            lambda: requests.get(
-                base + "/api/v1/alerts?state=firing", headers=demo.auth, timeout=5
-            ).json()["items"],
-            180,
-            "firing alerts",
-            log,
-        )
-        yield demo
-    finally:
-        children = descendants(process.pid)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, 9)
+    with running_demo(root, firing=1, health_timeout=180, firing_timeout=180) as hub:
+        yield hub
 
 
-def _exerciser(demo: Demo, operation: Any, mode: GenerationMode) -> Any:
+def _exerciser(demo: DemoHub, operation: Any, mode: GenerationMode) -> Any:
     """One operation's hypothesis test: generated cases sent and checked by schemathesis."""
     excluded = [positive_data_acceptance] if operation.label in SEMANTIC else []
 
@@ -112,7 +72,7 @@ def _exerciser(demo: Demo, operation: Any, mode: GenerationMode) -> Any:
     return exercise
 
 
-def _problems(demo: Demo, mode: GenerationMode, minimum: int) -> dict[str, str]:
+def _problems(demo: DemoHub, mode: GenerationMode, minimum: int) -> dict[str, str]:
     """Every operation fuzzed in ``mode``; the failures schemathesis found, by operation."""
     schema = schemathesis.openapi.from_url(demo.base + "/api/v1/openapi.json", headers=demo.auth)
     found: dict[str, str] = {}
@@ -133,21 +93,21 @@ def _problems(demo: Demo, mode: GenerationMode, minimum: int) -> dict[str, str]:
     return found
 
 
-def test_every_operation_survives_schemathesis_with_valid_data(demo: Demo) -> None:
+def test_every_operation_survives_schemathesis_with_valid_data(demo: DemoHub) -> None:
     """Schema-valid requests to every operation: no 5xx, documented statuses, content types
     and response schemas, auth enforced."""
     problems = _problems(demo, GenerationMode.POSITIVE, minimum=35)
     assert problems == {}, "\n\n".join(f"== {op}\n{text}" for op, text in problems.items())
 
 
-def test_every_operation_refuses_invalid_data_with_a_documented_4xx(demo: Demo) -> None:
+def test_every_operation_refuses_invalid_data_with_a_documented_4xx(demo: DemoHub) -> None:
     """Schema-invalid requests to every operation are refused with a documented 4xx and the
     JSON error shape, never a 5xx."""
     problems = _problems(demo, GenerationMode.NEGATIVE, minimum=16)
     assert problems == {}, "\n\n".join(f"== {op}\n{text}" for op, text in problems.items())
 
 
-def test_metrics_parse_and_every_name_says_its_type(demo: Demo) -> None:
+def test_metrics_parse_and_every_name_says_its_type(demo: DemoHub) -> None:
     """Prometheus's own parser reads /metrics; counters are named _total, gauges are not."""
     text = requests.get(demo.base + "/metrics", timeout=10).text
     families = list(text_string_to_metric_families(text))
@@ -195,7 +155,7 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$
 GROUP_KEY = re.compile(r'^\{\}(/\{[^}]*\}(/\d+)?)*:\{([a-z_]+="(?:[^"\\]|\\.)*"(, )?)*\}$')
 
 
-def test_webhook_notifications_match_alertmanagers_v4_structure(demo: Demo) -> None:
+def test_webhook_notifications_match_alertmanagers_v4_structure(demo: DemoHub) -> None:
     """What the demo's webhook receiver got parses as Alertmanager's v4 message, strictly:
     no missing or extra field, RFC 3339 times, Alertmanager's group key format."""
     ready = json.loads((demo.data / "demo" / "ready.json").read_text())
