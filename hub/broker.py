@@ -56,7 +56,7 @@ def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> None:
     from kafka.errors import KafkaError
 
     deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
+    last_error: Exception | None = _until_listening(bootstrap_servers, deadline)
     while time.monotonic() < deadline:
         try:
             admin = KafkaAdminClient(
@@ -75,6 +75,25 @@ def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> None:
     raise BrokerUnavailableError(
         f"broker at {bootstrap_servers} did not answer within {timeout:.0f}s: {last_error}"
     )
+
+
+def _until_listening(bootstrap_servers: str, deadline: float) -> OSError | None:
+    """Wait until the first bootstrap address accepts a TCP connection.
+
+    A broker still starting refuses connections, and kafka-python logs every refusal
+    as an error: probing the socket first keeps a normal start's console quiet. Returns
+    the last refusal when the deadline passes first, for the caller's message.
+    """
+    host, _, port = bootstrap_servers.split(",")[0].strip().rpartition(":")
+    refused: OSError | None = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, int(port)), timeout=1.0):
+                return None
+        except OSError as exc:
+            refused = exc
+            time.sleep(0.1)
+    return refused
 
 
 class EmbeddedBroker:
