@@ -60,7 +60,10 @@ class HubSpotSettings(ConnectorSettings):
     link_property: str | None = Field(
         default=None, description="Deal property with Jira keys or roadmap ids."
     )
-    start_date: date | None = None
+    start_date: date | None = Field(
+        default=None,
+        description="How far back a first backfill of history goes (accounts are read whole).",
+    )
     include_tickets: bool = Field(default=False, description="Tickets as customer requests.")
     link_rules: dict[str, str] = Field(
         default_factory=dict, description="Regex on the deal name -> roadmap id it is about."
@@ -187,7 +190,8 @@ class HubSpotConnector(Connector):
             *COMPANY_PROPERTIES,
             *(p for p in (self.settings.arr_property, self.settings.tier_property) if p),
         ]
-        for results in self._changed(client, "companies", cursor, default, company_props):
+        # every company, however long unchanged: start_date bounds history, not accounts
+        for results in self._changed(client, "companies", cursor, 0, company_props):
             yield Page([map_company(self.event, r, self.settings) for r in results], dict(cursor))
         stages = self._pipelines(client)
         deal_props = [

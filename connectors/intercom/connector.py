@@ -37,7 +37,7 @@ class IntercomSettings(ConnectorSettings):
     base_url: str = Field(default="https://api.intercom.io", pattern=r"^https?://")
     access_token: SecretRef
     api_version: str = "2.11"
-    start_date: date | None = None
+    start_date: date | None = Field(default=None, description="How far back a first backfill goes.")
     team_teams: dict[str, str] = Field(
         default_factory=dict, description="Intercom team id -> team."
     )

@@ -48,7 +48,10 @@ class SalesforceSettings(ConnectorSettings):
     link_field: str | None = Field(
         default=None, description="Opportunity field with Jira keys or roadmap ids."
     )
-    start_date: date | None = None
+    start_date: date | None = Field(
+        default=None,
+        description="How far back a first backfill of history goes (accounts are read whole).",
+    )
     link_rules: dict[str, str] = Field(
         default_factory=dict, description="Regex on the opportunity name -> roadmap id it is about."
     )
@@ -101,8 +104,10 @@ class SalesforceConnector(Connector):
         for _, records in QUERY.pages(client, query, path_args=version):
             yield records
 
-    def _start(self) -> datetime:
-        start = self.settings.start_date
+    def _start(self, stream: str) -> datetime:
+        """Where a first backfill of ``stream`` starts: ``start_date`` bounds history, but
+        accounts are read whole, since demand weighs every account however long unchanged."""
+        start = None if stream == "Account" else self.settings.start_date
         return (
             datetime.combine(start, datetime.min.time(), UTC)
             if start
@@ -119,7 +124,9 @@ class SalesforceConnector(Connector):
             *(["Case"] if self.settings.include_cases else []),
         ]
         for stream in streams:
-            since = datetime.fromisoformat(cursor[stream]) if stream in cursor else self._start()
+            since = (
+                datetime.fromisoformat(cursor[stream]) if stream in cursor else self._start(stream)
+            )
             for records in self._records(client, stream, since):
                 events, rejects = [], []
                 for record in records:

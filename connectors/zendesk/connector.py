@@ -46,7 +46,10 @@ class ZendeskSettings(ConnectorSettings):
     email: str | None = Field(default=None, description="With api_token: email/token auth.")
     api_token: SecretRef | None = None
     oauth_token: SecretRef | None = Field(default=None, description="Instead of email/api_token.")
-    start_date: date | None = None
+    start_date: date | None = Field(
+        default=None,
+        description="How far back a first backfill of history goes (accounts are read whole).",
+    )
     group_teams: dict[str, str] = Field(default_factory=dict, description="Group id -> team.")
     tag_teams: dict[str, str] = Field(default_factory=dict, description="Tag -> team.")
     assignee_teams: dict[str, str] = Field(default_factory=dict, description="Agent id -> team.")
@@ -125,9 +128,12 @@ class ZendeskConnector(Connector):
             )
         return orgs
 
-    def _since(self) -> int:
-        """The first backfill's ``start_time``: the configured start, a minute old at least."""
-        start = self.settings.start_date
+    def _since(self, *, whole: bool = False) -> int:
+        """The first backfill's ``start_time``: the configured start, a minute old at least.
+
+        ``whole`` is for reference data (organizations): every customer account counts for
+        demand, however long ago it last changed, so ``start_date`` does not bound it."""
+        start = None if whole else self.settings.start_date
         since = (
             datetime.combine(start, datetime.min.time(), UTC)
             if start
@@ -136,13 +142,13 @@ class ZendeskConnector(Connector):
         return int(min(since, datetime.now(UTC) - timedelta(seconds=60)).timestamp())
 
     def _export(
-        self, client: HttpClient, stream: Any, cursor: Cursor, name: str
+        self, client: HttpClient, stream: Any, cursor: Cursor, name: str, *, whole: bool = False
     ) -> Iterator[list[dict[str, Any]]]:
         """A time-based export from ``cursor[name]``, moving it to each page's ``end_time``.
 
         Zendesk serves nothing newer than a minute: a cursor inside the last minute waits
         for the next sync rather than re-reading that minute on every poll."""
-        start = int(cursor.get(name) or self._since())
+        start = int(cursor.get(name) or self._since(whole=whole))
         if start > time.time() - 60:
             return
         params = {"start_time": start}
@@ -157,7 +163,9 @@ class ZendeskConnector(Connector):
         admin = self.settings.admin_exports
         s = self.settings
         if admin:
-            for orgs in self._export(client, ORGANIZATIONS, cursor, "organizations_since"):
+            for orgs in self._export(
+                client, ORGANIZATIONS, cursor, "organizations_since", whole=True
+            ):
                 events = [map_organization(o, context, s.arr_field, s.tier_field) for o in orgs]
                 yield Page(events, dict(cursor))
         resume = cursor.get("after_cursor")  # never start_time again

@@ -213,3 +213,15 @@ def test_archiving_that_leaves_the_modification_time_is_still_seen_and_reported_
     assert closed == [f"hubspot-ticket-{ticket_id}"]
     assert not [e for e in fourth if e.type.endswith("deleted") or e.type.endswith("closed")]
     assert searches  # the deletions came from the listings, not from search
+
+
+def test_start_date_bounds_deal_history_but_not_companies() -> None:
+    """Companies last modified before ``start_date`` still become customer accounts with
+    their ARR, while older deals stay out: the start bounds history, not accounts."""
+    crm = generate_crm(4, companies=2)  # all in March 2026
+    with HubSpotEmulator(crm) as hs:
+        events, _ = pull_all(connector(hs, start_date="2026-06-01"))
+    accounts = {e.entity.key: e.payload for e in events if e.type == "customer_account.upserted"}
+    assert set(accounts) == {"hubspot-company-7000", "hubspot-company-7001"}
+    assert accounts["hubspot-company-7001"].arr == 24000.0  # type: ignore[union-attr]
+    assert not [e for e in events if e.entity.kind == "deal"]

@@ -187,3 +187,14 @@ def test_every_account_is_a_customer_account_with_arr_and_tier_even_without_deal
     accounts = {e.entity.key: e.payload for e in events if e.type == "customer_account.upserted"}
     assert accounts[f"salesforce-account-{lonely}"].arr == 30000.0  # type: ignore[union-attr]
     assert accounts[f"salesforce-account-{lonely}"].tier == "Enterprise"  # type: ignore[union-attr]
+
+
+def test_start_date_bounds_opportunity_history_but_not_accounts() -> None:
+    """Accounts last modified before ``start_date`` still become customer accounts, while
+    older opportunities stay out: the start bounds history, not accounts."""
+    org = generate_org(2, 2)  # all in March 2026
+    with SalesforceEmulator(org) as sf:
+        events, _ = pull_all(connector(sf, start_date="2026-06-01"))
+    accounts = {e.entity.key for e in events if e.type == "customer_account.upserted"}
+    assert accounts == {f"salesforce-account-{a['Id']}" for a in org["Account"]}
+    assert not [e for e in events if e.entity.kind == "deal"]

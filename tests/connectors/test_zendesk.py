@@ -257,3 +257,15 @@ def test_an_export_cursor_inside_the_last_minute_waits_instead_of_rereading_it()
         _, later = pull_all(c, cursor)
         asked = [r for r in zd.requests if "ticket_events" in r.path]
     assert asked == [] and later["events_since"] == cursor["events_since"]
+
+
+def test_start_date_bounds_ticket_history_but_not_accounts() -> None:
+    """Organizations last changed before ``start_date`` are still customer accounts while
+    the tickets from before it stay out: the start bounds history, not who the customers
+    are (demand weighs every account, however long unchanged)."""
+    tickets, audits, orgs = generate_tickets(4, orgs=2)  # all in February 2026
+    with ZendeskEmulator(tickets, audits, orgs) as zd:
+        events, _ = pull_all(connector(zd, start_date="2026-06-01"))
+    accounts = {e.entity.key for e in events if e.type == "customer_account.upserted"}
+    assert accounts == {"zendesk-org-900", "zendesk-org-901"}
+    assert not [e for e in events if e.entity.kind == "customer_request"]
