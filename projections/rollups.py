@@ -290,11 +290,15 @@ def request_view(state: State, entities: Entities, index: WorkIndex) -> dict[str
     link_times = [v["at"] for v in state.get("links", {}).values() if not v["removed"]]
     linked_at = min(link_times) if link_times else None
     work_views = [index.stable[k] for k in work if k in index.stable]
+    opened = state.get("opened_at")
     delivered_at = None
     if work_views and all(v["status_category"] == "done" for v in work_views):
-        delivered_at = max(v["done_at"] for v in work_views if v["done_at"])
+        done = max(v["done_at"] for v in work_views if v["done_at"])
+        # Delivered once the work is done *and* the request is tied to it: work finished
+        # before the customer asked is delivered when the request is linked to it, so
+        # delivery never precedes the request (nor its link) and time to delivery >= 0.
+        delivered_at = max(t for t in (done, linked_at, opened) if t)
     account = entities.get("customer_account", {}).get(state.get("account") or "")
-    opened = state.get("opened_at")
     ended = delivered_at or state.get("closed_at")
     stage = "opened"
     if linked_at:

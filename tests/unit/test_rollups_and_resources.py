@@ -128,3 +128,22 @@ def test_a_persons_day_is_split_across_their_active_items() -> None:
     assert week["spend_by_initiative"] == {"R1": 2600.0}
     assert week["budgets"] == {"R1": 1000}
     assert week["flow_distribution"] == {"Story": 2}
+
+
+def test_a_request_for_work_already_done_is_delivered_when_it_is_linked() -> None:
+    """S-1 was done Jan 7 12:00; Z-3 opened Jan 8 09:00 and linked to it Jan 8 15:00 is
+    delivered at the link (6 h), never before it was asked for."""
+    linked = ev(
+        "customer_request.linked",
+        "Z-3",
+        "l",
+        at(8, 15),
+        relation="work_item",
+        target={"kind": "work_item", "key": "S-1"},
+    )
+    opened = ev("customer_request.opened", "Z-3", "o", at(8), title="CSV?", account="acme")
+    entities = build([*scenario(), opened, linked])
+    z3 = request_view(entities["customer_request"]["Z-3"], entities, WorkIndex(entities, NOW))
+    assert z3["stage"] == "delivered"
+    assert z3["delivered_at"] == "2026-01-08T15:00:00.000000Z"
+    assert z3["time_to_delivery_seconds"] == 6 * 3600
