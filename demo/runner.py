@@ -24,7 +24,7 @@ from demo.live import LiveActivity
 from demo.organisation import generate
 from demo.sources import DemoSources, demo_dir
 
-__all__ = ["serve", "seed", "STEP_SECONDS"]
+__all__ = ["serve", "seed", "counter_rate", "STEP_SECONDS"]
 
 STEP_SECONDS = 2.0
 STATUS_EVERY = 10.0
@@ -76,6 +76,17 @@ def _banner(settings: Settings, token: str, capture_url: str) -> None:
     click.echo("\n".join(lines))
 
 
+def counter_rate(previous: tuple[float, float], current: tuple[float, float]) -> float:
+    """Per second between two ``(monotonic time, counter total)`` readings.
+
+    A total that went down was reset (a worker restarted and counts from zero): as
+    Prometheus's ``rate()`` does, the new total is what was gained, so the console never
+    shows a negative rate."""
+    (then, before), (now, total) = previous, current
+    gained = total - before if total >= before else total
+    return gained / max(now - then, 1e-6)
+
+
 def _status(hub: _Hub, previous: tuple[float, float]) -> tuple[float, float]:
     try:
         connectors = hub.get("/api/v1/connectors")["items"]
@@ -90,7 +101,7 @@ def _status(hub: _Hub, previous: tuple[float, float]) -> tuple[float, float]:
         if line.startswith("hub_events_folded_total{")
     )
     now = time.monotonic()
-    rate = (folded - previous[1]) / max(now - previous[0], 1e-6)
+    rate = counter_rate(previous, (now, folded))
     parts = []
     for connector in connectors:
         try:

@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.metrics import Metrics
 from core.publish import AsyncPublisher
+from demo.runner import counter_rate
 
 
 def _families(metrics: Metrics) -> dict[str, str]:
@@ -66,3 +67,10 @@ def test_the_publish_path_counts_each_acknowledged_record_by_topic_and_origin() 
     assert counted.labels("hub.roadmap", "api")._value.get() == 2
     assert counted.labels("hub.deadletter", "webhook")._value.get() == 1
     assert len(sent) == 3
+
+
+def test_the_demo_console_rate_counts_a_reset_counter_from_zero() -> None:
+    """20,000 folded, then a restarted worker reports 500 two seconds later: 250/s, not a
+    negative rate; an ordinary rise is the difference over the time."""
+    assert counter_rate((10.0, 20_000.0), (12.0, 500.0)) == 250.0
+    assert counter_rate((10.0, 100.0), (14.0, 300.0)) == 50.0
