@@ -28,7 +28,13 @@ def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-UPCASTERS: dict[int, Upcaster] = {1: _v1_to_v2}
+def _v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
+    """v3 adds a request's words (``payload.text``); a v2 request has none to give, so
+    its text stays empty (themes skip it) and everything else folds as before."""
+    return raw
+
+
+UPCASTERS: dict[int, Upcaster] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upcast(raw: dict[str, Any]) -> dict[str, Any]:

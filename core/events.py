@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from core.request_text import REQUEST_TEXT_CAP
+
 __all__ = [
     "SCHEMA_VERSION",
     "Event",
@@ -63,7 +65,7 @@ __all__ = [
     "SprintUpserted",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _ID_NAMESPACE = uuid.UUID("6b1f4a52-1d7e-4a8e-9f55-2b9f0d2c7a10")
 
 EntityKind = Literal[
@@ -334,6 +336,12 @@ class CustomerAccountDeleted(_Envelope):
 
 class Request(_Payload):
     title: str | None = None
+    text: str | None = Field(
+        default=None,
+        max_length=REQUEST_TEXT_CAP,
+        description="What the customer wrote (subject and first message): plain text, "
+        "personal data replaced by placeholders (core.request_text). Since schema v3.",
+    )
     account: str | None = None
     priority: str | None = None
     status: str | None = None

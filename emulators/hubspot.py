@@ -343,6 +343,7 @@ def generate_crm(
             "id": str(9100 + t),
             "properties": {
                 "subject": f"Feature request {t}",
+                "content": f"We would like feature {t} for our team.",
                 "hs_pipeline_stage": "4" if t % 2 else "1",
                 "hs_ticket_priority": "HIGH",
                 "createdate": hs_time(start),

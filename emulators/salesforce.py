@@ -251,6 +251,7 @@ def generate_org(
                 {
                     "Id": f"500C{o:011d}",
                     "Subject": f"Problem {o}",
+                    "Description": f"Since the upgrade, problem {o} stops our exports.",
                     "Status": "Closed" if o % 10 == 0 else "New",
                     "Priority": "High",
                     "AccountId": f"001A{o % accounts:011d}",

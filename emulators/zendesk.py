@@ -331,6 +331,7 @@ def generate_tickets(
                 "generated_timestamp": int(moment.timestamp()),
                 "type": "incident",
                 "subject": f"Customer problem {n}",
+                "description": f"Problem {n}: the report does not load since this morning.",
                 "priority": rng.choice(["low", "normal", "high"]),
                 "status": status,
                 "requester_id": 20000 + n,

@@ -310,6 +310,7 @@ def request_view(state: State, entities: Entities, index: WorkIndex) -> dict[str
     return {
         "key": state["key"],
         "title": state.get("title"),
+        "text": state.get("text"),
         "status": state.get("status"),
         "priority": state.get("priority"),
         "stage": stage,

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from connectors.linking import field_link_events, jira_keys, link_events, rule_targets
 from core.events import Event, parse_utc
+from core.request_text import request_text, request_title
 
 __all__ = [
     "HubSpotMapping",
@@ -121,7 +122,8 @@ def map_ticket(
             "opened",
             parse_utc(props.get("createdate") or props["hs_lastmodifieddate"]),
             {
-                "title": props.get("subject"),
+                "title": request_title(props.get("subject")),
+                "text": request_text(props.get("subject"), props.get("content")),
                 "priority": props.get("hs_ticket_priority"),
                 "status": None,  # known only as of the last update, below
                 "channel": "hubspot",

@@ -29,6 +29,7 @@ DEAL_PROPERTIES = [
 COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate", "createdate"]
 TICKET_PROPERTIES = [
     "subject",
+    "content",
     "hs_pipeline_stage",
     "hs_ticket_priority",
     "createdate",

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from connectors.linking import jira_keys, link_events
 from core.events import Event
+from core.request_text import request_text, request_title
 
 __all__ = [
     "IntercomMapping",
@@ -73,6 +74,7 @@ def map_conversation(
     state = conversation.get("state") or ("open" if conversation.get("open") else "closed")
     created, updated = _at(conversation["created_at"]), _at(conversation["updated_at"])
     source = conversation.get("source") or {}
+    subject = conversation.get("title") or source.get("subject") or None
     events = [
         make(
             "customer_request.opened",
@@ -80,7 +82,9 @@ def map_conversation(
             "opened",
             created,
             {
-                "title": conversation.get("title") or source.get("subject") or None,
+                "title": request_title(subject),
+                # the source is the message that opened the conversation (HTML)
+                "text": request_text(subject, source.get("body")),
                 "account": account,
                 "priority": conversation.get("priority"),
                 "status": None,  # the history (statistics or parts) says when it changed

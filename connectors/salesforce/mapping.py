@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from connectors.linking import field_link_events, rule_targets
 from core.events import Event, parse_utc
+from core.request_text import request_text, request_title
 
 __all__ = ["SalesforceMapping", "account_key", "case_key", "deal_key", "map_record"]
 
@@ -94,7 +95,8 @@ def map_record(
             "opened",
             opened,
             {
-                "title": record.get("Subject"),
+                "title": request_title(record.get("Subject")),
+                "text": request_text(record.get("Subject"), record.get("Description")),
                 "priority": record.get("Priority"),
                 "status": None,  # known only as of the last update, below
                 "channel": record.get("Origin"),

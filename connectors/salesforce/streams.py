@@ -28,6 +28,7 @@ FIELDS: dict[str, list[str]] = {
     "Case": [
         "Id",
         "Subject",
+        "Description",
         "Status",
         "Priority",
         "AccountId",

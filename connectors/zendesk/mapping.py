@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from connectors.linking import jira_keys, link_events
 from core.events import Event, parse_utc
+from core.request_text import request_text, request_title
 
 __all__ = [
     "Change",
@@ -96,7 +97,9 @@ def map_ticket(ticket: Mapping[str, Any], ctx: ZendeskContext) -> list[Event]:
     updated = parse_utc(ticket.get("updated_at") or ticket["created_at"])
     org = ticket.get("organization_id")
     snapshot = {
-        "title": ticket.get("subject"),
+        "title": request_title(ticket.get("subject")),
+        # the description is the ticket's first comment: what the customer wrote
+        "text": request_text(ticket.get("subject"), ticket.get("description")),
         "account": account_key(org) if org else None,
         "priority": ticket.get("priority"),
         "status": None,  # at creation: the history's first status says

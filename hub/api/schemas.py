@@ -82,6 +82,10 @@ class RoadmapItemPage(_Open):
 
 class Request(_Open):
     key: str
+    title: str | None = None
+    text: str | None = Field(
+        default=None, description="What the customer wrote, scrubbed of personal data."
+    )
     stage: str | None
     account: str | None = None
     arr: float | None = None

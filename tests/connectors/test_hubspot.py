@@ -225,3 +225,14 @@ def test_start_date_bounds_deal_history_but_not_companies() -> None:
     assert set(accounts) == {"hubspot-company-7000", "hubspot-company-7001"}
     assert accounts["hubspot-company-7001"].arr == 24000.0  # type: ignore[union-attr]
     assert not [e for e in events if e.entity.kind == "deal"]
+
+
+def test_a_ticket_carries_its_content_scrubbed_of_personal_data() -> None:
+    """Subject plus the ticket's content reach the log, the card number replaced."""
+    crm = generate_crm(2)
+    crm["tickets"][0]["properties"]["content"] = "Charged twice on 4111 1111 1111 1111"
+    with HubSpotEmulator(crm) as hs:
+        events, _ = pull_all(connector(hs, include_tickets=True))
+    opened = {e.entity.key: e.payload for e in events if e.type == "customer_request.opened"}
+    text = opened["hubspot-ticket-9100"].text  # type: ignore[union-attr]
+    assert text == "Feature request 0\nCharged twice on [card number]"

@@ -156,3 +156,14 @@ def test_a_conversation_deleted_before_it_is_read_back_closes_and_the_sync_goes_
     assert closed[f"intercom-{conversations[1]['id']}"] == "deleted"
     opened = {e.entity.key for e in events if e.type == "customer_request.opened"}
     assert len(opened) == 4
+
+
+def test_a_conversation_carries_its_opening_message_as_scrubbed_text() -> None:
+    """The title and the source message (HTML) become plain text, the phone replaced."""
+    conversations, companies = generate_conversations(2)
+    conversations[0]["source"]["body"] = "<p>Exports fail.</p><p>Call +44 20 7946 0958</p>"
+    with IntercomEmulator(conversations, companies) as ic:
+        events, _ = pull_pages(connector(ic))
+    opened = {e.entity.key: e.payload for e in events if e.type == "customer_request.opened"}
+    text = opened[f"intercom-{conversations[0]['id']}"].text  # type: ignore[union-attr]
+    assert text == "Conversation 0\nExports fail.\nCall [phone]"  # title, then the body

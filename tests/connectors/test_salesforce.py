@@ -198,3 +198,14 @@ def test_start_date_bounds_opportunity_history_but_not_accounts() -> None:
     accounts = {e.entity.key for e in events if e.type == "customer_account.upserted"}
     assert accounts == {f"salesforce-account-{a['Id']}" for a in org["Account"]}
     assert not [e for e in events if e.entity.kind == "deal"]
+
+
+def test_a_case_carries_its_description_scrubbed_of_personal_data() -> None:
+    """Subject plus the case's description reach the log, the phone number replaced."""
+    org = generate_org(2, 5)
+    org["Case"][0]["Description"] = "Exports stop. Call me on (415) 555-2671."
+    with SalesforceEmulator(org) as sf:
+        events, _ = pull_all(connector(sf))
+    opened = {e.entity.key: e.payload for e in events if e.type == "customer_request.opened"}
+    text = opened[f"salesforce-case-{org['Case'][0]['Id']}"].text  # type: ignore[union-attr]
+    assert text == "Problem 0\nExports stop. Call me on [phone]."

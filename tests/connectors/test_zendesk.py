@@ -269,3 +269,16 @@ def test_start_date_bounds_ticket_history_but_not_accounts() -> None:
     accounts = {e.entity.key for e in events if e.type == "customer_account.upserted"}
     assert accounts == {"zendesk-org-900", "zendesk-org-901"}
     assert not [e for e in events if e.entity.kind == "customer_request"]
+
+
+def test_a_ticket_carries_its_words_scrubbed_of_personal_data() -> None:
+    """Subject plus description reach the log as plain text, the e-mail address and IBAN
+    in them replaced before anything is published."""
+    tickets, audits, orgs = generate_tickets(2, orgs=1)
+    tickets[0]["subject"] = "Refund missing"
+    tickets[0]["description"] = "Send it to DE89 3704 0044 0532 0130 00, or mail ana@corp.example"
+    with ZendeskEmulator(tickets, audits, orgs) as zd:
+        events, _ = pull_all(connector(zd))
+    opened = {e.entity.key: e.payload for e in events if e.type == "customer_request.opened"}
+    text = opened[f"zendesk-{tickets[0]['id']}"].text  # type: ignore[union-attr]
+    assert text == "Refund missing\nSend it to [iban], or mail [email]"

@@ -9,7 +9,14 @@ import pytest
 
 from core.codec import decode, decode_dict, encode
 from core.errors import SkippableError
-from core.events import EVENT_TYPES, WorkItemStatusChanged, make_event_id
+from core.events import (
+    EVENT_TYPES,
+    SCHEMA_VERSION,
+    CustomerRequestOpened,
+    WorkItemStatusChanged,
+    make_event_id,
+)
+from projections.customers import fold_request
 from tests.helpers import event_dict
 
 
@@ -121,8 +128,22 @@ def test_version_1_events_are_upcast_on_read() -> None:
     raw.update(schema_version=1, source="jira")
     event = decode(json.dumps(raw))
     assert isinstance(event, WorkItemStatusChanged)
-    assert event.schema_version == 2
+    assert event.schema_version == SCHEMA_VERSION
     assert (event.source.system, event.source.connector) == ("jira", "jira")
+
+
+def test_version_2_requests_without_text_still_decode_and_fold() -> None:
+    """A v2 request (before requests carried their words) reads as the current version
+    with no text, and folds exactly as it did."""
+    raw = event_dict(
+        "customer_request.opened", "Z-1", "o", payload={"title": "Export", "status": "new"}
+    )
+    raw.update(schema_version=2)
+    event = decode(json.dumps(raw))
+    assert isinstance(event, CustomerRequestOpened)
+    assert event.schema_version == SCHEMA_VERSION and event.payload.text is None
+    state = fold_request(None, event)
+    assert (state["title"], state["status"], state["text"]) == ("Export", "new", None)
 
 
 def test_future_schema_versions_and_garbage_are_refused_clearly() -> None:

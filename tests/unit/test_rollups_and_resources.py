@@ -42,7 +42,15 @@ def scenario() -> list[Any]:
         start("U-1", at(5, 9)),
         finish("U-1", at(5, 17)),
         start("T-1", at(6, 9)),
-        ev("customer_request.opened", "Z-1", "o", at(4), title="Need CSV", account="acme"),
+        ev(
+            "customer_request.opened",
+            "Z-1",
+            "o",
+            at(4),
+            title="Need CSV",
+            text="Need CSV\nFinance exports monthly",
+            account="acme",
+        ),
         ev(
             "customer_request.linked",
             "Z-1",
@@ -99,11 +107,13 @@ def test_demand_counts_each_account_once_with_its_arr() -> None:
 
 
 def test_request_is_delivered_when_its_linked_work_is_done() -> None:
-    """Z-1 opened Jan 4 09:00, delivered when S-1 was done Jan 7 12:00: 75h to delivery."""
+    """Z-1 opened Jan 4 09:00, delivered when S-1 was done Jan 7 12:00: 75h to delivery;
+    the view carries what the customer wrote."""
     entities = build(scenario())
     index = WorkIndex(entities, NOW)
     z1 = request_view(entities["customer_request"]["Z-1"], entities, index)
     assert z1["stage"] == "delivered" and z1["arr"] == 50000
+    assert z1["text"] == "Need CSV\nFinance exports monthly"
     assert z1["time_to_delivery_seconds"] == 75 * 3600
     z2 = request_view(entities["customer_request"]["Z-2"], entities, index)
     assert z2["stage"] == "linked" and z2["team"] == "core"
