@@ -34,8 +34,8 @@ $(CHROMIUM):
 		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check core connectors projections alerts hub emulators demo tests bench
-	$(BIN)/mypy core connectors projections alerts hub emulators demo
+	$(BIN)/ruff check core connectors projections alerts themes hub emulators demo tests bench
+	$(BIN)/mypy core connectors projections alerts themes hub emulators demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -15,6 +15,7 @@ BENCHES = (
     "zendesk_history",
     "durable_log",
     "dashboard",
+    "themes",
 )
 
 

@@ -15,9 +15,10 @@ ALLOWED: dict[str, set[str]] = {
     "connectors": {"core"},
     "projections": {"core"},
     "alerts": {"core"},
+    "themes": {"core"},
     "emulators": set(),
     "demo": {"core", "emulators"},
-    "hub": {"core", "connectors", "projections", "alerts", "demo"},
+    "hub": {"core", "connectors", "projections", "alerts", "themes", "demo"},
 }
 
 
