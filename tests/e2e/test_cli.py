@@ -99,3 +99,33 @@ def test_deadletter_list_and_replay(broker: str) -> None:
     from core.topics import read_topic
 
     assert b"work_item/DLQ-1" in [k for k, _ in read_topic(broker, WORKITEMS.name)]
+
+
+def test_themes_evaluate_scores_a_labelled_csv_as_json(tmp_path: Path) -> None:
+    """``hub themes evaluate FILE --k 2`` prints ARI, NMI, themes and throughput as JSON;
+    a file without a label column is one clear error line and exit 2."""
+    rows = [
+        ("card", t)
+        for t in (
+            "my card has not arrived",
+            "card delivery is late",
+            "still waiting for my new card",
+            "the card never came",
+        )
+    ]
+    rows += [("refund", t) for t in ("where is my refund", "refund not received yet",
+                                     "please refund the double charge", "refund is missing")]  # fmt: skip
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(
+        "id,text,label\n" + "".join(f"{n},{t},{lab}\n" for n, (lab, t) in enumerate(rows))
+    )
+    done = hub("themes", "evaluate", str(labelled), "--k", "2", env={})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["messages"], report["themes"], report["k"]) == (8, 2, 2)
+    assert report["ari"] == 1.0 and report["nmi"] == 1.0 and report["messages_per_second"] > 0
+    unlabelled = tmp_path / "unlabelled.csv"
+    unlabelled.write_text("id,text\n1,where is my refund\n")
+    refused = hub("themes", "evaluate", str(unlabelled), env={})
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == f"error: {unlabelled}: missing column(s) label"
