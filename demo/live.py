@@ -16,6 +16,7 @@ from typing import Any
 import requests
 import structlog
 
+from demo.feedback import EMERGING, EVERYDAY, request_words
 from demo.organisation import TEAMS, Organisation, zendesk_ticket
 from demo.sources import JIRA_CONNECTOR, DemoSources
 from emulators.jira import changelog, jira_time, status_field
@@ -36,6 +37,7 @@ class LiveActivity:
     ) -> None:
         self.org, self.sources, self.hub_url = org, sources, hub_url.rstrip("/")
         self.rng = random.Random(seed)
+        self.words = random.Random(f"live-words-{seed}")  # text apart: activity unchanged
         self.started: datetime | None = None
         self.last_mobile = 0.0
         self.changes = 0
@@ -145,6 +147,10 @@ class LiveActivity:
         team = self.rng.choice(TEAMS) if self.rng.random() < 0.3 else None
         if team is not None and team.key in ("platform", "search"):
             team = None
+        # Half of what arrives now is about failing report exports: an emerging theme.
+        words = self.words
+        theme = EMERGING if words.random() < 0.5 else EVERYDAY[words.choice(sorted(EVERYDAY))]
+        subject, description = request_words(words, theme)
         ticket, audits = zendesk_ticket(
             self.next_ticket,
             now,
@@ -152,6 +158,8 @@ class LiveActivity:
             rng=self.rng,
             team=team,
             solved=None,
+            subject=subject,
+            description=description,
         )
         # Opened now: its later audit times would be in the future; keep what happened.
         audits = [a for a in audits if a["created_at"] <= now.strftime("%Y-%m-%dT%H:%M:%SZ")]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from demo.feedback import EMERGING, EVERYDAY, UNADDRESSED, request_words
 from emulators.hubspot import PIPELINE, company_record, deal_record, stage_history
 from emulators.jira import changelog, jira_time, status_field, status_history
 
@@ -351,6 +352,7 @@ def generate(seed: int = 7, now: datetime | None = None) -> Organisation:
     org.jira_issues = jira.issues
     _support(org, rng, stories_by_initiative)
     _crm(org, rng)
+    _planted_feedback(org)
     org.roadmap = _roadmap(now, epics)
     return org
 
@@ -370,6 +372,7 @@ def zendesk_ticket(
     priority: str = "normal",
     jira_key: str | None = None,
     subject: str = "",
+    description: str | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A ticket opened in tier 1, maybe escalated to ``team``'s group, maybe solved; with
     the audits that say so."""
@@ -415,6 +418,7 @@ def zendesk_ticket(
         "generated_timestamp": int(moment.timestamp()),
         "type": "incident" if jira_key else "question",
         "subject": subject or f"Customer question {ticket_id}",
+        "description": description,
         "priority": priority,
         "status": status,
         "requester_id": 20_000 + ticket_id,
@@ -464,9 +468,15 @@ def _support(org: Organisation, rng: random.Random, stories: dict[str, list[str]
         if issue["fields"]["issuetype"]["name"] == "Bug":
             bugs_by_project.setdefault(issue["fields"]["project"]["key"], []).append(issue["key"])
     counter = [0]
+    # The words come from their own generator, so the rest of the organisation (and the
+    # drifts planted in it) is the same as before the tickets had any.
+    words = random.Random(f"words-{org.seed}")
 
     def ticket(created: datetime, **kw: Any) -> None:
         counter[0] += 1
+        if not kw.get("subject"):
+            theme = EVERYDAY[words.choice(sorted(EVERYDAY))]
+            kw["subject"], kw["description"] = request_words(words, theme)
         made, audits = zendesk_ticket(
             5000 + counter[0], created, organisation=rng.choice(org.zendesk_orgs), rng=rng, **kw
         )
@@ -510,6 +520,32 @@ def _support(org: Organisation, rng: random.Random, stories: dict[str, list[str]
             jira_key=stories["search-relevance"][n],
             subject="Search results are useless",
         )
+
+
+def _planted_feedback(org: Organisation) -> None:
+    """Two themes for product ops to find, on their own generator (nothing else moves):
+    large accounts asking for single sign-on, which no roadmap item covers, and a few
+    report-export failures that the live activity then makes an emerging theme."""
+    rng = random.Random(f"planted-{org.seed}")
+    large = [o for o in org.zendesk_orgs if o["organization_fields"]["arr"] >= 250_000]
+    planted = [(UNADDRESSED, rng.uniform(3, 60), large) for _ in range(24)]
+    planted += [(EMERGING, rng.uniform(10, 40), org.zendesk_orgs) for _ in range(3)]
+    for n, (phrasing, days_ago, orgs) in enumerate(planted):
+        subject, description = request_words(rng, phrasing)
+        created = org.now - timedelta(days=days_ago)
+        solved = created + timedelta(days=2) if rng.random() < 0.25 else None
+        made, audits = zendesk_ticket(
+            7000 + n,
+            created,
+            organisation=rng.choice(orgs),
+            rng=rng,
+            team=None,
+            solved=solved if solved and solved < org.now else None,
+            subject=subject,
+            description=description,
+        )
+        org.zendesk_tickets.append(made)
+        org.zendesk_audits[made["id"]] = audits
 
 
 def _crm(org: Organisation, rng: random.Random) -> None:

@@ -20,6 +20,7 @@ from hub.app import HubApp
 from hub.dashboard.session import SessionKeys
 from hub.fold_loop import FoldLoop
 from hub.read_model import ReadModel
+from hub.theme_service import ThemeService
 
 __all__ = ["Services"]
 
@@ -41,3 +42,4 @@ class Services:
     alerting: AlertingService
     webhook_guard: ReplayGuard
     sessions: SessionKeys  # the dashboard's sign-in cookies and CSRF tokens
+    themes: ThemeService  # feedback themes over the read model's requests

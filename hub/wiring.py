@@ -22,6 +22,7 @@ from hub.api import routes
 from hub.app import HubApp, build_app
 from hub.dashboard.session import SessionKeys
 from hub.services import Services
+from hub.theme_service import ThemeService
 
 __all__ = ["Worker", "create_worker"]
 
@@ -62,6 +63,12 @@ def create_worker(
     async def follow_connect_state() -> None:
         await connect_state.follow(bootstrap_servers, "hub-api-connect")
 
+    themes = ThemeService(table.read_model)
+
+    @app.task
+    async def keep_themes() -> None:
+        await themes.run()
+
     services = Services(
         app=app,
         settings=settings,
@@ -76,5 +83,6 @@ def create_worker(
         alerting=alerts,
         webhook_guard=ReplayGuard(),
         sessions=SessionKeys(api_token),
+        themes=themes,
     )
     return Worker(app, services)

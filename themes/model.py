@@ -80,9 +80,18 @@ class ThemeSet:
         a theme around it and its like)."""
         centroids = np.array([t.centroid for t in self.themes]) if self.themes else np.zeros(0)
         index = nearest(vector, centroids, JOIN_THRESHOLD)
-        joined = self.themes[index].id if index is not None else UNCLASSIFIED
-        self._of[key] = joined
-        return joined
+        if index is None:
+            self.set_aside(key)
+            return UNCLASSIFIED
+        theme = self.themes[index]
+        theme.members.append(key)
+        self._of[key] = theme.id
+        return theme.id
+
+    def set_aside(self, key: str) -> None:
+        """A request with too few words to place, or like no theme yet: unclassified."""
+        self.unclassified.append(key)
+        self._of[key] = UNCLASSIFIED
 
 
 def classifiable(text: str | None) -> bool:

@@ -16,6 +16,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 __all__ = ["distinctive_terms"]
 
+PHRASE_SHARE = 0.7
+
 # What scrubbing puts in and what requests say whatever their topic.
 _NOISE = frozenset({"email", "phone", "iban", "hi", "hello", "thanks", "thank", "please",
                     "hey", "just", "need", "want", "help", "did", "does", "doing", "don",
@@ -55,17 +57,23 @@ def distinctive_terms(themes: Sequence[Sequence[str]], top: int = 4) -> list[lis
     named = []
     for row in range(scores.shape[0]):
         line = scores.getrow(row)
-        ranked = line.indices[np.argsort(-line.data, kind="stable")]
-        chosen: list[str] = []
-        for index in ranked[: top * 6]:
+        order = np.argsort(-line.data, kind="stable")
+        chosen: dict[str, float] = {}
+        for index, score in zip(line.indices[order][: top * 6], line.data[order], strict=False):
             term = str(terms[index])
             words = set(term.split())
             if any(words <= set(kept.split()) for kept in chosen):
                 continue  # "card" after "card arrive" says nothing new
-            # a phrase replaces the word it contains: "top up" names better than "top"
-            chosen = [kept for kept in chosen if not set(kept.split()) < words]
-            chosen.append(term)
+            inside = [kept for kept in chosen if set(kept.split()) < words]
+            if inside:
+                # a phrase replaces a word it contains when nearly as telling: "top up"
+                # names better than "top", "integration longer" worse than "integration"
+                if score < PHRASE_SHARE * max(chosen[kept] for kept in inside):
+                    continue
+                for kept in inside:
+                    del chosen[kept]
+            chosen[term] = float(score)
             if len(chosen) == top:
                 break
-        named.append(chosen)
+        named.append(list(chosen))
     return named

@@ -10,6 +10,7 @@ from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
 from hub.api.schemas import RequestPage
 from hub.api.snapshots import Snapshot, snapshot
+from hub.api.themes import themes_of
 from projections.roadmap import plan_at
 from projections.rollups import request_view
 
@@ -47,6 +48,7 @@ async def customer_requests(call: Call) -> Any:
         choice("stage", REQUEST_STAGES),
         text("roadmap_item"),
         text("team"),
+        text("theme", "Theme id: the requests of one feedback theme."),
         LIMIT,
         CURSOR,
         AS_OF,
@@ -77,5 +79,8 @@ async def requests(call: Call) -> Any:
         views = [v for v in views if v["stage"] == stage]
     if team is not None:
         views = [v for v in views if v["team"] == team]
+    if args["theme"] is not None:
+        built = await themes_of(call, snap)
+        views = [v for v in views if built.theme_of(v["key"]) == args["theme"]]
     page, token = paginate(views, lambda v: v["key"], args["cursor"], args["limit"])
     return page_body(page, token)

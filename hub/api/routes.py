@@ -20,6 +20,7 @@ from hub.api import (
     health,
     roadmap,
     teams,
+    themes,
     webhooks,
     workitems,
 )
@@ -50,6 +51,7 @@ MODULES: tuple[Routes, ...] = (
     connectors.ROUTES,
     webhooks.ROUTES,
     alerts.ROUTES,
+    themes.ROUTES,
     SPEC,
     *PAGES,
 )

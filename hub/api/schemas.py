@@ -129,3 +129,30 @@ class ConnectorConfig(_Open):
     settings: dict[str, Any]
     name: str | None = Field(default=None, min_length=1)
     poll_interval: str | None = Field(default=None, examples=["60s"])
+
+
+class Theme(_Open):
+    id: str
+    name: str
+    terms: list[str]
+    requests: int
+    open: int
+    account_count: int
+    arr: float
+    growth: int
+    first_seen: str | None = None
+    last_seen: str | None = None
+
+
+class ThemePage(_Open):
+    items: list[Theme]
+    next_cursor: str | None
+    built_at: str | None = None
+
+
+class ThemeDetail(Theme):
+    accounts: list[str]
+    trend: list[dict[str, JsonValue]]
+    quotes: list[str]
+    request_keys: list[str]
+    suggested_roadmap_items: list[dict[str, JsonValue]]

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.broker
 
 
 def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> None:
-    """hub up --demo serves the demo organisation, fires the planted drifts, and stops every
-    process on SIGTERM.
+    """hub up --demo serves the demo organisation, fires the planted drifts, shows the
+    planted feedback theme, and stops every process on SIGTERM.
     """
     port = free_port()
     process, log = start_demo(tmp_path, port)
@@ -95,6 +95,22 @@ def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> No
             log,
         )
         assert captured[0]["body"]["version"] == "4"
+
+        # Feedback themes: the planted single sign-on demand, from large accounts, stands
+        # out by ARR with its quotes; the requests API lists the same requests for it.
+        def sso() -> Any:
+            ranked = get("/api/v1/themes?sort=arr&limit=5")["items"]
+            return next((t for t in ranked if "sso" in t["terms"] or "saml" in t["terms"]), None)
+
+        theme = poll(sso, 90, "the single sign-on theme", log)
+        assert theme["requests"] >= 20 and theme["arr"] >= 20 * 250_000 / 2
+        detail = get(f"/api/v1/themes/{theme['id']}")
+        assert len(detail["quotes"]) == 3 and all(
+            "[email]" not in q or "@" not in q for q in detail["quotes"]
+        )
+        assert len(detail["trend"]) == 8 and detail["accounts"]
+        listed = get(f"/api/v1/requests?theme={theme['id']}&limit=1000")["items"]
+        assert sorted(r["key"] for r in listed) == detail["request_keys"]
     finally:
         children = descendants(process.pid)
         process.send_signal(signal.SIGTERM)

@@ -1,0 +1,216 @@
+"""Feedback themes in the worker: the requests the read model holds, grouped and weighed.
+
+Every worker follows the whole read model, so every worker builds the same themes from
+the same requests (``themes.model`` is deterministic given the set). A request's text is
+embedded once and kept; between rebuilds a new request joins its nearest theme within a
+tick, and a rebuild (when requests changed, at most every ``rebuild_seconds``) lets new
+themes form. Embedding and grouping run in a thread, off the event loop the fold loop and
+the API share. The numbers behind a theme (accounts, ARR, open requests, weekly trend)
+come from the same request views the requests API serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import structlog
+
+from core.events import iso, utcnow
+from hub.read_model import ReadModel
+from projections.roadmap import plan_at
+from projections.rollups import Entities, WorkIndex, request_view
+from themes.embedding import DIMENSIONS, Embedder
+from themes.model import UNCLASSIFIED, Embeds, Feedback, Theme, ThemeSet, build_themes, classifiable
+
+__all__ = ["SORTS", "ThemeService", "suggestions", "theme_views"]
+
+log = structlog.get_logger(__name__)
+SORTS = ("arr", "requests", "growth")
+TREND_WEEKS = 8
+SUGGESTION_FLOOR = 0.3  # cosine similarity below which a roadmap item is no suggestion
+
+
+class _CachedEmbeddings:
+    """An ``Embeds`` that embeds each distinct text once and remembers it."""
+
+    def __init__(self, embedder: Embeds) -> None:
+        self.embedder = embedder
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        missing = sorted({t for t in texts if t not in self.vectors})
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed(missing), strict=True):
+                self.vectors[text] = vector
+        return np.array([self.vectors[t] for t in texts], dtype=np.float32).reshape(len(texts), -1)
+
+
+def _feedback(entities: Entities) -> list[Feedback]:
+    return [
+        Feedback(key, state.get("text"))
+        for key, state in entities.get("customer_request", {}).items()
+    ]
+
+
+class ThemeService:
+    """The current themes of the live read model, and themes as of any moment."""
+
+    def __init__(
+        self,
+        read_model: ReadModel,
+        embedder: Embeds | None = None,
+        *,
+        rebuild_seconds: float = 60.0,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        self.read_model = read_model
+        self.embeddings = _CachedEmbeddings(embedder or Embedder())
+        self.rebuild_seconds, self.tick_seconds = rebuild_seconds, tick_seconds
+        self.current: ThemeSet | None = None
+        self.built_at: datetime | None = None
+        self._built_monotonic = 0.0
+        self._built_over: dict[str, str | None] = {}
+        self._lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        """The worker task: keep the themes current while the worker runs."""
+        while True:
+            try:
+                await self.refresh()
+            except Exception:  # a bad tick must not end the task; the next one retries
+                log.exception("themes refresh failed")
+            await asyncio.sleep(self.tick_seconds)
+
+    async def refresh(self) -> ThemeSet | None:
+        """Rebuild when requests changed and the last build is old enough; otherwise let
+        requests that arrived since join their nearest theme."""
+        if not self.read_model.caught_up:
+            return self.current
+        async with self._lock:
+            feedback = _feedback(self.read_model.entities)
+            texts = {f.key: f.text for f in feedback}
+            if texts == self._built_over and self.current is not None:
+                return self.current
+            # Rebuild on the interval, and at once while requests pour in (a backfill or
+            # a first start): joining can only fill themes that exist already.
+            due = time.monotonic() - self._built_monotonic >= self.rebuild_seconds
+            due = due or len(texts) >= 2 * len(self._built_over) + 10
+            if self.current is None or due:
+                self.current = await asyncio.to_thread(build_themes, feedback, self.embeddings)
+                self.built_at = utcnow()
+                self._built_monotonic = time.monotonic()
+                self._built_over = texts
+                return self.current
+            await self._join_new(texts)
+            return self.current
+
+    async def _join_new(self, texts: Mapping[str, str | None]) -> None:
+        current = self.current
+        assert current is not None
+        new = {k: t for k, t in texts.items() if current.theme_of(k) is None}
+        usable = {k: t for k, t in new.items() if classifiable(t)}
+        vectors = await asyncio.to_thread(self.embeddings.embed, [t or "" for t in usable.values()])
+        for key, vector in zip(usable, vectors, strict=True):
+            current.join(key, vector)
+        for key in sorted(set(new) - set(usable)):
+            current.set_aside(key)
+
+    async def themes(self, entities: Entities | None = None) -> ThemeSet:
+        """The live themes (built now if none yet), or those of ``entities`` (as of a past
+        moment: the same pipeline over the requests that existed then)."""
+        if entities is None:
+            current = await self.refresh()
+            if current is not None:
+                return current
+            entities = self.read_model.entities
+        return await asyncio.to_thread(build_themes, _feedback(entities), self.embeddings)
+
+    def vector(self, text: str) -> np.ndarray:
+        return self.embeddings.embed([text])[0]
+
+
+def _week(moment: str) -> str:
+    year, week, _ = datetime.fromisoformat(moment.replace("Z", "+00:00")).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def theme_views(
+    themes: ThemeSet, entities: Entities, index: WorkIndex, now: datetime
+) -> list[dict[str, Any]]:
+    """Each theme with the demand behind it, the unclassified bucket last."""
+    views = {
+        key: request_view(state, entities, index)
+        for key, state in entities.get("customer_request", {}).items()
+    }
+    accounts = entities.get("customer_account", {})
+    weeks = [_week(iso(now - timedelta(weeks=n))) for n in reversed(range(TREND_WEEKS))]
+    week_ago, fortnight_ago = iso(now - timedelta(days=7)), iso(now - timedelta(days=14))
+    out = []
+    buckets: list[tuple[Theme | None, list[str]]] = [(t, t.members) for t in themes.themes]
+    buckets.append((None, themes.unclassified))
+    for theme, members in buckets:
+        requests = [views[k] for k in members if k in views]
+        if theme is None and not requests:
+            continue
+        owners = sorted({r["account"] for r in requests if r["account"]})
+        opened = sorted(r["opened_at"] for r in requests if r["opened_at"])
+        per_week = Counter(_week(o) for o in opened)
+        recent = sum(1 for o in opened if o >= week_ago)
+        before = sum(1 for o in opened if fortnight_ago <= o < week_ago)
+        out.append(
+            {
+                "id": theme.id if theme else UNCLASSIFIED,
+                "name": ", ".join(theme.label) if theme and theme.label else UNCLASSIFIED,
+                "terms": theme.label if theme else [],
+                "requests": len(requests),
+                "open": sum(1 for r in requests if not r["closed_at"] and not r["delivered_at"]),
+                "closed": sum(1 for r in requests if r["closed_at"] or r["delivered_at"]),
+                "accounts": owners,
+                "account_count": len(owners),
+                "arr": sum(
+                    (accounts.get(a) or {}).get("arr") or 0
+                    for a in owners
+                    if not (accounts.get(a) or {}).get("deleted_at")
+                ),
+                "first_seen": opened[0] if opened else None,
+                "last_seen": opened[-1] if opened else None,
+                "trend": [{"week": w, "requests": per_week.get(w, 0)} for w in weeks],
+                "last_7_days": recent,
+                "growth": recent - before,
+                "quotes": theme.quotes if theme else [],
+                "request_keys": sorted(members),
+            }
+        )
+    return out
+
+
+def suggestions(
+    theme: Theme, entities: Entities, index: WorkIndex, vector_of: Any, limit: int = 3
+) -> list[dict[str, Any]]:
+    """Roadmap items this theme may be about: cosine similarity of the theme's centre with
+    each item's title and its epics' summaries, best first, above ``SUGGESTION_FLOOR``."""
+    scored: list[tuple[float, str, Any]] = []
+    for key, state in entities.get("roadmap_item", {}).items():
+        if state.get("removed_at"):
+            continue
+        plan = plan_at(state) or {}
+        members = index.members(key, plan)
+        epics = sorted(
+            str(index.stable[m].get("title") or "")
+            for m in members
+            if m in index.stable and index.stable[m].get("type") == "Epic"
+        )
+        words = ". ".join([str(plan.get("title") or key), *epics])
+        score = float(vector_of(words) @ theme.centroid)
+        if score >= SUGGESTION_FLOOR:
+            scored.append((round(score, 3), key, plan.get("title")))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    return [{"roadmap_item": k, "title": t, "score": score} for score, k, t in scored[:limit]]
