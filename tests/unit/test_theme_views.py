@@ -1,0 +1,93 @@
+"""The numbers behind each theme and the roadmap items suggested for it, from folded
+entities and the real embedding model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from hub.theme_service import suggestions, theme_views
+from projections.rollups import WorkIndex
+from tests.builders import build, ev, item
+from themes.embedding import Embedder
+from themes.model import UNCLASSIFIED, Feedback, build_themes
+
+NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)  # a Monday
+SSO = [
+    "We need SAML single sign-on before we can renew",
+    "Do you support SSO with Okta for our staff?",
+    "Single sign-on through Azure AD is required by security",
+    "Please add SSO so people log in with our identity provider",
+]
+INVOICE = [
+    "Our invoice shows the same seats twice",
+    "Finance needs a VAT invoice for last month",
+    "The invoice amount does not match our plan",
+    "Please correct the wrong invoice we received",
+]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+def _events() -> list[Any]:
+    events = [
+        ev("customer_account.upserted", "big", "a", NOW - timedelta(days=90), name="Big", arr=400_000),
+        ev("customer_account.upserted", "mid", "a", NOW - timedelta(days=90), name="Mid", arr=60_000),
+        ev("roadmap_item.planned", "sso", "p", NOW - timedelta(days=60), title="Enterprise login", epics=["E-9"]),
+        ev("roadmap_item.planned", "pay", "p", NOW - timedelta(days=60), title="Checkout redesign"),
+        item("E-9", NOW - timedelta(days=50), item_type="Epic", title="SAML single sign-on"),
+    ]  # fmt: skip
+    for n, text in enumerate(SSO):  # two this week, one last week, one a month ago
+        opened = NOW - timedelta(days=[1, 2, 8, 30][n])
+        events.append(
+            ev("customer_request.opened", f"S-{n}", "o", opened, title=text, text=text,
+               account="big" if n % 2 else "mid")
+        )  # fmt: skip
+    for n, text in enumerate(INVOICE):
+        events.append(
+            ev("customer_request.opened", f"I-{n}", "o", NOW - timedelta(days=20), title=text,
+               text=text, account="mid")
+        )  # fmt: skip
+    events.append(
+        ev("customer_request.closed", "I-0", "c", NOW - timedelta(days=19), resolution="solved")
+    )
+    events.append(
+        ev("customer_request.opened", "X-1", "o", NOW - timedelta(days=3), title="hi", text="hi")
+    )
+    return events
+
+
+def test_each_theme_counts_its_requests_accounts_arr_and_weekly_trend(embedder: Embedder) -> None:
+    """Two themes and the unclassified bucket: SSO has 4 requests from two accounts
+    (460k ARR), 2 in the last 7 days against 1 the week before (growth +1) and eight weeks
+    of trend; invoices have one closed of four; "hi" is unclassified."""
+    entities = build(_events())
+    feedback = [Feedback(k, s.get("text")) for k, s in entities["customer_request"].items()]
+    built = build_themes(feedback, embedder)
+    views = {v["id"]: v for v in theme_views(built, entities, WorkIndex(entities, NOW), NOW)}
+    sso = views[built.theme_of("S-0") or ""]
+    assert sso["requests"] == 4 and sso["accounts"] == ["big", "mid"] and sso["arr"] == 460_000
+    assert (sso["last_7_days"], sso["growth"], sso["open"]) == (2, 1, 4)
+    assert len(sso["trend"]) == 8 and sso["trend"][-1] == {"week": "2026-W10", "requests": 0}
+    weekly = {w["week"]: w["requests"] for w in sso["trend"] if w["requests"]}
+    assert weekly == {"2026-W09": 2, "2026-W08": 1, "2026-W05": 1}
+    invoice = views[built.theme_of("I-0") or ""]
+    assert (invoice["requests"], invoice["closed"], invoice["arr"]) == (4, 1, 60_000)
+    assert views[UNCLASSIFIED]["request_keys"] == ["X-1"]
+
+
+def test_a_theme_is_suggested_the_roadmap_item_its_words_match(embedder: Embedder) -> None:
+    """The SSO theme is suggested "Enterprise login" (its epic is SAML single sign-on)
+    first, with a score; the checkout redesign scores lower or not at all."""
+    entities = build(_events())
+    feedback = [Feedback(k, s.get("text")) for k, s in entities["customer_request"].items()]
+    built = build_themes(feedback, embedder)
+    theme = next(t for t in built.themes if "S-0" in t.members)
+    found = suggestions(theme, entities, WorkIndex(entities, NOW), lambda w: embedder.embed([w])[0])
+    assert found and found[0]["roadmap_item"] == "sso" and 0.3 <= found[0]["score"] <= 1
+    assert all(s["score"] < found[0]["score"] for s in found[1:])
