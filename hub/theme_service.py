@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import structlog
 
-from core.events import iso, utcnow
+from core.events import utcnow
 from hub.read_model import ReadModel
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex, request_view
@@ -137,9 +137,21 @@ class ThemeService:
         return self.embeddings.embed([text])[0]
 
 
-def _week(moment: str) -> str:
-    year, week, _ = datetime.fromisoformat(moment.replace("Z", "+00:00")).isocalendar()
-    return f"{year}-W{week:02d}"
+def _at(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+def _week(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def _before(moment: datetime, delta: timedelta) -> datetime:
+    """``moment - delta``, or the earliest moment there is (an ``as_of`` in year 1)."""
+    try:
+        return moment - delta
+    except OverflowError:
+        return datetime.min.replace(tzinfo=moment.tzinfo)
 
 
 def theme_views(
@@ -151,8 +163,8 @@ def theme_views(
         for key, state in entities.get("customer_request", {}).items()
     }
     accounts = entities.get("customer_account", {})
-    weeks = [_week(iso(now - timedelta(weeks=n))) for n in reversed(range(TREND_WEEKS))]
-    week_ago, fortnight_ago = iso(now - timedelta(days=7)), iso(now - timedelta(days=14))
+    weeks = [_week(_before(now, timedelta(weeks=n))) for n in reversed(range(TREND_WEEKS))]
+    week_ago, fortnight_ago = _before(now, timedelta(days=7)), _before(now, timedelta(days=14))
     out = []
     buckets: list[tuple[Theme | None, list[str]]] = [(t, t.members) for t in themes.themes]
     buckets.append((None, themes.unclassified))
@@ -162,9 +174,10 @@ def theme_views(
             continue
         owners = sorted({r["account"] for r in requests if r["account"]})
         opened = sorted(r["opened_at"] for r in requests if r["opened_at"])
-        per_week = Counter(_week(o) for o in opened)
-        recent = sum(1 for o in opened if o >= week_ago)
-        before = sum(1 for o in opened if fortnight_ago <= o < week_ago)
+        moments = [_at(o) for o in opened]
+        per_week = Counter(_week(o) for o in moments)
+        recent = sum(1 for o in moments if o >= week_ago)
+        before = sum(1 for o in moments if fortnight_ago <= o < week_ago)
         out.append(
             {
                 "id": theme.id if theme else UNCLASSIFIED,

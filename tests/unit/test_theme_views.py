@@ -91,3 +91,16 @@ def test_a_theme_is_suggested_the_roadmap_item_its_words_match(embedder: Embedde
     found = suggestions(theme, entities, WorkIndex(entities, NOW), lambda w: embedder.embed([w])[0])
     assert found and found[0]["roadmap_item"] == "sso" and 0.3 <= found[0]["score"] <= 1
     assert all(s["score"] < found[0]["score"] for s in found[1:])
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [datetime(359, 4, 22, 11, 19, tzinfo=UTC), datetime(1, 1, 3, tzinfo=UTC)],
+)
+def test_themes_as_of_the_distant_past_are_empty_not_an_error(
+    embedder: Embedder, as_of: datetime
+) -> None:
+    """An ``as_of`` before anything (year 359, year 1: what schemathesis sent) gives no
+    themes instead of a date error."""
+    built = build_themes([], embedder)
+    assert theme_views(built, {}, WorkIndex({}, as_of), as_of) == []
