@@ -60,6 +60,8 @@ __all__ = [
     "RoadmapItemPlanned",
     "RoadmapItemChanged",
     "RoadmapItemRemoved",
+    "ThemeEdit",
+    "ThemeEdited",
     "TeamDefined",
     "WorkItemSprintChanged",
     "SprintUpserted",
@@ -69,7 +71,14 @@ SCHEMA_VERSION = 3
 _ID_NAMESPACE = uuid.UUID("6b1f4a52-1d7e-4a8e-9f55-2b9f0d2c7a10")
 
 EntityKind = Literal[
-    "work_item", "roadmap_item", "customer_account", "deal", "customer_request", "team", "sprint"
+    "work_item",
+    "roadmap_item",
+    "customer_account",
+    "deal",
+    "customer_request",
+    "team",
+    "sprint",
+    "theme",
 ]
 StatusCategory = Literal["todo", "in_progress", "done"]
 
@@ -430,6 +439,22 @@ class RoadmapItemRemoved(_Envelope):
     payload: Deletion
 
 
+class ThemeEdit(_Payload):
+    """What a person decided about a feedback theme (themes themselves are computed)."""
+
+    action: Literal["rename", "merge", "split", "link", "unlink"]
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    into: str | None = Field(default=None, min_length=1, description="merge: the theme kept.")
+    requests: tuple[str, ...] = Field(default=(), description="split: the requests that leave.")
+    roadmap_item: str | None = Field(default=None, min_length=1)
+    by: str | None = None
+
+
+class ThemeEdited(_Envelope):
+    type: Literal["theme.edited"] = "theme.edited"
+    payload: ThemeEdit
+
+
 class Team(_Payload):
     name: str
     capacity_fte: float = Field(default=0.0, ge=0)
@@ -486,7 +511,8 @@ Event = Annotated[
     | RoadmapItemRemoved
     | TeamDefined
     | WorkItemSprintChanged
-    | SprintUpserted,
+    | SprintUpserted
+    | ThemeEdited,
     Field(discriminator="type"),
 ]
 

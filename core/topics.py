@@ -68,6 +68,7 @@ _BY_KIND: dict[EntityKind, Topic] = {
     "roadmap_item": ROADMAP,
     "team": ROADMAP,
     "sprint": WORKITEMS,
+    "theme": ROADMAP,  # people's decisions about themes, beside the plan's
 }
 
 

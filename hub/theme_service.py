@@ -25,10 +25,20 @@ from core.events import utcnow
 from hub.read_model import ReadModel
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex, request_view
+from projections.themes import decisions
 from themes.embedding import DIMENSIONS, Embedder
-from themes.model import UNCLASSIFIED, Embeds, Feedback, Theme, ThemeSet, build_themes, classifiable
+from themes.model import (
+    UNCLASSIFIED,
+    Embeds,
+    Feedback,
+    Theme,
+    ThemeSet,
+    apply_decisions,
+    build_themes,
+    classifiable,
+)
 
-__all__ = ["SORTS", "ThemeService", "suggestions", "theme_views"]
+__all__ = ["SORTS", "ThemeService", "suggestions", "theme_views", "themed_requests"]
 
 log = structlog.get_logger(__name__)
 SORTS = ("arr", "requests", "growth")
@@ -79,6 +89,7 @@ class ThemeService:
         self._built_monotonic = 0.0
         self._built_over: dict[str, str | None] = {}
         self._lock = asyncio.Lock()
+        self._decided_cache: tuple[Any, ThemeSet] | None = None
 
     async def run(self) -> None:
         """The worker task: keep the themes current while the worker runs."""
@@ -124,17 +135,39 @@ class ThemeService:
             current.set_aside(key)
 
     async def themes(self, entities: Entities | None = None) -> ThemeSet:
-        """The live themes (built now if none yet), or those of ``entities`` (as of a past
-        moment: the same pipeline over the requests that existed then)."""
+        """The live themes (built now if none yet) with people's decisions applied, or
+        those of ``entities`` (as of a past moment: the same pipeline over the requests
+        and decisions that existed then)."""
         if entities is None:
             current = await self.refresh()
             if current is not None:
-                return current
+                return await self._decided(current, self.read_model.entities)
             entities = self.read_model.entities
-        return await asyncio.to_thread(build_themes, _feedback(entities), self.embeddings)
+        built = await asyncio.to_thread(build_themes, _feedback(entities), self.embeddings)
+        return await self._decided(built, entities)
+
+    async def _decided(self, built: ThemeSet, entities: Entities) -> ThemeSet:
+        edits = entities.get("theme", {})
+        signature = (
+            id(built),
+            sum(len(t.members) for t in built.themes) + len(built.unclassified),
+            tuple(sorted((k, len(s["edits"])) for k, s in edits.items())),
+        )
+        if self._decided_cache is not None and self._decided_cache[0] == signature:
+            return self._decided_cache[1]
+        decided = {key: decisions(state) for key, state in edits.items()}
+        applied = await asyncio.to_thread(apply_decisions, built, decided, self.embeddings)
+        self._decided_cache = (signature, applied)
+        return applied
 
     def vector(self, text: str) -> np.ndarray:
         return self.embeddings.embed([text])[0]
+
+
+def _name(theme: Theme | None) -> str:
+    if theme is None:
+        return UNCLASSIFIED
+    return theme.name or (", ".join(theme.label) if theme.label else theme.id)
 
 
 def _at(moment: str) -> datetime:
@@ -181,8 +214,10 @@ def theme_views(
         out.append(
             {
                 "id": theme.id if theme else UNCLASSIFIED,
-                "name": ", ".join(theme.label) if theme and theme.label else UNCLASSIFIED,
+                "name": _name(theme),
+                "renamed": bool(theme and theme.name),
                 "terms": theme.label if theme else [],
+                "roadmap_items": theme.links if theme else [],
                 "requests": len(requests),
                 "open": sum(1 for r in requests if not r["closed_at"] and not r["delivered_at"]),
                 "closed": sum(1 for r in requests if r["closed_at"] or r["delivered_at"]),
@@ -200,6 +235,8 @@ def theme_views(
                 "growth": recent - before,
                 "quotes": theme.quotes if theme else [],
                 "request_keys": sorted(members),
+                # customers and ARR behind it, and no roadmap item people tied it to
+                "unaddressed": bool(theme and owners and not theme.links),
             }
         )
     return out
@@ -227,3 +264,13 @@ def suggestions(
             scored.append((round(score, 3), key, plan.get("title")))
     scored.sort(key=lambda s: (-s[0], s[1]))
     return [{"roadmap_item": k, "title": t, "score": score} for score, k, t in scored[:limit]]
+
+
+def themed_requests(themes: ThemeSet) -> dict[str, set[str]]:
+    """Roadmap item -> the requests of the themes people linked to it: demand the item's
+    own links do not show."""
+    linked: dict[str, set[str]] = {}
+    for theme in themes.themes:
+        for item in theme.links:
+            linked.setdefault(item, set()).update(theme.members)
+    return linked

@@ -12,6 +12,7 @@ from core.events import Event
 from projections.customers import fold_account, fold_deal, fold_request
 from projections.roadmap import fold_roadmap_item, fold_team
 from projections.sprints import fold_sprint
+from projections.themes import fold_theme
 from projections.tracking import Fold
 from projections.work_items import fold_work_item
 
@@ -25,6 +26,7 @@ FOLDS: dict[str, Fold] = {
     "roadmap_item": fold_roadmap_item,
     "team": fold_team,
     "sprint": fold_sprint,
+    "theme": fold_theme,
 }
 
 

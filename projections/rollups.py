@@ -8,7 +8,7 @@ time-travel queries (states rebuilt from the log up to a moment) and tests.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -211,8 +211,15 @@ def _scope(
 
 
 def roadmap_item_view(
-    key: str, entities: Entities, index: WorkIndex, *, plan_as_of: str | None = None
+    key: str,
+    entities: Entities,
+    index: WorkIndex,
+    *,
+    plan_as_of: str | None = None,
+    themed: Mapping[str, Set[str]] | None = None,
 ) -> dict[str, Any] | None:
+    """``themed``: roadmap item -> the requests of the feedback themes linked to it, which
+    count in its demand like requests linked to it directly."""
     state = entities.get("roadmap_item", {}).get(key)
     if state is None:
         return None
@@ -242,7 +249,7 @@ def roadmap_item_view(
         "last_activity_at": activity,
         "progress": progress,
         "scope": _scope(index, leaves, deleted, plan.get("committed_at")),
-        "demand": _demand(key, set(members), entities),
+        "demand": _demand(key, set(members), entities, (themed or {}).get(key, set())),
         "budget": plan.get("budget"),
         "planned_allocation": plan.get("planned_allocation", {}),
         "work_items": sorted(members),
@@ -251,12 +258,15 @@ def roadmap_item_view(
     }
 
 
-def _demand(roadmap_id: str, members: set[str], entities: Entities) -> dict[str, Any]:
+def _demand(
+    roadmap_id: str, members: set[str], entities: Entities, themed: Set[str]
+) -> dict[str, Any]:
     accounts = entities.get("customer_account", {})
     requests = [
         r
-        for r in entities.get("customer_request", {}).values()
-        if roadmap_id in current_links(r, "roadmap_item")
+        for key, r in entities.get("customer_request", {}).items()
+        if key in themed
+        or roadmap_id in current_links(r, "roadmap_item")
         or members.intersection(current_links(r, "work_item"))
     ]
     deals = [

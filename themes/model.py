@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,6 +27,7 @@ __all__ = [
     "Theme",
     "ThemeSet",
     "UNCLASSIFIED",
+    "apply_decisions",
     "build_themes",
     "classifiable",
     "theme_id",
@@ -59,12 +60,15 @@ class Theme:
     members: list[str]
     quotes: list[str]
     centroid: np.ndarray = field(repr=False)
+    name: str | None = None  # a person's name for it (a rename), else the terms say
+    links: list[str] = field(default_factory=list)  # roadmap items people linked it to
 
 
 @dataclass
 class ThemeSet:
     themes: list[Theme]
     unclassified: list[str]
+    texts: dict[str, str] = field(default_factory=dict, repr=False)
     _of: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +91,9 @@ class ThemeSet:
         theme.members.append(key)
         self._of[key] = theme.id
         return theme.id
+
+    def theme(self, wanted: str) -> Theme | None:
+        return next((t for t in self.themes if t.id == wanted), None)
 
     def set_aside(self, key: str) -> None:
         """A request with too few words to place, or like no theme yet: unclassified."""
@@ -114,24 +121,70 @@ def build_themes(
     unclassified = [f.key for f in ordered if not classifiable(f.text)]
     if not usable:
         return ThemeSet([], unclassified)
-    texts = [f.text or "" for f in usable]
-    vectors = embedder.embed(texts)
+    texts = {f.key: f.text or "" for f in usable}
+    vectors = embedder.embed(list(texts.values()))
     labels = group(vectors, k, seed=seed) if len(usable) > 1 else np.zeros(1, dtype=np.int64)
-    groups = [np.flatnonzero(labels == label) for label in np.unique(labels)]
-    names = distinctive_terms([[texts[i] for i in rows] for rows in groups])
+    keys = list(texts)
+    groups = {
+        theme_id(keys[rows[0]]): [keys[i] for i in rows]
+        for rows in (np.flatnonzero(labels == label) for label in np.unique(labels))
+    }
+    return ThemeSet(_describe(groups, texts, embedder), unclassified, texts)
+
+
+def _describe(
+    groups: Mapping[str, list[str]], texts: Mapping[str, str], embedder: Embeds
+) -> list[Theme]:
+    """Themes with their names, quotes and centres from their members' texts; largest
+    first. Names contrast each theme with all the others, so they are made together."""
+    ids = list(groups)
+    names = distinctive_terms([[texts[k] for k in groups[i]] for i in ids])
     themes = []
-    for rows, name in zip(groups, names, strict=True):
-        centre = vectors[rows].mean(axis=0)
+    for theme, name in zip(ids, names, strict=True):
+        members = groups[theme]
+        vectors = embedder.embed([texts[k] for k in members])
+        centre = vectors.mean(axis=0)
         centre = centre / max(float(np.linalg.norm(centre)), 1e-9)
-        closest = rows[np.argsort(-(vectors[rows] @ centre), kind="stable")][:QUOTES]
-        themes.append(
-            Theme(
-                id=theme_id(usable[rows[0]].key),
-                label=name,
-                members=[usable[i].key for i in rows],
-                quotes=[texts[i] for i in closest],
-                centroid=centre,
-            )
-        )
+        closest = np.argsort(-(vectors @ centre), kind="stable")[:QUOTES]
+        themes.append(Theme(theme, name, members, [texts[members[i]] for i in closest], centre))
     themes.sort(key=lambda t: (-len(t.members), t.id))
-    return ThemeSet(themes, unclassified)
+    return themes
+
+
+def apply_decisions(
+    built: ThemeSet, decided: Mapping[str, Mapping[str, Any]], embedder: Embeds
+) -> ThemeSet:
+    """The computed themes with what people decided: splits first (the named requests
+    leave for a theme of their own), then merges (followed to the theme finally kept),
+    then names and roadmap links. Decisions about a theme the requests no longer form are
+    kept on the log and apply again if it comes back."""
+    groups = {t.id: list(t.members) for t in built.themes}
+    for source in sorted(decided):
+        for split in decided[source].get("splits", []):
+            members = groups.get(source, [])
+            leaving = [k for k in split["requests"] if k in members]
+            if not leaving or len(leaving) == len(members):
+                continue
+            groups[source] = [k for k in members if k not in leaving]
+            groups[theme_id(f"{source}/{min(leaving)}")] = sorted(leaving)
+    for source in sorted(decided):
+        target: str | None = decided[source].get("merged_into")
+        seen = {source}
+        while (
+            target is not None and target not in seen and decided.get(target, {}).get("merged_into")
+        ):
+            seen.add(target)
+            target = decided[target]["merged_into"]
+        if target is not None and source in groups and target in groups and target != source:
+            groups[target] = sorted({*groups[target], *groups.pop(source)})
+    unchanged = groups == {t.id: t.members for t in built.themes}
+    themes = (
+        [replace(t, members=list(t.members)) for t in built.themes]
+        if unchanged
+        else _describe(groups, built.texts, embedder)
+    )
+    for theme in themes:
+        decision = decided.get(theme.id) or {}
+        theme.name = decision.get("name")
+        theme.links = list(decision.get("links") or [])
+    return ThemeSet(themes, list(built.unclassified), built.texts)

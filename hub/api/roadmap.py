@@ -24,6 +24,7 @@ from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
 from hub.api.schemas import PlannedRoadmap, RoadmapItem, RoadmapItemPage
 from hub.api.snapshots import snapshot
+from hub.api.themes import themed_demand
 from projections.roadmap_document import (
     RoadmapDocument,
     document_at,
@@ -91,7 +92,10 @@ async def roadmap_item(call: Call) -> Any:
     item_id, as_of = call.args["item_id"], call.args["as_of"]
     snap = await snapshot(call.services, as_of)
     plan_as_of = iso(as_of) if as_of else None
-    view = roadmap_item_view(item_id, snap.entities, snap.index, plan_as_of=plan_as_of)
+    themed = await themed_demand(call, snap)
+    view = roadmap_item_view(
+        item_id, snap.entities, snap.index, plan_as_of=plan_as_of, themed=themed
+    )
     if view is None:
         raise ApiError(404, "not_found", f"no roadmap item {item_id!r}")
     return {**view, "as_of": snap.index.now.isoformat()}
@@ -107,9 +111,11 @@ async def roadmap_items(call: Call) -> Any:
     team, stage, as_of = call.args["team"], call.args["stage"], call.args["as_of"]
     snap = await snapshot(call.services, as_of)
     plan_as_of = iso(as_of) if as_of else None
-    views = []
+    views, themed = [], await themed_demand(call, snap)
     for key in snap.entities.get("roadmap_item", {}):
-        view = roadmap_item_view(key, snap.entities, snap.index, plan_as_of=plan_as_of)
+        view = roadmap_item_view(
+            key, snap.entities, snap.index, plan_as_of=plan_as_of, themed=themed
+        )
         if view is None or (team and team not in view["teams"]):
             continue
         if stage and view["stage"] != stage:

@@ -156,3 +156,24 @@ class ThemeDetail(Theme):
     quotes: list[str]
     request_keys: list[str]
     suggested_roadmap_items: list[dict[str, JsonValue]]
+
+
+class ThemeRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ThemeMerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    into: str = Field(min_length=1, description="The theme that is kept.")
+
+
+class ThemeSplit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    requests: list[str] = Field(min_length=1, description="Requests that leave for a new theme.")
+
+
+class ThemeEditDone(_Open):
+    theme: str
+    action: str
+    event_id: str

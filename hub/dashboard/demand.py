@@ -4,11 +4,13 @@ accounts waiting longest, and open requests that no roadmap item answers yet."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from core.events import iso
 from hub.api.declare import Call, Routes
 from hub.api.snapshots import Snapshot
+from hub.api.themes import themed_demand
 from hub.dashboard.frame import AS_OF_DAY, frame, html
 from projections.rollups import request_view, roadmap_item_view
 
@@ -18,14 +20,17 @@ ROUTES = Routes("dashboard")
 LIST_ROWS = 100  # the longest list a page shows; the API pages through the rest
 
 
-def demand_tables(snap: Snapshot) -> dict[str, Any]:
-    """The page's three tables, each sorted by what people act on first."""
+def demand_tables(snap: Snapshot, themed: Mapping[str, set[str]] | None = None) -> dict[str, Any]:
+    """The page's three tables, each sorted by what people act on first; ``themed``: the
+    requests of feedback themes linked to each roadmap item."""
     plan_as_of = iso(snap.as_of) if snap.as_of else None
     ranked = []
     for key, state in snap.entities.get("roadmap_item", {}).items():
         if state.get("removed_at"):
             continue
-        view = roadmap_item_view(key, snap.entities, snap.index, plan_as_of=plan_as_of)
+        view = roadmap_item_view(
+            key, snap.entities, snap.index, plan_as_of=plan_as_of, themed=themed
+        )
         if view is not None and view["demand"]["requests_total"]:
             ranked.append(view)
     ranked.sort(key=lambda v: (-(v["demand"]["arr"] or 0), -v["demand"]["requests_open"], v["id"]))
@@ -70,5 +75,10 @@ async def demand_page(call: Call) -> Any:
     snap = await f.snapshot()
     return html(
         "demand.html",
-        f.context("demand", "Customers & demand", as_of_control=True, **demand_tables(snap)),
+        f.context(
+            "demand",
+            "Customers & demand",
+            as_of_control=True,
+            **demand_tables(snap, await themed_demand(call, snap)),
+        ),
     )

@@ -8,6 +8,7 @@ at the page's moment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from hub.api.declare import Call, Routes, choice, text
 from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
 from hub.api.snapshots import Snapshot
+from hub.api.themes import themed_demand
 from hub.dashboard.frame import AS_OF_DAY, frame, html, inputs_for
 from projections.roadmap import plan_at
 from projections.rollups import request_view, roadmap_item_view
@@ -87,14 +89,18 @@ def portfolio_rows(
     team: str | None = None,
     stage: str | None = None,
     priority: str | None = None,
+    themed: Mapping[str, set[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per roadmap item on the plan at the snapshot's moment, filtered."""
+    """One row per roadmap item on the plan at the snapshot's moment, filtered; demand
+    includes the requests of the feedback themes linked to each (``themed``)."""
     plan_as_of = iso(snap.as_of) if snap.as_of else None
     rows = []
     for key, state in snap.entities.get("roadmap_item", {}).items():
         if state.get("removed_at") and (plan_as_of is None or state["removed_at"] <= plan_as_of):
             continue
-        view = roadmap_item_view(key, snap.entities, snap.index, plan_as_of=plan_as_of)
+        view = roadmap_item_view(
+            key, snap.entities, snap.index, plan_as_of=plan_as_of, themed=themed
+        )
         if view is None:
             continue
         if team and team not in view["teams"]:
@@ -202,7 +208,10 @@ async def portfolio(call: Call) -> Any:
     inputs = await inputs_for(f, snap)
     alerts = alerts_at(f.services.alerting.store.alerts, f.moment)
     filters = {k: call.args[k] for k in ("team", "stage", "priority")}
-    rows = portfolio_rows(snap, inputs, alerts, f.services.alerting.config.rules, **filters)
+    themed = await themed_demand(call, snap)
+    rows = portfolio_rows(
+        snap, inputs, alerts, f.services.alerting.config.rules, **filters, themed=themed
+    )
     today = (f.moment or snap.index.now).date()
     return html(
         "portfolio.html",
@@ -232,7 +241,10 @@ async def item_page(call: Call) -> Any:
     item_id = call.args["item_id"]
     snap = await f.snapshot()
     plan_as_of = iso(snap.as_of) if snap.as_of else None
-    view = roadmap_item_view(item_id, snap.entities, snap.index, plan_as_of=plan_as_of)
+    themed = await themed_demand(call, snap)
+    view = roadmap_item_view(
+        item_id, snap.entities, snap.index, plan_as_of=plan_as_of, themed=themed
+    )
     if view is None:
         raise ApiError(404, "not_found", f"There is no roadmap item {item_id!r}.")
     inputs = await inputs_for(f, snap)

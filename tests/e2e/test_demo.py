@@ -22,7 +22,8 @@ pytestmark = pytest.mark.broker
 
 def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> None:
     """hub up --demo serves the demo organisation, fires the planted drifts, shows the
-    planted feedback theme, and stops every process on SIGTERM.
+    planted feedback theme (renamed and linked to a roadmap item through the API), and
+    stops every process on SIGTERM.
     """
     port = free_port()
     process, log = start_demo(tmp_path, port)
@@ -111,6 +112,32 @@ def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> No
         assert len(detail["trend"]) == 8 and detail["accounts"]
         listed = get(f"/api/v1/requests?theme={theme['id']}&limit=1000")["items"]
         assert sorted(r["key"] for r in listed) == detail["request_keys"]
+        # No roadmap item covers it: unaddressed, until product ops names it and links it
+        # to one; then the item's demand counts its requests, and it is addressed.
+        unaddressed = get("/api/v1/themes?unaddressed=true&limit=1000")["items"]
+        assert theme["id"] in {t["id"] for t in unaddressed}
+        before = get("/api/v1/roadmap/items/partner-api")["demand"]["requests_total"]
+        renamed = session.put(f"{base}/api/v1/themes/{theme['id']}", json={"name": "SSO"})
+        assert renamed.status_code == 200, renamed.text
+        linked = session.put(f"{base}/api/v1/themes/{theme['id']}/roadmap/partner-api")
+        assert linked.status_code == 200, linked.text
+        poll(
+            lambda: get(f"/api/v1/themes/{theme['id']}")["roadmap_items"] == ["partner-api"],
+            30,
+            "the link",
+            log,
+        )
+        after = get(f"/api/v1/themes/{theme['id']}")
+        assert after["name"] == "SSO" and after["renamed"] and not after["unaddressed"]
+        poll(  # the roadmap's index follows the log within its refresh interval
+            lambda: (
+                get("/api/v1/roadmap/items/partner-api")["demand"]["requests_total"]
+                == before + after["requests"]
+            ),
+            30,
+            "the theme's requests in the item's demand",
+            log,
+        )
     finally:
         children = descendants(process.pid)
         process.send_signal(signal.SIGTERM)

@@ -59,6 +59,7 @@ def test_every_event_type_round_trips_through_the_codec() -> None:
             "state": "active",
             "start_at": "2026-03-02T09:00:00Z",
         },
+        "theme.edited": {"action": "split", "requests": ["zendesk-1", "zendesk-2"]},
     }
     assert set(samples) == set(EVENT_TYPES)
     for type_, payload in samples.items():
