@@ -155,6 +155,24 @@ class OverBudget(RuleSettings):
     severity: Severity = "critical"
 
 
+class EmergingTheme(RuleSettings):
+    """A feedback theme whose requests in the last 7 days reach ``min_requests`` and
+    ``factor`` times its weekly average of the four weeks before, or that brought
+    ``min_new_arr`` of accounts new to it in those 7 days (0: off)."""
+
+    min_requests: int = Field(default=5, ge=1)
+    factor: float = Field(default=2.0, gt=1)
+    min_new_arr: float = Field(default=0.0, ge=0)
+
+
+class UnaddressedDemand(RuleSettings):
+    """A feedback theme with at least ``min_arr`` of accounts behind its open requests,
+    linked to no roadmap item, for ``days`` since its first request."""
+
+    min_arr: float = Field(default=500_000.0, ge=0)
+    days: float = Field(default=14.0, ge=0)
+
+
 class Rules(_Model):
     forecast_slip: ForecastSlip = ForecastSlip()
     past_due: PastDue = PastDue()
@@ -167,6 +185,8 @@ class Rules(_Model):
     support_overload: SupportOverload = SupportOverload()
     demand_aging: DemandAging = DemandAging()
     over_budget: OverBudget = OverBudget()
+    emerging_theme: EmergingTheme = EmergingTheme()
+    unaddressed_demand: UnaddressedDemand = UnaddressedDemand()
 
 
 # --- routing ----------------------------------------------------------------------

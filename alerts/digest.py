@@ -175,6 +175,7 @@ def build_digest(
         if a["state"] == "resolved" and a.get("starts_at") and a.get("ends_at", "") >= start
     ]
     counts = {s: sum(1 for i in initiatives if i["status"] == s) for s in _RANK}
+    themes = [t for t in inputs.themes if t["id"] != "unclassified"] if team is None else []
     return {
         "name": name,
         "team": team,
@@ -185,7 +186,36 @@ def build_digest(
         "allocation": allocation,
         "alerts_opened": [_brief(a) for a in opened if in_scope(a)],
         "alerts_resolved": [_brief(a) for a in resolved if in_scope(a)],
+        # what customers ask for: the top themes by ARR, and those new in the period
+        "themes": [_theme(t) for t in sorted(themes, key=_by_arr)[:TOP_THEMES]],
+        "themes_new": [_theme(t) for t in sorted(themes, key=_by_arr) if _new(t, start)],
     }
+
+
+TOP_THEMES = 5
+
+
+def _by_arr(theme: Mapping[str, Any]) -> tuple[float, int, str]:
+    return (-theme["arr"], -theme["requests"], theme["id"])
+
+
+def _new(theme: Mapping[str, Any], since: str) -> bool:
+    first = theme.get("first_seen")
+    return first is not None and parse_utc(first) >= parse_utc(since)
+
+
+def _theme(theme: Mapping[str, Any]) -> dict[str, Any]:
+    keep = ("id", "name", "requests", "open", "arr", "last_7_days", "growth", "unaddressed")
+    return {k: theme[k] for k in keep}
+
+
+def _theme_line(theme: Mapping[str, Any]) -> str:
+    growth = f"{theme['growth']:+d}" if theme["growth"] else "±0"
+    return (
+        f"- {theme['name']}: {theme['requests']} requests ({theme['open']} open), "
+        f"{theme['arr']:,.0f} ARR, {theme['last_7_days']} this week ({growth})"
+        + ("; on no roadmap item" if theme["unaddressed"] else "")
+    )
 
 
 def _brief(alert: Mapping[str, Any]) -> dict[str, Any]:
@@ -239,6 +269,12 @@ def digest_text(digest: Mapping[str, Any]) -> str:
     lines.extend(f"- {a['summary']}" for a in digest["alerts_opened"])
     lines += [f"Alerts resolved: {len(digest['alerts_resolved'])}"]
     lines.extend(f"- {a['summary']}" for a in digest["alerts_resolved"])
+    if digest.get("themes"):
+        lines += ["", "What customers ask for (top themes by ARR)"]
+        lines.extend(_theme_line(t) for t in digest["themes"])
+    if digest.get("themes_new"):
+        lines += [f"New themes this period: {len(digest['themes_new'])}"]
+        lines.extend(_theme_line(t) for t in digest["themes_new"])
     return "\n".join(lines)
 
 
@@ -265,13 +301,20 @@ def digest_html(digest: Mapping[str, Any]) -> str:
     ) + "".join(
         f"<li>resolved: {html.escape(a['summary'] or '')}</li>" for a in digest["alerts_resolved"]
     )
+    themes = "".join(
+        f"<li>{html.escape(_theme_line(t)[2:])}</li>"
+        for t in [*digest.get("themes", []), *digest.get("themes_new", [])]
+    )
+    sections = [
+        ("Initiatives", initiatives),
+        ("Allocation", f"<ul>{teams}</ul>"),
+        ("Alerts", f"<ul>{alerts}</ul>"),
+    ]
+    if themes:
+        sections.append(("What customers ask for", f"<ul>{themes}</ul>"))
     return html_page(
         _title(digest),
-        [
-            ("Initiatives", initiatives),
-            ("Allocation", f"<ul>{teams}</ul>"),
-            ("Alerts", f"<ul>{alerts}</ul>"),
-        ],
+        sections,
         "Product Ops Hub digest",
     )
 

@@ -45,6 +45,8 @@ class DriftInputs:
     week_ends: dict[str, datetime] = field(default_factory=dict)  # ISO week -> its last moment
     # customer request key -> (linked roadmap item ids, linked work item keys), current links
     request_links: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    # feedback themes with the demand behind each (hub.theme_service.theme_views)
+    themes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def today(self) -> date:

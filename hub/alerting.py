@@ -36,6 +36,7 @@ from core.settings import Settings
 from core.topics import ALERTING
 from hub.drift_inputs import drift_inputs
 from hub.read_model import ReadModel
+from hub.theme_service import ThemeService, theme_views
 
 if TYPE_CHECKING:
     from hub.app import HubApp
@@ -62,6 +63,7 @@ class AlertingService:
         secrets: SecretResolver,
         api_url: str,
         clock: Any = utcnow,
+        themes: ThemeService | None = None,
     ) -> None:
         self.config = config
         self.publisher = publisher
@@ -70,6 +72,7 @@ class AlertingService:
         self.metrics = metrics
         self.secrets = secrets
         self.clock = clock
+        self.themes = themes  # feedback themes, for the rules about demand nobody plans for
         self.store = AlertStore()
         self.external_url = (config.external_url or api_url).rstrip("/")
         self.deliverer = Deliverer(config, self._on_result, clock)
@@ -124,9 +127,12 @@ class AlertingService:
         # A consistent copy is taken in the loop; the rules run in a thread so a large
         # organisation's evaluation never stalls folding or the API.
         entities, index = model.snapshot()
+        themes = await self.themes.themes() if self.themes is not None else None
 
         def compute() -> tuple[DriftInputs, list[Any], set[str]]:
             inputs = drift_inputs(entities, index, now, self.config)
+            if themes is not None:
+                inputs.themes = theme_views(themes, entities, index, now)
             observed, failed = evaluate_rules(inputs, self.config)
             return inputs, observed, failed
 
@@ -271,6 +277,7 @@ def register(
     metrics: Metrics,
     secrets: SecretResolver,
     publisher: AsyncPublisher,
+    themes: ThemeService | None = None,
 ) -> AlertingService:
     """Alerting's tasks on ``app``: follow ``hub.alerting``, and the leader's timer."""
     service = AlertingService(
@@ -281,6 +288,7 @@ def register(
         metrics=metrics,
         secrets=secrets,
         api_url=settings.api_url,
+        themes=themes,
     )
 
     @app.task

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -196,8 +196,14 @@ def theme_views(
         for key, state in entities.get("customer_request", {}).items()
     }
     accounts = entities.get("customer_account", {})
+
+    def arr(owners: Iterable[str]) -> float:
+        live = (accounts.get(a) or {} for a in set(owners))
+        return float(sum(a.get("arr") or 0 for a in live if not a.get("deleted_at")))
+
     weeks = [_week(_before(now, timedelta(weeks=n))) for n in reversed(range(TREND_WEEKS))]
     week_ago, fortnight_ago = _before(now, timedelta(days=7)), _before(now, timedelta(days=14))
+    month_before = _before(now, timedelta(days=35))
     out = []
     buckets: list[tuple[Theme | None, list[str]]] = [(t, t.members) for t in themes.themes]
     buckets.append((None, themes.unclassified))
@@ -206,11 +212,15 @@ def theme_views(
         if theme is None and not requests:
             continue
         owners = sorted({r["account"] for r in requests if r["account"]})
-        opened = sorted(r["opened_at"] for r in requests if r["opened_at"])
-        moments = [_at(o) for o in opened]
-        per_week = Counter(_week(o) for o in moments)
-        recent = sum(1 for o in moments if o >= week_ago)
-        before = sum(1 for o in moments if fortnight_ago <= o < week_ago)
+        opened = sorted(
+            ((_at(r["opened_at"]), r) for r in requests if r["opened_at"]), key=lambda p: p[0]
+        )
+        per_week = Counter(_week(at) for at, _ in opened)
+        recent = [r for at, r in opened if at >= week_ago]
+        before = sum(1 for at, _ in opened if fortnight_ago <= at < week_ago)
+        earlier = [r for at, r in opened if month_before <= at < week_ago]
+        older = {r["account"] for at, r in opened if at < week_ago}
+        waiting = [r for r in requests if not r["closed_at"] and not r["delivered_at"]]
         out.append(
             {
                 "id": theme.id if theme else UNCLASSIFIED,
@@ -219,20 +229,21 @@ def theme_views(
                 "terms": theme.label if theme else [],
                 "roadmap_items": theme.links if theme else [],
                 "requests": len(requests),
-                "open": sum(1 for r in requests if not r["closed_at"] and not r["delivered_at"]),
-                "closed": sum(1 for r in requests if r["closed_at"] or r["delivered_at"]),
+                "open": len(waiting),
+                "closed": len(requests) - len(waiting),
                 "accounts": owners,
                 "account_count": len(owners),
-                "arr": sum(
-                    (accounts.get(a) or {}).get("arr") or 0
-                    for a in owners
-                    if not (accounts.get(a) or {}).get("deleted_at")
-                ),
-                "first_seen": opened[0] if opened else None,
-                "last_seen": opened[-1] if opened else None,
+                "arr": arr(owners),
+                "open_arr": arr(r["account"] for r in waiting if r["account"]),
+                "first_seen": opened[0][1]["opened_at"] if opened else None,
+                "last_seen": opened[-1][1]["opened_at"] if opened else None,
                 "trend": [{"week": w, "requests": per_week.get(w, 0)} for w in weeks],
-                "last_7_days": recent,
-                "growth": recent - before,
+                "last_7_days": len(recent),
+                "growth": len(recent) - before,
+                "weekly_average_before": round(len(earlier) / 4, 2),
+                "new_arr_7_days": arr(
+                    r["account"] for r in recent if r["account"] and r["account"] not in older
+                ),
                 "quotes": theme.quotes if theme else [],
                 "request_keys": sorted(members),
                 # customers and ARR behind it, and no roadmap item people tied it to

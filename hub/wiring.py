@@ -55,15 +55,21 @@ def create_worker(
     publisher = AsyncPublisher(app.produce, origin="api", metrics=metrics)
     worker_publisher = publisher.with_origin("worker")
     table = projection_table.register(app, settings, bootstrap_servers, metrics, worker_publisher)
+    themes = ThemeService(table.read_model)
     alerts = alerting.register(
-        app, settings, bootstrap_servers, table.read_model, metrics, secrets, worker_publisher
+        app,
+        settings,
+        bootstrap_servers,
+        table.read_model,
+        metrics,
+        secrets,
+        worker_publisher,
+        themes=themes,
     )
 
     @app.task
     async def follow_connect_state() -> None:
         await connect_state.follow(bootstrap_servers, "hub-api-connect")
-
-    themes = ThemeService(table.read_model)
 
     @app.task
     async def keep_themes() -> None:

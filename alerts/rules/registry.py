@@ -138,6 +138,7 @@ def observe(
     value: float,
     links: dict[str, str],
     roadmap_item: str | None = None,
+    theme: str | None = None,
 ) -> Observation:
     """An observation with the labels every rule gives (the registry adds the alertname)."""
     labels: dict[str, str] = {"severity": settings.severity}
@@ -145,6 +146,8 @@ def observe(
         labels["team"] = team
     if roadmap_item:
         labels["roadmap_item"] = roadmap_item
+    if theme:
+        labels["theme"] = theme
     return Observation(
         labels=labels,
         annotations={"summary": summary, "description": description, **links},

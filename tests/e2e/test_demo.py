@@ -116,6 +116,12 @@ def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> No
         # to one; then the item's demand counts its requests, and it is addressed.
         unaddressed = get("/api/v1/themes?unaddressed=true&limit=1000")["items"]
         assert theme["id"] in {t["id"] for t in unaddressed}
+
+        def unaddressed_alert() -> bool:
+            firing = get("/api/v1/alerts?state=firing&alertname=UnaddressedDemand")["items"]
+            return any(a["labels"].get("theme") == theme["id"] for a in firing)
+
+        poll(unaddressed_alert, 60, "UnaddressedDemand for the theme", log)
         before = get("/api/v1/roadmap/items/partner-api")["demand"]["requests_total"]
         renamed = session.put(f"{base}/api/v1/themes/{theme['id']}", json={"name": "SSO"})
         assert renamed.status_code == 200, renamed.text

@@ -110,3 +110,29 @@ def test_due_digests_per_integration_and_never_a_backlog_for_new_schedules() -> 
         ("weekly", "email[0]", datetime(2026, 3, 9, 9, tzinfo=UTC))
     ]
     assert due_digests([weekly], sent, outputs, monday - timedelta(minutes=1)) == []
+
+
+def test_the_leadership_digest_lists_the_top_themes_and_the_new_ones() -> None:
+    """Without a team, the digest ranks themes by ARR (five at most, unclassified left out),
+    names those first seen in the period, and says which are on no roadmap item."""
+    config = AlertingConfig()
+    inputs = drift_inputs({}, WorkIndex({}, NOW), NOW, config)
+    old, new = (NOW - timedelta(days=40)).isoformat(), (NOW - timedelta(days=2)).isoformat()
+
+    def theme(id_: str, arr: float, first: str, **more: object) -> dict[str, object]:
+        return {"id": id_, "name": id_.upper(), "requests": 4, "open": 3, "arr": arr,
+                "last_7_days": 2, "growth": 1, "unaddressed": False, "first_seen": first, **more}  # fmt: skip
+
+    inputs.themes = [
+        theme("sso", 900_000, old, unaddressed=True),
+        *(theme(f"t{n}", 1000 * n, old) for n in range(6)),
+        theme("exports", 50_000, new),
+        theme("unclassified", 5_000_000, old),
+    ]
+    digest = build_digest(inputs, {}, NOW - timedelta(days=7))
+    assert [t["id"] for t in digest["themes"]] == ["sso", "exports", "t5", "t4", "t3"]
+    assert [t["id"] for t in digest["themes_new"]] == ["exports"]
+    text = digest_text(digest)
+    assert "- SSO: 4 requests (3 open), 900,000 ARR, 2 this week (+1); on no roadmap item" in text
+    assert "New themes this period: 1" in text and "What customers ask for" in digest_html(digest)
+    assert build_digest(inputs, {}, NOW - timedelta(days=7), team="core")["themes"] == []
