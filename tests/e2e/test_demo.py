@@ -111,7 +111,8 @@ def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> No
         )
         assert len(detail["trend"]) == 8 and detail["accounts"]
         listed = get(f"/api/v1/requests?theme={theme['id']}&limit=1000")["items"]
-        assert sorted(r["key"] for r in listed) == detail["request_keys"]
+        # (live activity keeps adding requests: a new one may join between the two calls)
+        assert set(detail["request_keys"]) <= {r["key"] for r in listed}
         # No roadmap item covers it: unaddressed, until product ops names it and links it
         # to one; then the item's demand counts its requests, and it is addressed.
         unaddressed = get("/api/v1/themes?unaddressed=true&limit=1000")["items"]
@@ -138,7 +139,7 @@ def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> No
         poll(  # the roadmap's index follows the log within its refresh interval
             lambda: (
                 get("/api/v1/roadmap/items/partner-api")["demand"]["requests_total"]
-                == before + after["requests"]
+                >= before + after["requests"]
             ),
             30,
             "the theme's requests in the item's demand",
