@@ -36,7 +36,17 @@ from hub.api.snapshots import Snapshot, snapshot
 from hub.theme_service import SORTS, suggestions, theme_views, themed_requests
 from themes.model import Theme, ThemeSet, theme_id
 
-__all__ = ["ROUTES", "themed_demand", "themes_of"]
+__all__ = [
+    "ROUTES",
+    "link",
+    "merge",
+    "ranked_themes",
+    "rename",
+    "theme_detail",
+    "themed_demand",
+    "themes_of",
+    "unlink",
+]
 
 ROUTES = Routes("themes")
 THEME_ID = path_param("theme_id", "Theme id (theme-..., or unclassified).")
@@ -56,6 +66,20 @@ def _now(snap: Snapshot) -> Any:
     return snap.as_of or snap.index.now
 
 
+async def ranked_themes(
+    call: Call, snap: Snapshot, sort: str | None, unaddressed: bool
+) -> list[dict[str, Any]]:
+    """Theme views in ``sort`` order (default ARR), each with its rank."""
+    built = await themes_of(call, snap)
+    views = theme_views(built, snap.entities, snap.index, _now(snap))
+    if unaddressed:
+        views = [v for v in views if v["unaddressed"]]
+    ranked = sorted(views, key=_ORDER[sort or "arr"])
+    for rank, view in enumerate(ranked):
+        view["rank"] = rank + 1
+    return ranked
+
+
 @ROUTES.get(
     "/api/v1/themes",
     "Feedback themes, with the requests, accounts and ARR behind each",
@@ -70,13 +94,8 @@ def _now(snap: Snapshot) -> Any:
 )
 async def themes(call: Call) -> Any:
     snap = await snapshot(call.services, call.args["as_of"])
-    built = await themes_of(call, snap)
-    views = theme_views(built, snap.entities, snap.index, _now(snap))
-    if call.args["unaddressed"]:
-        views = [v for v in views if v["unaddressed"]]
-    ranked = sorted(views, key=_ORDER[call.args["sort"] or "arr"])
-    for rank, view in enumerate(ranked):
-        view["rank"] = rank + 1
+    ranked = await ranked_themes(call, snap, call.args["sort"], call.args["unaddressed"])
+    for view in ranked:
         del view["request_keys"], view["quotes"], view["trend"], view["accounts"]
     page, token = paginate(
         ranked, lambda v: f"{v['rank']:06d}", call.args["cursor"], call.args["limit"]
@@ -95,8 +114,12 @@ async def themes(call: Call) -> Any:
     responses={404: "No such theme."},
 )
 async def theme(call: Call) -> Any:
-    wanted = call.args["theme_id"]
     snap = await snapshot(call.services, call.args["as_of"])
+    return await theme_detail(call, snap, call.args["theme_id"])
+
+
+async def theme_detail(call: Call, snap: Snapshot, wanted: str) -> dict[str, Any]:
+    """One theme's view with its suggested roadmap items; 404 when there is none."""
     built = await themes_of(call, snap)
     views = theme_views(built, snap.entities, snap.index, _now(snap))
     view = next((v for v in views if v["id"] == wanted), None)
@@ -164,8 +187,13 @@ async def _record(call: Call, theme: str, edit: ThemeEdit, status: int = 200) ->
 )
 async def rename_theme(call: Call) -> Any:
     wanted = _body(ThemeRename, await call.json())
-    _, found = await _existing(call, call.args["theme_id"])
-    return await _record(call, found.id, ThemeEdit(action="rename", name=wanted.name))
+    return await rename(call, call.args["theme_id"], wanted.name)
+
+
+async def rename(call: Call, theme: str, name: str) -> Reply:
+    """Name a theme (the dashboard's form does this too)."""
+    _, found = await _existing(call, theme)
+    return await _record(call, found.id, ThemeEdit(action="rename", name=name))
 
 
 @ROUTES.post(
@@ -178,10 +206,15 @@ async def rename_theme(call: Call) -> Any:
 )
 async def merge_theme(call: Call) -> Any:
     wanted = _body(ThemeMerge, await call.json())
-    built, found = await _existing(call, call.args["theme_id"])
-    if wanted.into == found.id or built.theme(wanted.into) is None:
-        raise ApiError(422, "invalid_theme_edit", f"{wanted.into!r} is not another theme")
-    return await _record(call, found.id, ThemeEdit(action="merge", into=wanted.into))
+    return await merge(call, call.args["theme_id"], wanted.into)
+
+
+async def merge(call: Call, theme: str, into: str) -> Reply:
+    """Merge ``theme`` into ``into``, another existing theme."""
+    built, found = await _existing(call, theme)
+    if into == found.id or built.theme(into) is None:
+        raise ApiError(422, "invalid_theme_edit", f"{into!r} is not another theme")
+    return await _record(call, found.id, ThemeEdit(action="merge", into=into))
 
 
 @ROUTES.post(
@@ -216,8 +249,12 @@ async def split_theme(call: Call) -> Any:
     responses={404: "No such theme or roadmap item."},
 )
 async def link_theme(call: Call) -> Any:
-    _, found = await _existing(call, call.args["theme_id"])
-    item = call.args["item_id"]
+    return await link(call, call.args["theme_id"], call.args["item_id"])
+
+
+async def link(call: Call, theme: str, item: str) -> Reply:
+    """Tie a theme to a roadmap item: its requests count in the item's demand."""
+    _, found = await _existing(call, theme)
     if call.services.read_model.get("roadmap_item", item) is None:
         raise ApiError(404, "not_found", f"no roadmap item {item!r}")
     return await _record(call, found.id, ThemeEdit(action="link", roadmap_item=item))
@@ -231,8 +268,11 @@ async def link_theme(call: Call) -> Any:
     responses={404: "No such theme, or it is not linked to that item."},
 )
 async def unlink_theme(call: Call) -> Any:
-    _, found = await _existing(call, call.args["theme_id"])
-    item = call.args["item_id"]
+    return await unlink(call, call.args["theme_id"], call.args["item_id"])
+
+
+async def unlink(call: Call, theme: str, item: str) -> Reply:
+    _, found = await _existing(call, theme)
     if item not in found.links:
         raise ApiError(404, "not_found", f"theme {found.id!r} is not linked to {item!r}")
     return await _record(call, found.id, ThemeEdit(action="unlink", roadmap_item=item))

@@ -10,7 +10,7 @@ entry in ``PAGES``.
 from __future__ import annotations
 
 from hub.api.declare import Routes
-from hub.dashboard import alerts, assets, auth, connectors, demand, portfolio, teams
+from hub.dashboard import alerts, assets, auth, connectors, demand, portfolio, teams, themes
 
 __all__ = ["PAGES"]
 
@@ -20,6 +20,7 @@ PAGES: tuple[Routes, ...] = (
     portfolio.ROUTES,
     teams.ROUTES,
     demand.ROUTES,
+    themes.ROUTES,
     alerts.ROUTES,
     connectors.ROUTES,
 )

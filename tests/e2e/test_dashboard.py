@@ -32,6 +32,7 @@ PAGES = {  # name -> path: every page of the dashboard
     "teams": "/teams",
     "team": "/teams/platform",
     "demand": "/demand",
+    "themes": "/themes",
     "alerts": "/alerts",
     "connectors": "/connectors",
     "connector-form": "/connectors/new?type=jira",
@@ -250,6 +251,31 @@ def test_bad_input_gets_a_readable_page_never_a_trace(page: Any, demo: DemoHub) 
     bad = page.goto(demo.base + "/?as_of=yesterday")
     assert bad.status == 400 and "as_of must be a date" in page.text_content("main")
     assert "Traceback" not in page.content()
+
+
+def test_a_theme_is_named_and_linked_to_the_roadmap_from_its_page(page: Any, demo: DemoHub) -> None:
+    """The top unaddressed theme opens with its trend chart and quotes; renaming it and
+    linking it to a roadmap item through its forms shows on the page and in the API, and
+    it leaves the unaddressed list."""
+    page.goto(demo.base + "/themes?unaddressed=true")
+    _until(page, lambda p: p.locator("table.themes tbody th a").count() > 0, "a theme")
+    first = page.locator("table.themes tbody th a").first
+    theme = (first.get_attribute("href") or "").rsplit("/", 1)[-1]
+    first.click()
+    page.wait_for_selector("#trend canvas")
+    assert page.locator("ul.quotes blockquote").count() == 3
+    page.fill("#name", "Renamed in the browser")
+    page.click("form[action$='/rename'] button[type=submit]")
+    _until(page, lambda p: p.text_content("h1") == "Renamed in the browser", "the new name")
+    page.select_option("#roadmap_item", "partner-api")
+    page.click("form[action$='/link'] button[type=submit]")
+    _until(page, lambda p: p.locator("form[action$='/unlink']").count() == 1, "the link")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "theme.png"), full_page=True)
+    body = demo.api("GET", f"/api/v1/themes/{theme}").json()
+    assert body["name"] == "Renamed in the browser" and body["roadmap_items"] == ["partner-api"]
+    listed = demo.api("GET", "/api/v1/themes?unaddressed=true&limit=1000").json()["items"]
+    assert theme not in {t["id"] for t in listed}
 
 
 def test_every_page_renders_accessibly_and_is_screenshotted(browser: Any, demo: DemoHub) -> None:
