@@ -44,6 +44,7 @@ log = structlog.get_logger(__name__)
 SORTS = ("arr", "requests", "growth")
 TREND_WEEKS = 8
 SUGGESTION_FLOOR = 0.3  # cosine similarity below which a roadmap item is no suggestion
+PROGRESS_EVERY = 2_000  # requests embedded between progress lines during a backfill
 
 
 class _CachedEmbeddings:
@@ -57,9 +58,21 @@ class _CachedEmbeddings:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         missing = sorted({t for t in texts if t not in self.vectors})
-        if missing:
-            for text, vector in zip(missing, self.embedder.embed(missing), strict=True):
+        started, total = time.monotonic(), len(missing)
+        for done in range(0, total, PROGRESS_EVERY):
+            chunk = missing[done : done + PROGRESS_EVERY]
+            for text, vector in zip(chunk, self.embedder.embed(chunk), strict=True):
                 self.vectors[text] = vector
+            if total > PROGRESS_EVERY:  # a backfill: say how far it is
+                finished = done + len(chunk)
+                rate = finished / max(time.monotonic() - started, 1e-6)
+                log.info(
+                    "embedding requests for themes",
+                    done=finished,
+                    total=total,
+                    per_second=round(rate),
+                    seconds_left=round((total - finished) / rate),
+                )
         return np.array([self.vectors[t] for t in texts], dtype=np.float32).reshape(len(texts), -1)
 
 
