@@ -17,9 +17,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from themes.clustering import group, nearest
-from themes.terms import distinctive_terms
-
 __all__ = [
     "Embeds",
     "Feedback",
@@ -82,6 +79,8 @@ class ThemeSet:
         """Where a request that arrived after the build goes until the next one: the
         nearest theme when it is close enough, else unclassified (the next build may seed
         a theme around it and its like)."""
+        from themes.clustering import nearest
+
         centroids = np.array([t.centroid for t in self.themes]) if self.themes else np.zeros(0)
         index = nearest(vector, centroids, JOIN_THRESHOLD)
         if index is None:
@@ -121,6 +120,9 @@ def build_themes(
     unclassified = [f.key for f in ordered if not classifiable(f.text)]
     if not usable:
         return ThemeSet([], unclassified)
+    from themes.clustering import group  # SciPy and scikit-learn: ~1 s to import, paid
+    # only by a worker that has requests to group, not by every start
+
     texts = {f.key: f.text or "" for f in usable}
     vectors = embedder.embed(list(texts.values()))
     labels = group(vectors, k, seed=seed) if len(usable) > 1 else np.zeros(1, dtype=np.int64)
@@ -137,6 +139,8 @@ def _describe(
 ) -> list[Theme]:
     """Themes with their names, quotes and centres from their members' texts; largest
     first. Names contrast each theme with all the others, so they are made together."""
+    from themes.terms import distinctive_terms
+
     ids = list(groups)
     names = distinctive_terms([[texts[k] for k in groups[i]] for i in ids])
     themes = []

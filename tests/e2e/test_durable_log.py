@@ -138,8 +138,10 @@ def test_kill_9_mid_backfill_loses_nothing_acknowledged_and_counts_nothing_twice
     with JiraEmulator(generate_project(240, histories_per_issue=3, seed=5), token=TOKEN) as jira:
         files = tmp_path / "files"
         files.mkdir()
+        # 24 pages at 2 a second: a dozen seconds of backfill to catch half done, even
+        # when the worker takes its time to start on a busy machine
         config = _connectors(
-            files / "connectors.yaml", jira, team, page_size=10, requests_per_second=4
+            files / "connectors.yaml", jira, team, page_size=10, requests_per_second=2
         )
         env = {"HUB_CONNECTORS_FILE": str(config)}
         data, port = tmp_path / "data", free_port()
