@@ -160,6 +160,7 @@ class EmergingTheme(RuleSettings):
     ``factor`` times its weekly average of the four weeks before, or that brought
     ``min_new_arr`` of accounts new to it in those 7 days (0: off)."""
 
+    for_: timedelta = Field(default=timedelta(minutes=30), alias="for")  # themes settle
     min_requests: int = Field(default=5, ge=1)
     factor: float = Field(default=2.0, gt=1)
     min_new_arr: float = Field(default=0.0, ge=0)
@@ -167,9 +168,11 @@ class EmergingTheme(RuleSettings):
 
 class UnaddressedDemand(RuleSettings):
     """A feedback theme with at least ``min_arr`` of accounts behind its open requests,
-    linked to no roadmap item, for ``days`` since its first request."""
+    linked to no roadmap item, for ``days`` since its first request. Held for an hour
+    before it fires: a theme must survive the hub's periodic regrouping to be news."""
 
-    min_arr: float = Field(default=500_000.0, ge=0)
+    for_: timedelta = Field(default=timedelta(hours=1), alias="for")
+    min_arr: float = Field(default=1_000_000.0, ge=0)
     days: float = Field(default=14.0, ge=0)
 
 

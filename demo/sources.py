@@ -156,6 +156,10 @@ class DemoSources:
                 "support_overload": quick,
                 "demand_aging": quick,
                 "over_budget": quick,
+                # themes settle once the backfill is in; the single sign-on demand and the
+                # export failures of the live activity are the ones worth a word
+                "emerging_theme": {"for": "30s"},
+                "unaddressed_demand": {"for": "30s", "min_arr": 2_000_000},
             },
             "route": {
                 "receiver": "demo",

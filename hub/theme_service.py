@@ -91,7 +91,7 @@ class ThemeService:
         read_model: ReadModel,
         embedder: Embeds | None = None,
         *,
-        rebuild_seconds: float = 60.0,
+        rebuild_seconds: float = 600.0,
         tick_seconds: float = 1.0,
     ) -> None:
         self.read_model = read_model
@@ -259,8 +259,11 @@ def theme_views(
                 ),
                 "quotes": theme.quotes if theme else [],
                 "request_keys": sorted(members),
-                # customers and ARR behind it, and no roadmap item people tied it to
-                "unaddressed": bool(theme and owners and not theme.links),
+                # customers behind it, no roadmap item people tied it to, and most of
+                # its open requests not linked to planned work either
+                "unaddressed": bool(theme and owners and not theme.links)
+                and 2 * sum(1 for r in waiting if r["work_items"] or r["roadmap_items"])
+                < max(len(waiting), 1),
             }
         )
     return out

@@ -122,7 +122,7 @@ def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> No
             firing = get("/api/v1/alerts?state=firing&alertname=UnaddressedDemand")["items"]
             return any(a["labels"].get("theme") == theme["id"] for a in firing)
 
-        poll(unaddressed_alert, 60, "UnaddressedDemand for the theme", log)
+        poll(unaddressed_alert, 90, "UnaddressedDemand for the theme", log)
         before = get("/api/v1/roadmap/items/partner-api")["demand"]["requests_total"]
         renamed = session.put(f"{base}/api/v1/themes/{theme['id']}", json={"name": "SSO"})
         assert renamed.status_code == 200, renamed.text

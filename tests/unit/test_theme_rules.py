@@ -52,13 +52,13 @@ def test_a_theme_emerges_when_its_week_outgrows_the_month_before() -> None:
 
 
 def test_demand_nobody_plans_for_alerts_after_its_days_above_its_arr() -> None:
-    """600k ARR waiting for 30 days with no roadmap link alerts; linked, younger than 14
-    days or under 500k does not; the unclassified bucket never does."""
+    """1.5M ARR waiting for 30 days with no roadmap link alerts; linked, younger than 14
+    days or under 1M does not; the unclassified bucket never does."""
     themes = [
-        theme("sso", open_arr=600_000.0),
-        theme("linked", open_arr=600_000.0, unaddressed=False),
-        theme("young", open_arr=600_000.0, first_seen=(NOW - timedelta(days=5)).isoformat()),
-        theme("small", open_arr=100_000.0),
+        theme("sso", open_arr=1_500_000.0),
+        theme("linked", open_arr=1_500_000.0, unaddressed=False),
+        theme("young", open_arr=1_500_000.0, first_seen=(NOW - timedelta(days=5)).isoformat()),
+        theme("small", open_arr=900_000.0),
         theme("unclassified", open_arr=900_000.0, unaddressed=False),
     ]
     assert fired(themes).get("UnaddressedDemand") == {"sso"}

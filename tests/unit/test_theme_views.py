@@ -104,3 +104,25 @@ def test_themes_as_of_the_distant_past_are_empty_not_an_error(
     themes instead of a date error."""
     built = build_themes([], embedder)
     assert theme_views(built, {}, WorkIndex({}, as_of), as_of) == []
+
+
+def test_a_theme_whose_open_requests_are_linked_to_work_is_not_unaddressed(
+    embedder: Embedder,
+) -> None:
+    """SSO requests with no link are unaddressed demand; once three of its four open
+    requests are linked to work, the theme counts as addressed even without a theme link."""
+    events = _events()
+    entities = build(events)
+    feedback = [Feedback(k, s.get("text")) for k, s in entities["customer_request"].items()]
+    built = build_themes(feedback, embedder)
+    index = WorkIndex(entities, NOW)
+    views = {v["id"]: v for v in theme_views(built, entities, index, NOW)}
+    assert views[built.theme_of("S-0") or ""]["unaddressed"]
+    linked = [
+        ev("customer_request.linked", f"S-{n}", "l", NOW - timedelta(hours=1), relation="work_item",
+           target={"kind": "work_item", "key": "E-9"})
+        for n in range(3)
+    ]  # fmt: skip
+    entities = build([*events, *linked])
+    views = {v["id"]: v for v in theme_views(built, entities, WorkIndex(entities, NOW), NOW)}
+    assert not views[built.theme_of("S-0") or ""]["unaddressed"]
