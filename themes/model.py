@@ -131,11 +131,12 @@ def build_themes(
         theme_id(keys[rows[0]]): [keys[i] for i in rows]
         for rows in (np.flatnonzero(labels == label) for label in np.unique(labels))
     }
-    return ThemeSet(_describe(groups, texts, embedder), unclassified, texts)
+    by_key = dict(zip(keys, vectors, strict=True))
+    return ThemeSet(_describe(groups, texts, by_key), unclassified, texts)
 
 
 def _describe(
-    groups: Mapping[str, list[str]], texts: Mapping[str, str], embedder: Embeds
+    groups: Mapping[str, list[str]], texts: Mapping[str, str], vectors: Mapping[str, np.ndarray]
 ) -> list[Theme]:
     """Themes with their names, quotes and centres from their members' texts; largest
     first. Names contrast each theme with all the others, so they are made together."""
@@ -146,13 +147,18 @@ def _describe(
     themes = []
     for theme, name in zip(ids, names, strict=True):
         members = groups[theme]
-        vectors = embedder.embed([texts[k] for k in members])
-        centre = vectors.mean(axis=0)
+        rows = np.array([vectors[k] for k in members])
+        centre = rows.mean(axis=0)
         centre = centre / max(float(np.linalg.norm(centre)), 1e-9)
-        closest = np.argsort(-(vectors @ centre), kind="stable")[:QUOTES]
+        closest = np.argsort(-(rows @ centre), kind="stable")[:QUOTES]
         themes.append(Theme(theme, name, members, [texts[members[i]] for i in closest], centre))
     themes.sort(key=lambda t: (-len(t.members), t.id))
     return themes
+
+
+def _vectors(texts: Mapping[str, str], embedder: Embeds) -> dict[str, np.ndarray]:
+    keys = list(texts)
+    return dict(zip(keys, embedder.embed([texts[k] for k in keys]), strict=True))
 
 
 def apply_decisions(
@@ -185,7 +191,7 @@ def apply_decisions(
     themes = (
         [replace(t, members=list(t.members)) for t in built.themes]
         if unchanged
-        else _describe(groups, built.texts, embedder)
+        else _describe(groups, built.texts, _vectors(built.texts, embedder))
     )
     for theme in themes:
         decision = decided.get(theme.id) or {}
