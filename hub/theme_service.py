@@ -143,7 +143,7 @@ class ThemeService:
         usable = {k: t for k, t in new.items() if classifiable(t)}
         vectors = await asyncio.to_thread(self.embeddings.embed, [t or "" for t in usable.values()])
         for key, vector in zip(usable, vectors, strict=True):
-            current.join(key, vector)
+            current.join(key, vector, usable[key] or "")
         for key in sorted(set(new) - set(usable)):
             current.set_aside(key)
 

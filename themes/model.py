@@ -75,17 +75,23 @@ class ThemeSet:
     def theme_of(self, key: str) -> str | None:
         return self._of.get(key)
 
-    def join(self, key: str, vector: np.ndarray) -> str:
+    def join(self, key: str, vector: np.ndarray, text: str) -> str:
         """Where a request that arrived after the build goes until the next one: the
-        nearest theme when it is close enough, else unclassified (the next build may seed
-        a theme around it and its like)."""
+        nearest theme when it is close enough, else a new theme it seeds (its id from its
+        key, as a build would name it), which the next like it may join. The next build
+        regroups everything deterministically."""
         from themes.clustering import nearest
 
+        self.texts[key] = text  # a later merge or split describes it with the rest
         centroids = np.array([t.centroid for t in self.themes]) if self.themes else np.zeros(0)
         index = nearest(vector, centroids, JOIN_THRESHOLD)
         if index is None:
-            self.set_aside(key)
-            return UNCLASSIFIED
+            from themes.terms import distinctive_terms
+
+            seeded = Theme(theme_id(key), distinctive_terms([[text]])[0], [key], [text], vector)
+            self.themes.append(seeded)
+            self._of[key] = seeded.id
+            return seeded.id
         theme = self.themes[index]
         theme.members.append(key)
         self._of[key] = theme.id

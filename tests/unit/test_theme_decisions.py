@@ -95,3 +95,16 @@ def test_a_decision_about_a_theme_that_no_longer_forms_changes_nothing(embedder:
     }
     applied = apply_decisions(built, decided, embedder)
     assert [t.members for t in applied.themes] == [t.members for t in built.themes]
+
+
+def test_decisions_apply_to_requests_that_joined_after_the_build(embedder: Embedder) -> None:
+    """A request that joined the card theme after the build moves with it when refund is
+    merged into card: merging describes it with the rest."""
+    feedback = [Feedback(f"{t}-{n}", x) for t, xs in TOPICS.items() for n, x in enumerate(xs)]
+    built = build_themes(feedback, embedder)
+    card, refund = built.theme_of("card-0") or "", built.theme_of("refund-0") or ""
+    late = "my card has still not been delivered"
+    assert built.join("late-1", embedder.embed([late])[0], late) == card
+    decided = {refund: {"name": None, "merged_into": card, "splits": [], "links": []}}
+    applied = apply_decisions(built, decided, embedder)
+    assert applied.theme_of("late-1") == card and applied.theme_of("refund-2") == card

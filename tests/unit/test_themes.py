@@ -97,14 +97,20 @@ def test_asking_for_k_themes_gives_k(embedder: Embedder) -> None:
     assert len(build_themes(_feedback(), embedder, k=3).themes) == 3
 
 
-def test_a_new_request_joins_the_nearest_theme_or_waits_unclassified(embedder: Embedder) -> None:
-    """After a build, a card question joins the card theme; a text like no theme stays
-    unclassified until the next build."""
+def test_a_new_request_joins_the_nearest_theme_or_seeds_a_new_one(embedder: Embedder) -> None:
+    """After a build, a card question joins the card theme; a text like no theme seeds a
+    theme of its own, which the next like it joins."""
     built = build_themes(_feedback(), embedder)
     card = built.theme_of("card-0")
-    joined = built.join("new-1", embedder.embed(["my card still has not been delivered"])[0])
+    late = "my card still has not been delivered"
+    joined = built.join("new-1", embedder.embed([late])[0], late)
     assert joined == card and built.theme_of("new-1") == card
-    assert built.join("new-2", embedder.embed(["zebra aquarium lighthouse"])[0]) == UNCLASSIFIED
+    zoo = "the zebra enclosure at the aquarium"
+    seeded = built.join("new-2", embedder.embed([zoo])[0], zoo)
+    assert seeded not in (card, UNCLASSIFIED) and built.theme_of("new-2") == seeded
+    again = "zebra enclosure at the aquarium, again"
+    assert built.join("new-3", embedder.embed([again])[0], again) == seeded
+    assert built.theme(seeded).quotes == [zoo]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
