@@ -127,7 +127,7 @@ class AlertingService:
         # A consistent copy is taken in the loop; the rules run in a thread so a large
         # organisation's evaluation never stalls folding or the API.
         entities, index = model.snapshot()
-        themes = await self.themes.themes() if self.themes is not None else None
+        themes = await self.themes.settled() if self.themes is not None else None
 
         def compute() -> tuple[DriftInputs, list[Any], set[str]]:
             inputs = drift_inputs(entities, index, now, self.config)

@@ -44,6 +44,7 @@ log = structlog.get_logger(__name__)
 SORTS = ("arr", "requests", "growth")
 TREND_WEEKS = 8
 SUGGESTION_FLOOR = 0.3  # cosine similarity below which a roadmap item is no suggestion
+MIN_REBUILD_GAP = 30.0  # seconds between rebuilds brought on by growth alone
 PROGRESS_EVERY = 2_000  # requests embedded between progress lines during a backfill
 
 
@@ -123,10 +124,13 @@ class ThemeService:
             texts = {f.key: f.text for f in feedback}
             if texts == self._built_over and self.current is not None:
                 return self.current
-            # Rebuild on the interval, and at once while requests pour in (a backfill or
-            # a first start): joining can only fill themes that exist already.
-            due = time.monotonic() - self._built_monotonic >= self.rebuild_seconds
-            due = due or len(texts) >= 2 * len(self._built_over) + 10
+            # Rebuild on the interval; at once while requests pour in (a first start,
+            # doubling); and after a tenth more arrived, at most every half minute (the
+            # end of a backfill), so late arrivals do not wait ten minutes to be grouped.
+            elapsed = time.monotonic() - self._built_monotonic
+            before = len(self._built_over)
+            due = elapsed >= self.rebuild_seconds or len(texts) >= 2 * before + 10
+            due = due or (len(texts) > 1.1 * before + 10 and elapsed >= MIN_REBUILD_GAP)
             if self.current is None or due:
                 self.current = await asyncio.to_thread(build_themes, feedback, self.embeddings)
                 self.built_at = utcnow()
@@ -158,6 +162,12 @@ class ThemeService:
             entities = self.read_model.entities
         built = await asyncio.to_thread(build_themes, _feedback(entities), self.embeddings)
         return await self._decided(built, entities)
+
+    async def settled(self) -> ThemeSet | None:
+        """The themes as last built, with decisions, never building: for readers on a
+        schedule (the drift rules) that must not wait for a build, nor cause one."""
+        current = self.current
+        return None if current is None else await self._decided(current, self.read_model.entities)
 
     async def _decided(self, built: ThemeSet, entities: Entities) -> ThemeSet:
         edits = entities.get("theme", {})
