@@ -103,7 +103,7 @@ class ThemeService:
         self._built_monotonic = 0.0
         self._built_over: dict[str, str | None] = {}
         self._lock = asyncio.Lock()
-        self._decided_cache: tuple[Any, ThemeSet] | None = None
+        self._decided_cache: tuple[ThemeSet, Any, ThemeSet] | None = None
 
     async def run(self) -> None:
         """The worker task: keep the themes current while the worker runs."""
@@ -171,16 +171,18 @@ class ThemeService:
 
     async def _decided(self, built: ThemeSet, entities: Entities) -> ThemeSet:
         edits = entities.get("theme", {})
+        # The same build (held, not its id(): a freed build's id can be reused), as many
+        # requests placed in it, and the same edits: the same answer.
         signature = (
-            id(built),
             sum(len(t.members) for t in built.themes) + len(built.unclassified),
             tuple(sorted((k, len(s["edits"])) for k, s in edits.items())),
         )
-        if self._decided_cache is not None and self._decided_cache[0] == signature:
-            return self._decided_cache[1]
+        cached = self._decided_cache
+        if cached is not None and cached[0] is built and cached[1] == signature:
+            return cached[2]
         decided = {key: decisions(state) for key, state in edits.items()}
         applied = await asyncio.to_thread(apply_decisions, built, decided, self.embeddings)
-        self._decided_cache = (signature, applied)
+        self._decided_cache = (built, signature, applied)
         return applied
 
     def vector(self, text: str) -> np.ndarray:
