@@ -63,6 +63,9 @@ __all__ = [
     "ThemeEdit",
     "ThemeEdited",
     "TeamDefined",
+    "InvestmentCategory",
+    "InvestmentPolicy",
+    "InvestmentDefined",
     "WorkItemSprintChanged",
     "SprintUpserted",
 ]
@@ -79,6 +82,7 @@ EntityKind = Literal[
     "team",
     "sprint",
     "theme",
+    "investment",
 ]
 StatusCategory = Literal["todo", "in_progress", "done"]
 
@@ -462,11 +466,38 @@ class Team(_Payload):
     timezone: str = "UTC"
     cost_rate: float | None = Field(default=None, ge=0, description="Cost per FTE-week.")
     members: tuple[str, ...] = ()
+    investment_target: dict[str, float] = Field(
+        default_factory=dict, description="Investment category -> target share of effort, 0-1."
+    )
 
 
 class TeamDefined(_Envelope):
     type: Literal["team.defined"] = "team.defined"
     payload: Team
+
+
+class InvestmentCategory(_Payload):
+    """One category of work, and the rule that puts work in it (any listed part matches)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    item_types: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    epics: tuple[str, ...] = ()
+    jql: str | None = None
+    roadmap: bool = Field(default=False, description="Matches work that serves a roadmap item.")
+
+
+class InvestmentPolicy(_Payload):
+    """How all work divides into mutually exclusive categories: rules in order, first match
+    wins, a child inherits its parent's category, and ``default`` takes what none match."""
+
+    categories: tuple[InvestmentCategory, ...]
+    default: str = Field(min_length=1, max_length=80)
+
+
+class InvestmentDefined(_Envelope):
+    type: Literal["investment.defined"] = "investment.defined"
+    payload: InvestmentPolicy
 
 
 class SprintFields(_Payload):
@@ -510,6 +541,7 @@ Event = Annotated[
     | RoadmapItemChanged
     | RoadmapItemRemoved
     | TeamDefined
+    | InvestmentDefined
     | WorkItemSprintChanged
     | SprintUpserted
     | ThemeEdited,

@@ -69,6 +69,7 @@ _BY_KIND: dict[EntityKind, Topic] = {
     "team": ROADMAP,
     "sprint": WORKITEMS,
     "theme": ROADMAP,  # people's decisions about themes, beside the plan's
+    "investment": ROADMAP,  # how work divides into investment categories: part of the plan
 }
 
 

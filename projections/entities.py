@@ -10,7 +10,7 @@ from typing import Any
 
 from core.events import Event
 from projections.customers import fold_account, fold_deal, fold_request
-from projections.roadmap import fold_roadmap_item, fold_team
+from projections.roadmap import fold_investment, fold_roadmap_item, fold_team
 from projections.sprints import fold_sprint
 from projections.themes import fold_theme
 from projections.tracking import Fold
@@ -27,6 +27,7 @@ FOLDS: dict[str, Fold] = {
     "team": fold_team,
     "sprint": fold_sprint,
     "theme": fold_theme,
+    "investment": fold_investment,
 }
 
 

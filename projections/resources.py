@@ -10,16 +10,21 @@ Per-person detail is used for the split only and never leaves this module.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 from core.events import iso, parse_utc
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex
-from projections.timeline import iso_week, week_bounds, working_days
+from projections.timeline import category_at, iso_week, week_bounds, working_days
 
-__all__ = ["team_resources", "daily_allocation", "roadmap_owner", "FTE_DAYS_PER_WEEK"]
+__all__ = [
+    "team_resources",
+    "daily_allocation",
+    "roadmap_owner",
+    "weeks_between",
+    "FTE_DAYS_PER_WEEK",
+]
 
 FTE_DAYS_PER_WEEK = 5
 UNPLANNED = "unplanned"
@@ -84,7 +89,8 @@ def daily_allocation(
     return shares
 
 
-def _weeks(start: datetime, end: datetime) -> list[str]:
+def weeks_between(start: datetime, end: datetime) -> list[str]:
+    """The ISO weeks [start, end) touches, in order."""
     weeks, cursor = [], start
     while cursor < end:
         week = iso_week(cursor)
@@ -116,7 +122,7 @@ def team_resources(
     roadmap = entities.get("roadmap_item", {})
     requests = entities.get("customer_request", {}).values()
     rows = []
-    for week in _weeks(start, end):
+    for week in weeks_between(start, end):
         monday, next_monday = week_bounds(week)
         week_start, week_end = iso(monday), iso(min(next_monday, index.now))
         plan = plan_at(team_state, iso(next_monday)) if team_state else None
@@ -136,7 +142,8 @@ def team_resources(
         wip = [
             v
             for k, v in items.items()
-            if _in_progress_at(v, week_end) and not index.children.get(k)  # leaves: epics contain
+            # leaves only: an epic contains its children's work
+            if category_at(v["timeline"], week_end) == "in_progress" and not index.children.get(k)
         ]
         escalated = [
             r
@@ -186,11 +193,3 @@ def team_resources(
             }
         )
     return rows
-
-
-def _in_progress_at(view: Mapping[str, Any], moment: str) -> bool:
-    for segment in view["timeline"]:
-        ends = segment["exited_at"]
-        if segment["entered_at"] <= moment and (ends is None or ends > moment):
-            return bool(segment["category"] == "in_progress")
-    return False

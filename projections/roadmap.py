@@ -10,6 +10,7 @@ from typing import Any
 
 from core.events import (
     Event,
+    InvestmentDefined,
     RoadmapItemChanged,
     RoadmapItemPlanned,
     RoadmapItemRemoved,
@@ -18,7 +19,7 @@ from core.events import (
 )
 from projections.timeline import insert_sorted
 
-__all__ = ["fold_roadmap_item", "fold_team", "plan_at"]
+__all__ = ["fold_roadmap_item", "fold_team", "fold_investment", "plan_at"]
 
 State = dict[str, Any]
 
@@ -49,9 +50,17 @@ def plan_at(state: State, at: str | None = None) -> dict[str, Any] | None:
     return versions[-1] if versions else None
 
 
+def _fold_version(state: State, event: Event) -> State:
+    version = {"at": iso(event.occurred_at), **event.payload.model_dump(mode="json")}
+    return {**state, "versions": insert_sorted(state["versions"], version)}
+
+
 def fold_team(state: State | None, event: Event) -> State:
     state = state or {"kind": "team", "key": event.entity.key, "versions": []}
-    if isinstance(event, TeamDefined):
-        version = {"at": iso(event.occurred_at), **event.payload.model_dump(mode="json")}
-        state = {**state, "versions": insert_sorted(state["versions"], version)}
-    return state
+    return _fold_version(state, event) if isinstance(event, TeamDefined) else state
+
+
+def fold_investment(state: State | None, event: Event) -> State:
+    """The investment policy, every version kept: the mix is judged by the rules of its week."""
+    state = state or {"kind": "investment", "key": event.entity.key, "versions": []}
+    return _fold_version(state, event) if isinstance(event, InvestmentDefined) else state

@@ -6,9 +6,17 @@ for what changed, so the roadmap's own history stays in ``hub.roadmap`` and drif
 against the plan as it stood at any moment. Applying the same document twice emits nothing.
 
 ```yaml
+investment:                              # optional; this is the default policy
+  categories:                            # first match wins; children inherit parents'
+    - {name: roadmap, roadmap: true}
+    - {name: bugs, item_types: [Bug, Defect, Incident]}
+    - {name: support, labels: [support, customer-support]}
+    - {name: tech-debt, labels: [tech-debt, techdebt, refactoring]}
+  default: maintenance                   # whatever no rule matches
 teams:
   payments: {name: Payments, capacity_fte: 5, wip_limit: 8, timezone: Europe/Berlin,
-             cost_rate: 4000, members: [ana, ben]}
+             cost_rate: 4000, members: [ana, ben],
+             investment_target: {roadmap: 60%, bugs: 15%, maintenance: 25%}}
 items:
   - id: checkout-v2
     title: Checkout v2
@@ -40,6 +48,9 @@ from core.events import (
     Deletion,
     EntityRef,
     Event,
+    InvestmentCategory,
+    InvestmentDefined,
+    InvestmentPolicy,
     RoadmapItemChanged,
     RoadmapItemFields,
     RoadmapItemPlanned,
@@ -51,6 +62,7 @@ from core.events import (
     make_event_id,
 )
 from core.validation import FieldProblem, InvalidConfigError, problems_from
+from projections.investment import DEFAULT_POLICY, POLICY_KEY, category_names, policy_at
 from projections.jql import JqlError, compile_jql
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex
@@ -69,6 +81,7 @@ ROADMAP_SOURCE = Source(system="roadmap", connector="roadmap")
 _QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 Amount = float | str  # FTE, or "40%" of the team's capacity
+Share = float | str  # a percentage: 60 or "60%"
 
 
 class _Spec(BaseModel):
@@ -82,6 +95,9 @@ class TeamSpec(_Spec):
     wip_limit: int | None = Field(default=None, ge=0)
     timezone: str = "UTC"
     cost_rate: float | None = Field(default=None, ge=0, description="Cost per FTE-week.")
+    investment_target: dict[str, Share] = Field(
+        default_factory=dict, description="Investment category -> target share, like 60%."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -93,21 +109,38 @@ class TeamSpec(_Spec):
         return value
 
 
+def _checked_jql(value: str | None) -> str | None:
+    if value:
+        try:
+            compile_jql(value)
+        except JqlError as exc:
+            raise ValueError(f"JQL not supported: {exc}") from None
+    return value
+
+
+class CategorySpec(_Spec):
+    name: str = Field(min_length=1, max_length=80)
+    item_types: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    epics: list[str] = Field(default_factory=list)
+    jql: str | None = None
+    roadmap: bool = False
+
+    _jql = field_validator("jql")(classmethod(lambda cls, v: _checked_jql(v)))
+
+
+class InvestmentSpec(_Spec):
+    categories: list[CategorySpec] = Field(min_length=1)
+    default: str = Field(min_length=1, max_length=80)
+
+
 class LinkSpec(_Spec):
     epics: list[str] = Field(default_factory=list)
     keys: list[str] = Field(default_factory=list)
     labels: list[str] = Field(default_factory=list)
     jql: str | None = None
 
-    @field_validator("jql")
-    @classmethod
-    def _supported_jql(cls, value: str | None) -> str | None:
-        if value:
-            try:
-                compile_jql(value)
-            except JqlError as exc:
-                raise ValueError(f"JQL not supported: {exc}") from None
-        return value
+    _jql = field_validator("jql")(classmethod(lambda cls, v: _checked_jql(v)))
 
 
 class ItemSpec(_Spec):
@@ -125,6 +158,7 @@ class ItemSpec(_Spec):
 
 
 class RoadmapDocument(_Spec):
+    investment: InvestmentSpec | None = None
     teams: dict[str, TeamSpec] = Field(default_factory=dict)
     items: list[ItemSpec] = Field(default_factory=list)
 
@@ -146,8 +180,59 @@ def _fte(amount: Amount, capacity: float, where: str, problems: list[FieldProble
     return round(capacity * share / 100, 4)
 
 
-def _semantic_problems(doc: RoadmapDocument) -> list[FieldProblem]:
+def _policy(doc: RoadmapDocument) -> InvestmentPolicy:
+    if doc.investment is None:
+        return DEFAULT_POLICY
+    return InvestmentPolicy(
+        categories=tuple(
+            InvestmentCategory.model_validate(c.model_dump()) for c in doc.investment.categories
+        ),
+        default=doc.investment.default,
+    )
+
+
+def _share(value: Share, where: str, problems: list[FieldProblem]) -> float:
+    """A target share as a fraction: 60 and "60%" are both 0.6."""
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if not match:
+            problems.append(FieldProblem(where, f"{value!r} is not a percentage like 60%"))
+            return 0.0
+        value = float(match.group(1))
+    if not 0 <= value <= 100:
+        problems.append(FieldProblem(where, "must be between 0% and 100%"))
+    return round(float(value) / 100, 4)
+
+
+def _investment_problems(doc: RoadmapDocument) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
+    if doc.investment is not None:
+        seen: set[str] = set()
+        for n, category in enumerate(doc.investment.categories):
+            if category.name in seen:
+                where = f"investment.categories[{n}].name"
+                problems.append(FieldProblem(where, f"{category.name!r} appears twice"))
+            seen.add(category.name)
+    known = category_names(_policy(doc))
+    for team, spec in doc.teams.items():
+        total = 0.0
+        for name, value in spec.investment_target.items():
+            where = f"teams.{team}.investment_target.{name}"
+            if name not in known:
+                problems.append(
+                    FieldProblem(
+                        where, f"unknown category {name!r}; categories: {', '.join(known)}"
+                    )
+                )
+            total += _share(value, where, problems)
+        if total > 1.0001:
+            where = f"teams.{team}.investment_target"
+            problems.append(FieldProblem(where, f"targets add up to {total:.0%}, over 100%"))
+    return problems
+
+
+def _semantic_problems(doc: RoadmapDocument) -> list[FieldProblem]:
+    problems: list[FieldProblem] = _investment_problems(doc)
     seen: set[str] = set()
     for n, item in enumerate(doc.items):
         where = f"items[{n}]"
@@ -223,6 +308,9 @@ def _payloads(
             timezone=spec.timezone,
             cost_rate=spec.cost_rate,
             members=tuple(spec.members),
+            investment_target={
+                name: _share(value, "", []) for name, value in spec.investment_target.items()
+            },
         )
         for key, spec in doc.teams.items()
     }
@@ -308,6 +396,11 @@ def roadmap_changes(doc: RoadmapDocument, entities: Entities, now: datetime) -> 
         version = len(state["versions"]) if state else 0
         cls = RoadmapItemChanged if live else RoadmapItemPlanned
         events.append(_event(cls, key, fields, version, now, identity=True))
+    policy = _policy(doc)
+    known_policy = entities.get("investment", {}).get(POLICY_KEY)
+    if policy != policy_at(entities) or (known_policy is None and doc.investment is not None):
+        version = len(known_policy["versions"]) if known_policy else 0
+        events.append(_event(InvestmentDefined, POLICY_KEY, policy, version, now, identity=True))
     removal = Deletion(reason="no longer in the roadmap document")
     for key, state in sorted(known_items.items()):
         if key in items or state.get("removed_at"):
@@ -355,7 +448,10 @@ def document_at(entities: Entities, as_of: str | None = None) -> dict[str, Any]:
     for key, state in sorted(entities.get("team", {}).items()):
         plan = plan_at(state, as_of)
         if plan:
-            teams[key] = {k: v for k, v in plan.items() if k not in ("at", "attributes")}
+            team = {k: v for k, v in plan.items() if k not in ("at", "attributes")}
+            targets = team.get("investment_target") or {}  # back in the document's own form
+            team["investment_target"] = {k: f"{v * 100:g}%" for k, v in targets.items()}
+            teams[key] = team
     items = []
     for key, state in sorted(entities.get("roadmap_item", {}).items()):
         plan = plan_at(state, as_of)
@@ -386,7 +482,15 @@ def document_at(entities: Entities, as_of: str | None = None) -> dict[str, Any]:
                 "changed_at": plan["at"],
             }
         )
-    return {"as_of": as_of or iso(datetime.now(UTC)), "teams": teams, "items": items}
+    policy = policy_at(entities, as_of).model_dump(mode="json", exclude={"attributes"})
+    for category in policy["categories"]:  # the document's shape: only what a person writes
+        category.pop("attributes", None)
+    return {
+        "as_of": as_of or iso(datetime.now(UTC)),
+        "investment": policy,
+        "teams": teams,
+        "items": items,
+    }
 
 
 def _by_team(by_quarter: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:

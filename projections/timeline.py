@@ -17,6 +17,7 @@ __all__ = [
     "iso_week",
     "week_bounds",
     "working_days",
+    "category_at",
 ]
 
 _BLOCKED = re.compile(r"block|wait|hold|paus|imped", re.I)
@@ -67,6 +68,15 @@ def build_timeline(
         {"status": status, "category": category, "entered_at": start, "exited_at": None}
     )
     return [s for s in segments if s["status"] is not None or s["exited_at"] is None]
+
+
+def category_at(segments: list[dict[str, Any]], moment: str) -> str | None:
+    """The status category a timeline was in at ``moment`` (ISO text); None before it."""
+    for segment in segments:
+        ends = segment["exited_at"]
+        if segment["entered_at"] <= moment and (ends is None or ends > moment):
+            return segment["category"]
+    return None
 
 
 def iso_week(moment: datetime | date) -> str:

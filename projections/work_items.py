@@ -37,6 +37,7 @@ __all__ = [
     "ViewBase",
     "view_base",
     "view_at",
+    "estimate_at",
 ]
 
 State = dict[str, Any]
@@ -72,6 +73,7 @@ def new_work_item(key: str) -> State:
         "transitions": [],
         "assignments": [],
         "estimate_at": "",
+        "estimates": [],
         "links": {},
         "worklogs": {},
         "sprint_changes": [],
@@ -122,6 +124,12 @@ def fold_work_item(state: State | None, event: Event) -> State:
             change = {"at": at, "to": event.payload.to_assignee}
             state = {**state, "assignments": insert_sorted(state["assignments"], change)}
         case WorkItemEstimated():
+            estimate: dict[str, Any] = {
+                "at": at,
+                "from": event.payload.from_estimate,
+                "to": event.payload.to_estimate,
+            }
+            state = {**state, "estimates": insert_sorted(state.get("estimates", []), estimate)}
             if at >= state["estimate_at"]:
                 fields = {**state["fields"], "estimate": event.payload.to_estimate}
                 state = {**state, "fields": fields, "estimate_at": at}
@@ -153,6 +161,18 @@ def fold_work_item(state: State | None, event: Event) -> State:
         case WorkItemDeleted():
             state = {**state, "deleted_at": at}
     return state
+
+
+def estimate_at(state: State, at: str) -> float | None:
+    """The estimate as it stood at ``at``: the last change by then, else what the first
+    later change started from, else today's (an item never re-estimated)."""
+    changes = state.get("estimates", [])
+    before = [c for c in changes if c["at"] <= at]
+    if before:
+        return before[-1]["to"]
+    if changes:
+        return changes[0]["from"]
+    return state["fields"].get("estimate")
 
 
 def linked(state: State, relation: str) -> list[str]:

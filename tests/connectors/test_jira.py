@@ -17,7 +17,7 @@ from core.http import HttpError
 from core.secrets import SecretResolver
 from emulators.jira import JiraEmulator, generate_project, jira_time
 from projections.replay import replay
-from projections.sprints import sprints_at
+from projections.sprints import sprint_reports, sprints_at, velocity
 from projections.work_items import work_item_view
 from tests.connectors.helpers import pull_all
 
@@ -350,6 +350,79 @@ def test_sprint_changes_are_events_at_their_time_so_a_commitment_can_be_rebuilt(
     now = iso(start + timedelta(days=20))
     assert {k for k, s in items.items() if keys["Sprint 2"] in sprints_at(s, now)} == {"GEN-2"}
     assert entities["sprint"]["jira-sprint-2"]["state"] == "active"
+
+
+def _re_estimate(jira: JiraEmulator, key: str, before: int, after: int, at: datetime) -> None:
+    """A story points change in the issue's changelog, as Jira writes one."""
+    issue = jira.issues[key]
+    issue["changelog"]["histories"].append(
+        {
+            "id": str(90_000 + len(issue["changelog"]["histories"])),
+            "created": jira_time(at),
+            "author": {"accountId": "u1"},
+            "items": [
+                {
+                    "field": "Story Points",
+                    "fieldtype": "custom",
+                    "fieldId": "customfield_10016",
+                    "from": None,
+                    "fromString": str(before),
+                    "to": None,
+                    "toString": str(after),
+                }
+            ],
+        }
+    )
+    issue["fields"]["customfield_10016"] = after
+
+
+def test_a_sprint_report_matches_jiras_worked_by_hand() -> None:
+    """Sprint 1 as Jira's Sprint Report shows it: committed GEN-1..3 (3+5+2 = 10 points at
+    the start, though GEN-1 is re-estimated to 8 later), GEN-4 added (1 point), GEN-3
+    removed, GEN-5 added when already done (completed outside the sprint), GEN-1 and GEN-4
+    completed, GEN-2 carried over into Sprint 2. Planning accuracy 1/3 (3 of 10 points),
+    capacity accuracy 2/3, velocity 8 + 1 = 9 points."""
+
+    with JiraEmulator(generate_project(5, histories_per_issue=1)) as jira:
+        start, keys = _sprint_test_project(jira)
+        for key, points in (("GEN-1", 3), ("GEN-2", 5), ("GEN-3", 2), ("GEN-4", 1)):
+            jira.issues[key]["fields"]["customfield_10016"] = points
+        _re_estimate(jira, "GEN-1", 3, 8, start + timedelta(days=3))
+        jira.transition("GEN-1", "In Progress", start + timedelta(days=1))
+        jira.transition("GEN-1", "Done", start + timedelta(days=6))
+        jira.transition("GEN-4", "Done", start + timedelta(days=10))
+        jira.transition("GEN-2", "In Progress", start + timedelta(days=2))
+        jira.transition("GEN-5", "Done", start - timedelta(days=1))  # done before joining
+        jira.add_to_sprint("GEN-5", 1, start + timedelta(days=3))
+        events, _ = pull_all(connector(jira))
+    entities = replay((e, None) for e in events)
+    views = {k: work_item_view(s, start) for k, s in entities["work_item"].items()}
+    reports = sprint_reports(entities, views, start + timedelta(days=20))
+    first, second = reports
+    assert first["key"] == keys["Sprint 1"] and first["state"] == "closed"
+    assert first["items"] == {
+        "committed": ["GEN-1", "GEN-2", "GEN-3"],
+        "added": ["GEN-4", "GEN-5"],
+        "removed": ["GEN-3"],
+        "completed": ["GEN-1", "GEN-4"],
+        "not_completed": ["GEN-2"],
+        "completed_outside": ["GEN-5"],
+        "carried_over_to": {"GEN-2": keys["Sprint 2"]},
+    }
+    numbers = first["numbers"]
+    assert (numbers["committed"], numbers["committed_points"]) == (3, 10.0)
+    assert (numbers["completed"], numbers["completed_committed"]) == (2, 1)
+    assert numbers["planning_accuracy"] == round(1 / 3, 4)
+    assert numbers["planning_accuracy_points"] == 0.3
+    assert numbers["capacity_accuracy"] == round(2 / 3, 4)
+    assert numbers["velocity_points"] == 9.0 and numbers["completed_outside"] == 1
+    assert numbers["carried_over"] == 1 and numbers["removed"] == 1
+    # moved in five minutes after Sprint 2 started: Jira marks it added after the start too
+    assert second["state"] == "active" and second["items"]["added"] == ["GEN-2"]
+    assert second["numbers"]["committed"] == 0 and second["numbers"]["planning_accuracy"] is None
+    summary = velocity(reports)
+    assert [s["key"] for s in summary["sprints"]] == [keys["Sprint 1"]]
+    assert summary["mean_velocity_points"] == numbers["velocity_points"]
 
 
 def test_an_issue_created_in_a_sprint_is_in_it_from_its_creation() -> None:

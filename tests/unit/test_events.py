@@ -52,7 +52,11 @@ def test_every_event_type_round_trips_through_the_codec() -> None:
         "roadmap_item.planned": {"title": "SSO", "teams": ["core"], "target_date": "2026-06-30"},
         "roadmap_item.changed": {"title": "SSO v2"},
         "roadmap_item.removed": {},
-        "team.defined": {"name": "Core", "capacity_fte": 5},
+        "team.defined": {"name": "Core", "capacity_fte": 5, "investment_target": {"bugs": 0.2}},
+        "investment.defined": {
+            "categories": [{"name": "roadmap", "roadmap": True}, {"name": "bugs"}],
+            "default": "maintenance",
+        },
         "work_item.sprint_changed": {"added": ["jira-sprint-7"], "removed": []},
         "sprint.upserted": {
             "name": "Sprint 7",
