@@ -147,7 +147,7 @@ class HubProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def get(self, path: str, *, token: str | None = "default", **kw: Any) -> requests.Response:
-        headers = {}
+        headers = dict(kw.pop("headers", {}))
         if token is not None:
             headers["Authorization"] = f"Bearer {self.token if token == 'default' else token}"
         return requests.get(self.url + path, headers=headers, timeout=10, **kw)

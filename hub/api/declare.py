@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from hub.api.errors import ApiError
+from hub.api.tabular import CSV, preferred, to_csv
 
 if TYPE_CHECKING:
     from hub.services import Services
@@ -226,14 +227,32 @@ class Route:
     def query_params(self) -> list[Param]:
         return [p for p in self.params if p.where == "query"]
 
+    @property
+    def lists(self) -> bool:
+        """A list operation: its answer is a page of ``items``, so it also answers CSV."""
+        fields = self.response.model_fields if self.response else {}
+        return "items" in fields and "next_cursor" in fields
+
+    def _media(self, request: web.Request) -> str:
+        """JSON, or CSV when a list operation's client prefers it (``Accept``)."""
+        accept = request.headers.get("Accept", "")
+        if not self.lists:
+            if CSV in accept.lower() and preferred(accept, ("application/json",)) is None:
+                raise ApiError(406, "not_acceptable", "only list operations answer text/csv")
+            return "application/json"
+        return preferred(accept, ("application/json", CSV)) or "application/json"
+
     def bind(self, services: Services) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """The aiohttp handler: parse, call, and render what the handler returned."""
 
         async def handle(request: web.Request) -> web.StreamResponse:
+            media = self._media(request) if self.media_type == "application/json" else ""
             result = await self.handler(Call(request, services, self._args(request)))
             if isinstance(result, web.StreamResponse):
                 return result
             reply = result if isinstance(result, Reply) else Reply(result, self.status)
+            if media == CSV:
+                return _csv_response(request, reply)
             return web.Response(
                 body=pydantic_core.to_json(reply.body),
                 status=reply.status,
@@ -241,6 +260,18 @@ class Route:
             )
 
         return handle
+
+
+def _csv_response(request: web.Request, reply: Reply) -> web.Response:
+    """The page's items as CSV; the next page's address in a ``Link`` header (RFC 8288)."""
+    response = web.Response(
+        text=to_csv(reply.body["items"]), status=reply.status, content_type=CSV, charset="utf-8"
+    )
+    token = reply.body.get("next_cursor")
+    if token:
+        following = request.rel_url.update_query(cursor=token)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response
 
 
 class Routes:

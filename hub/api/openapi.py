@@ -25,6 +25,7 @@ _REASONS = {
     400: "The request is malformed: a parameter or the body (see error.message)",
     401: "Missing or wrong bearer token",
     404: "No such resource",
+    406: "A representation the operation does not offer (only list operations answer CSV)",
     422: "The body is well-formed but describes something invalid (see error.fields)",
     503: "The broker is unreachable",
 }

@@ -14,7 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from connectors.registry import TYPES
 
 __all__ = [
+    "AgingWipPage",
     "ConnectorConfig",
+    "CycleTimes",
+    "InvestmentPage",
+    "RequestLeadTimes",
+    "SprintPage",
+    "SprintReport",
+    "TeamInvestment",
+    "ThroughputPage",
+    "Velocity",
     "PlannedRoadmap",
     "Error",
     "RequestPage",
@@ -112,6 +121,122 @@ class TeamPage(_Open):
 class TeamResources(_Open):
     team: str
     weeks: list[dict[str, Any]]
+
+
+class SprintNumbers(_Open):
+    committed: int
+    committed_points: float
+    added: int
+    removed: int
+    completed: int
+    completed_committed: int
+    carried_over: int
+    completed_outside: int
+    planning_accuracy: float | None = Field(
+        description="Completed committed items / committed items (LinearB)."
+    )
+    capacity_accuracy: float | None = Field(
+        description="All completed items, unplanned additions too / committed items."
+    )
+    velocity_points: float
+
+
+class Sprint(_Open):
+    key: str
+    name: str | None
+    state: str = Field(json_schema_extra={"enum": ["future", "active", "closed"]})
+    team: str | None
+    start_at: str | None
+    end_at: str | None
+    completed_at: str | None
+    numbers: SprintNumbers | None
+
+
+class SprintPage(_Open):
+    items: list[Sprint]
+    next_cursor: str | None
+
+
+class SprintReport(Sprint):
+    """Jira's Sprint Report rebuilt from the log; ``items`` names the work in each group."""
+
+    items: dict[str, Any] | None = None
+    planned: list[str] | None = None
+
+
+class Velocity(_Open):
+    team: str
+    sprints: list[dict[str, Any]]
+    mean_velocity_points: float | None
+    mean_planning_accuracy: float | None
+    mean_capacity_accuracy: float | None
+
+
+class Distribution(_Open):
+    """Nearest-rank percentiles of durations, in days."""
+
+    count: int
+    p50_days: float | None
+    p70_days: float | None
+    p85_days: float | None
+    p95_days: float | None
+
+
+class CycleTimes(_Open):
+    period: str
+    overall: Distribution
+    by_team: dict[str, Distribution]
+    by_type: dict[str, Distribution]
+    by_period: list[dict[str, Any]]
+
+
+class ThroughputWeek(_Open):
+    week: str
+    throughput: int
+
+
+class ThroughputPage(_Open):
+    items: list[ThroughputWeek]
+    next_cursor: str | None
+
+
+class AgingItem(_Open):
+    key: str
+    team: str | None
+    stage: str
+    age_days: float
+    team_p85_days: float | None
+    band: str
+    over_p85: bool
+
+
+class AgingWipPage(_Open):
+    items: list[AgingItem]
+    next_cursor: str | None
+
+
+class RequestLeadTimes(_Open):
+    overall: Distribution
+    by_team: dict[str, Distribution]
+
+
+class TeamInvestment(_Open):
+    team: str
+    weeks: list[dict[str, Any]]
+
+
+class InvestmentRow(_Open):
+    team: str
+    category: str
+    effort_fte_weeks: float
+    share: float | None
+    target_share: float | None
+    gap: float | None
+
+
+class InvestmentPage(_Open):
+    items: list[InvestmentRow]
+    next_cursor: str | None
 
 
 class PlannedRoadmap(_Open):

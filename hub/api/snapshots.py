@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from hub.api.errors import ApiError
 from hub.rebuild import rebuild_async
 from projections.rollups import Entities, WorkIndex
 
@@ -23,6 +24,13 @@ class Snapshot:
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         return self.entities.get(kind, {}).get(key)
+
+    def require_team(self, team: str) -> None:
+        """404 unless the roadmap defines ``team`` or some work item names it."""
+        if team in self.entities.get("team", {}):
+            return
+        if not any(v["team"] == team for v in self.index.stable.values()):
+            raise ApiError(404, "not_found", f"no team {team!r}")
 
 
 async def snapshot(services: Services, as_of: datetime | None) -> Snapshot:

@@ -70,10 +70,6 @@ async def resources(call: Call) -> Any:
         raise ApiError(400, "bad_parameter", "from must be before to")
     if end - start > timedelta(weeks=MAX_WEEKS):
         raise ApiError(400, "bad_parameter", f"at most {MAX_WEEKS} weeks per request")
-    known = team in snap.entities.get("team", {}) or any(
-        v["team"] == team for v in snap.index.stable.values()
-    )
-    if not known:
-        raise ApiError(404, "not_found", f"no team {team!r}")
+    snap.require_team(team)
     weeks = team_resources(team, snap.entities, snap.index, start, end)
     return {"team": team, "from": start.isoformat(), "to": end.isoformat(), "weeks": weeks}

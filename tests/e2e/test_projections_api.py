@@ -3,23 +3,30 @@ pure folds; then kill -9 the worker mid-stream and check the answers are the sam
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import signal
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.events import Event
+from core.codec import decode_dict
+from core.events import Event, iso
 from core.publish import SyncPublisher
 from hub.broker import free_port
+from projections.flow import cycle_time_report
+from projections.investment import categorize, policy_at, team_investment
 from projections.replay import replay
+from projections.resources import daily_allocation, roadmap_owner
 from projections.rollups import WorkIndex, roadmap_item_view
+from projections.sprints import sprint_reports
 from projections.tracking import TRACKING_KEY
-from tests.helpers import HubProcess, hub_cli, metric_total, own_broker
+from tests.helpers import HubProcess, event_dict, hub_cli, metric_total, own_broker
 from tests.scenarios import organisation
 
 STABLE = (
@@ -88,15 +95,89 @@ def check_against_folds(hub: HubProcess, events: list[Any], prefix: str) -> None
             assert got[field] == want[field], (roadmap_id, field)
 
 
+SPRINT_START = datetime(2026, 2, 9, 9, tzinfo=UTC)
+
+
+def sprint_events() -> list[Event]:
+    """A closed two-week sprint: API-1..API-8 in it before the start, API-9 added on its
+    third day, API-2 removed on its fourth."""
+    rows = [
+        event_dict(
+            "sprint.upserted",
+            "jira-sprint-900",
+            "s",
+            at=SPRINT_START + timedelta(days=15),
+            payload={
+                "name": "API sprint",
+                "board": "9",
+                "state": "closed",
+                "start_at": SPRINT_START.isoformat(),
+                "end_at": (SPRINT_START + timedelta(days=14)).isoformat(),
+                "completed_at": (SPRINT_START + timedelta(days=14)).isoformat(),
+            },
+        )
+    ]
+    moves = [(f"API-{n}", -1, "added") for n in range(1, 9)]
+    moves += [("API-9", 2, "added"), ("API-2", 3, "removed")]
+    for key, days, how in moves:
+        rows.append(
+            event_dict(
+                "work_item.sprint_changed",
+                key,
+                f"sprint-{how}",
+                at=SPRINT_START + timedelta(days=days),
+                payload={how: ["jira-sprint-900"]},
+            )
+        )
+    return [decode_dict(r) for r in rows]
+
+
+def check_delivery_analytics(hub: HubProcess, events: list[Event]) -> None:
+    """Sprints, flow and investment answers equal the pure projections' over the same log;
+    list operations answer CSV with the next page in a Link header; others refuse CSV."""
+    entities, index = expected(events)
+    window = {"from": "2026-02-02T00:00:00Z", "to": "2026-03-30T00:00:00Z"}
+    start, end = datetime(2026, 2, 2, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC)
+    (want,) = sprint_reports(entities, index.stable, datetime.now(UTC))
+    got = hub.get("/api/v1/sprints/jira-sprint-900").json()
+    assert got["items"] == want["items"] and got["numbers"] == want["numbers"]
+    assert want["items"]["removed"] == ["API-2"] and want["items"]["added"] == ["API-9"]
+    listed = hub.get("/api/v1/sprints", params={"state": "closed"}).json()["items"]
+    assert [s["key"] for s in listed] == ["jira-sprint-900"]
+    during = SPRINT_START + timedelta(days=5)
+    back = hub.get("/api/v1/sprints/jira-sprint-900", params={"as_of": iso(during)})
+    assert back.status_code == 404  # the sprint was first seen after it closed
+    cycle = hub.get("/api/v1/flow/cycle-time", params={**window, "period": "week"}).json()
+    assert cycle == cycle_time_report(index, start, end, period="week")
+    team = "api-team-0"
+    mix = hub.get(f"/api/v1/teams/{team}/investment", params=window).json()
+    shares = daily_allocation(entities, index, start, end)
+    policy = policy_at(entities)
+    categories = categorize(index, roadmap_owner(entities, index), policy)
+    assert mix["weeks"] == team_investment(
+        team, entities, index, start, end, shares=shares, policy=policy, categories=categories
+    )
+    table = hub.get("/api/v1/workitems", params={"limit": "5"}, headers={"Accept": "text/csv"})
+    assert table.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    page = hub.get("/api/v1/workitems", params={"limit": "5"}).json()
+    assert [r["key"] for r in rows] == [i["key"] for i in page["items"]]
+    assert rows[0]["team"] == page["items"][0]["team"] and "cursor=" in table.headers["Link"]
+    refused = hub.get("/api/v1/workitems/API-1", headers={"Accept": "text/csv"})
+    assert refused.status_code == 406 and refused.json()["error"]["code"] == "not_acceptable"
+
+
 def test_api_answers_match_the_pure_folds(broker: str, tmp_path: Path) -> None:
-    """300 generated items: every list row, detail and roadmap rollup equals the folds' answer."""
-    events = organisation(300, seed=1, prefix="API")
+    """300 generated items: every list row, detail and roadmap rollup equals the folds' answer;
+    so do the delivery analytics (sprints, flow, investment), also as CSV."""
+    events = organisation(300, seed=1, prefix="API") + sprint_events()
     with HubProcess(["worker"], tmp_path, free_port(), bootstrap=broker) as worker:
         worker.wait_healthy()
         with SyncPublisher(broker, origin="test") as producer:
             producer.publish_events(events)
         wait_caught_up(worker, 300 + 0, "API-")
         check_against_folds(worker, events, "API-")
+        check_delivery_analytics(worker, events)
 
         detail = worker.get("/api/v1/workitems/API-7").json()
         assert [s["status"] for s in detail["timeline"]] == [
