@@ -176,6 +176,31 @@ class UnaddressedDemand(RuleSettings):
     days: float = Field(default=14.0, ge=0)
 
 
+class AgingWip(RuleSettings):
+    """Items in progress longer than ``percentile`` of their team's cycle times over the
+    last 12 weeks (with at least ``min_history`` finished items to judge by)."""
+
+    for_: timedelta = Field(default=timedelta(hours=1), alias="for")
+    percentile: Literal[50, 70, 85, 95] = 85
+    min_history: int = Field(default=10, ge=1)
+
+
+class SprintOvercommit(RuleSettings):
+    """Planning accuracy below ``threshold`` in each of the team's last ``sprints``
+    closed sprints: the team keeps committing to more than it finishes."""
+
+    threshold: float = Field(default=0.7, gt=0, le=1)
+    sprints: int = Field(default=2, ge=1, le=12)
+
+
+class InvestmentDrift(RuleSettings):
+    """A category's share of a team's effort off its target by more than ``tolerance``
+    (share points: 0.1 is ten percentage points) in each of the last ``weeks`` weeks."""
+
+    tolerance: float = Field(default=0.1, gt=0, lt=1)
+    weeks: int = Field(default=3, ge=1, le=26)
+
+
 class Rules(_Model):
     forecast_slip: ForecastSlip = ForecastSlip()
     past_due: PastDue = PastDue()
@@ -190,6 +215,9 @@ class Rules(_Model):
     over_budget: OverBudget = OverBudget()
     emerging_theme: EmergingTheme = EmergingTheme()
     unaddressed_demand: UnaddressedDemand = UnaddressedDemand()
+    aging_wip: AgingWip = AgingWip()
+    sprint_overcommit: SprintOvercommit = SprintOvercommit()
+    investment_drift: InvestmentDrift = InvestmentDrift()
 
 
 # --- routing ----------------------------------------------------------------------

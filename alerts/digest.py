@@ -175,6 +175,11 @@ def build_digest(
         if a["state"] == "resolved" and a.get("starts_at") and a.get("ends_at", "") >= start
     ]
     counts = {s: sum(1 for i in initiatives if i["status"] == s) for s in _RANK}
+    delivery = [
+        _delivery(name_, inputs)
+        for name_ in sorted(set(inputs.sprints) | set(inputs.investment))
+        if team is None or name_ == team
+    ]
     themes = [t for t in inputs.themes if t["id"] != "unclassified"] if team is None else []
     return {
         "name": name,
@@ -184,6 +189,8 @@ def build_digest(
         "summary": counts,
         "initiatives": sorted(initiatives, key=lambda i: (-_RANK[i["status"]], i["id"])),
         "allocation": allocation,
+        # how each team plans and where its effort goes: last sprints and the week's mix
+        "delivery": [d for d in delivery if d["sprints"] or d["investment"]],
         "alerts_opened": [_brief(a) for a in opened if in_scope(a)],
         "alerts_resolved": [_brief(a) for a in resolved if in_scope(a)],
         # what customers ask for: the top themes by ARR, and those new in the period
@@ -193,6 +200,48 @@ def build_digest(
 
 
 TOP_THEMES = 5
+LAST_SPRINTS = 3
+
+
+def _delivery(team: str, inputs: DriftInputs) -> dict[str, Any]:
+    """A team's last closed sprints' planning accuracy, and its last full week's mix."""
+    closed = [r for r in inputs.sprints.get(team, []) if r["state"] == "closed" and r["numbers"]]
+    weeks = inputs.investment.get(team) or []
+    last = weeks[-1] if weeks and weeks[-1]["effort_fte"] else None
+    return {
+        "team": team,
+        "sprints": [
+            {
+                "name": r["name"] or r["key"],
+                "planning_accuracy": r["numbers"]["planning_accuracy"],
+                "velocity_points": r["numbers"]["velocity_points"],
+            }
+            for r in closed[-LAST_SPRINTS:]
+        ],
+        "week": last["week"] if last else None,
+        "investment": [
+            {"category": c["category"], "share": c["share"], "target_share": c["target_share"]}
+            for c in (last["categories"] if last else [])
+            if c["share"] or c["target_share"] is not None
+        ],
+    }
+
+
+def _delivery_lines(team: Mapping[str, Any]) -> list[str]:
+    lines = []
+    if team["sprints"]:
+        sprints = ", ".join(
+            f"{s['name']} {_share(s['planning_accuracy'])}" for s in team["sprints"]
+        )
+        lines.append(f"- {team['team']} planning accuracy: {sprints}")
+    if team["investment"]:
+        mix = ", ".join(
+            f"{c['category']} {_share(c['share'])}"
+            + (f" (target {_share(c['target_share'])})" if c["target_share"] is not None else "")
+            for c in team["investment"]
+        )
+        lines.append(f"- {team['team']} investment {team['week']}: {mix}")
+    return lines
 
 
 def _by_arr(theme: Mapping[str, Any]) -> tuple[float, int, str]:
@@ -265,6 +314,10 @@ def digest_text(digest: Mapping[str, Any]) -> str:
                 f"    {key}: {shares['actual_fte']:.1f} FTE"
                 + (f" (planned {planned:g})" if planned is not None else " (unplanned)")
             )
+    if digest.get("delivery"):
+        lines += ["", "Delivery: planning accuracy (last sprints) and investment mix"]
+        for team in digest["delivery"]:
+            lines.extend(_delivery_lines(team))
     lines += ["", f"Alerts opened: {len(digest['alerts_opened'])}"]
     lines.extend(f"- {a['summary']}" for a in digest["alerts_opened"])
     lines += [f"Alerts resolved: {len(digest['alerts_resolved'])}"]
@@ -305,11 +358,18 @@ def digest_html(digest: Mapping[str, Any]) -> str:
         f"<li>{html.escape(_theme_line(t)[2:])}</li>"
         for t in [*digest.get("themes", []), *digest.get("themes_new", [])]
     )
+    delivery = "".join(
+        f"<li>{html.escape(line[2:])}</li>"
+        for team in digest.get("delivery", [])
+        for line in _delivery_lines(team)
+    )
     sections = [
         ("Initiatives", initiatives),
         ("Allocation", f"<ul>{teams}</ul>"),
-        ("Alerts", f"<ul>{alerts}</ul>"),
     ]
+    if delivery:
+        sections.append(("Delivery", f"<ul>{delivery}</ul>"))
+    sections.append(("Alerts", f"<ul>{alerts}</ul>"))
     if themes:
         sections.append(("What customers ask for", f"<ul>{themes}</ul>"))
     return html_page(

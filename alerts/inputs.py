@@ -47,6 +47,12 @@ class DriftInputs:
     request_links: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     # feedback themes with the demand behind each (hub.theme_service.theme_views)
     themes: list[dict[str, Any]] = field(default_factory=list)
+    # team -> cycle-time distribution of its last 12 weeks (projections.flow.distribution)
+    cycle_percentiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # team -> its sprints' reports, oldest first (projections.sprints.sprint_report)
+    sprints: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # team -> investment mix per complete week, oldest first (projections.investment)
+    investment: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def today(self) -> date:

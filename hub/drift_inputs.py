@@ -15,9 +15,12 @@ from alerts.config import AlertingConfig
 from alerts.inputs import DriftInputs
 from core.events import iso, parse_utc
 from projections.customers import current_links
+from projections.flow import team_percentiles
+from projections.investment import categorize, policy_at, team_investment
 from projections.resources import daily_allocation, roadmap_owner, team_resources
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex, roadmap_item_view
+from projections.sprints import sprint_reports
 from projections.timeline import iso_week, week_bounds
 
 __all__ = ["drift_inputs"]
@@ -53,6 +56,7 @@ def drift_inputs(
         forecast_window,
         *(rules.allocation_drift.for_team(t).weeks for t in scopes),
         *(rules.unplanned_work.for_team(t).weeks for t in scopes),
+        *(rules.investment_drift.for_team(t).weeks for t in scopes),
     )
     budget_starts = [
         datetime.fromisoformat(p["planned_start"]).replace(tzinfo=now.tzinfo)
@@ -72,6 +76,29 @@ def drift_inputs(
         rows = team_resources(team, entities, index, start, now, shares=shares, owner=owner)
         weeks[team] = [r for r in rows if r["week"] != iso_week(now)]
         current[team] = rows[-1] if rows and rows[-1]["week"] == iso_week(now) else {}
+    policy = policy_at(entities)
+    categories = categorize(index, owner, policy)
+    investment = {
+        team: [
+            row
+            for row in team_investment(
+                team,
+                entities,
+                index,
+                start,
+                now,
+                shares=shares,
+                policy=policy,
+                categories=categories,
+            )
+            if row["week"] != iso_week(now)
+        ]
+        for team in teams
+    }
+    sprints: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for report in sprint_reports(entities, index.stable, now):
+        if report["team"]:
+            sprints[report["team"]].append(report)
     done_by_week: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for stable in index.stable.values():
         if stable["done_at"] and stable["team"] and not stable["deleted_at"]:
@@ -113,6 +140,9 @@ def drift_inputs(
         weekly_plans=weekly_plans,
         week_ends=week_ends,
         request_links=request_links,
+        cycle_percentiles=team_percentiles(index, now),
+        sprints=dict(sprints),
+        investment=investment,
     )
 
 

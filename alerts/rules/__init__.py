@@ -12,7 +12,14 @@ importing this package registers them all, in this order.
 
 from __future__ import annotations
 
-from alerts.rules import demand, effort, flow, schedule, themes  # noqa: F401  (registers the rules)
+from alerts.rules import (  # noqa: F401  (registers the rules)
+    delivery,
+    demand,
+    effort,
+    flow,
+    schedule,
+    themes,
+)
 from alerts.rules.registry import RULES, DriftRule, Observation, evaluate_rules, fingerprint
 
 __all__ = ["RULES", "DriftRule", "Observation", "evaluate_rules", "fingerprint"]

@@ -139,6 +139,7 @@ def observe(
     links: dict[str, str],
     roadmap_item: str | None = None,
     theme: str | None = None,
+    category: str | None = None,
 ) -> Observation:
     """An observation with the labels every rule gives (the registry adds the alertname)."""
     labels: dict[str, str] = {"severity": settings.severity}
@@ -148,6 +149,8 @@ def observe(
         labels["roadmap_item"] = roadmap_item
     if theme:
         labels["theme"] = theme
+    if category:
+        labels["category"] = category
     return Observation(
         labels=labels,
         annotations={"summary": summary, "description": description, **links},

@@ -136,3 +136,32 @@ def test_the_leadership_digest_lists_the_top_themes_and_the_new_ones() -> None:
     assert "- SSO: 4 requests (3 open), 900,000 ARR, 2 this week (+1); on no roadmap item" in text
     assert "New themes this period: 1" in text and "What customers ask for" in digest_html(digest)
     assert build_digest(inputs, {}, NOW - timedelta(days=7), team="core")["themes"] == []
+
+
+def test_the_digest_gives_each_teams_planning_accuracy_and_investment_mix() -> None:
+    """Per team: its last three closed sprints' planning accuracy (the active one left out)
+    and its last full week's share per category against the target, in text and HTML."""
+    config = AlertingConfig()
+    inputs = drift_inputs({}, WorkIndex({}, NOW), NOW, config)
+
+    def sprint(name: str, accuracy: float, state: str = "closed") -> dict[str, object]:
+        numbers = {"planning_accuracy": accuracy, "velocity_points": 20.0}
+        return {"key": name, "name": name, "state": state, "numbers": numbers}
+
+    inputs.sprints = {
+        "core": [sprint(f"S{n}", n / 10) for n in range(5, 9)] + [sprint("S9", 0.1, "active")]
+    }
+    mix = [
+        {"category": "roadmap", "share": 0.45, "target_share": 0.6},
+        {"category": "bugs", "share": 0.55, "target_share": None},
+        {"category": "support", "share": 0.0, "target_share": None},
+    ]
+    inputs.investment = {"core": [{"week": "2026-W09", "effort_fte": 3.0, "categories": mix}]}
+    digest = build_digest(inputs, {}, NOW - timedelta(days=7))
+    (core,) = digest["delivery"]
+    assert [s["name"] for s in core["sprints"]] == ["S6", "S7", "S8"]
+    assert [c["category"] for c in core["investment"]] == ["roadmap", "bugs"]
+    text = digest_text(digest)
+    assert "- core planning accuracy: S6 60%, S7 70%, S8 80%" in text
+    assert "- core investment 2026-W09: roadmap 45% (target 60%), bugs 55%" in text
+    assert "core investment 2026-W09" in digest_html(digest)
