@@ -223,11 +223,12 @@ def replay(ctx: click.Context, until: str | None, out: Any, apply_: bool, force:
         click.echo(f"wrote {written} rebuilt state(s); start the workers to serve them")
 
 
-from hub import alerts_cli, connect_cli, themes_cli  # noqa: E402
+from hub import alerts_cli, connect_cli, export_cli, themes_cli  # noqa: E402
 
 connect_cli.register(cli)
 alerts_cli.register(cli)
 themes_cli.register(cli)
+export_cli.register(cli)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from core.codec import decode_dict
 from core.events import Event
 from tests.helpers import event_dict
 
-__all__ = ["organisation"]
+__all__ = ["organisation", "sprint_events", "SPRINT_START"]
 
 FLOW = [
     ("To Do", "todo"),
@@ -143,3 +143,40 @@ def organisation(items: int, seed: int = 7, prefix: str = "GEN") -> list[Event]:
             )
         )
     return [decode_dict(row) for row in rows]
+
+
+SPRINT_START = datetime(2026, 2, 9, 9, tzinfo=UTC)
+
+
+def sprint_events(prefix: str) -> list[Event]:
+    """A closed two-week sprint: items 1..8 in it before the start, item 9 added on its
+    third day, item 2 removed on its fourth (the keys of ``organisation(prefix=...)``)."""
+    rows = [
+        event_dict(
+            "sprint.upserted",
+            "jira-sprint-900",
+            "s",
+            at=SPRINT_START + timedelta(days=15),
+            payload={
+                "name": f"{prefix} sprint",
+                "board": "9",
+                "state": "closed",
+                "start_at": SPRINT_START.isoformat(),
+                "end_at": (SPRINT_START + timedelta(days=14)).isoformat(),
+                "completed_at": (SPRINT_START + timedelta(days=14)).isoformat(),
+            },
+        )
+    ]
+    moves = [(f"{prefix}-{n}", -1, "added") for n in range(1, 9)]
+    moves += [(f"{prefix}-9", 2, "added"), (f"{prefix}-2", 3, "removed")]
+    for key, days, how in moves:
+        rows.append(
+            event_dict(
+                "work_item.sprint_changed",
+                key,
+                f"sprint-{how}",
+                at=SPRINT_START + timedelta(days=days),
+                payload={how: ["jira-sprint-900"]},
+            )
+        )
+    return [decode_dict(r) for r in rows]

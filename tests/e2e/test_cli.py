@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from core.topics import WORKITEMS
 from emulators.canonical_source import CanonicalSource
 from hub import __version__
 from hub.broker import free_port
-from tests.helpers import HubProcess, event_dict
+from tests.helpers import HubProcess, event_dict, own_broker
 from tests.helpers import hub_cli as hub
 
 
@@ -129,3 +130,67 @@ def test_themes_evaluate_scores_a_labelled_csv_as_json(tmp_path: Path) -> None:
     refused = hub("themes", "evaluate", str(unlabelled), env={})
     assert refused.returncode == 2
     assert refused.stderr.strip() == f"error: {unlabelled}: missing column(s) label"
+
+
+def test_export_writes_every_table_for_duckdb_and_pandas_and_sql_queries_them(
+    tmp_path: Path,
+) -> None:
+    """hub export writes each documented table as Parquet (typed) and CSV, with schema.json;
+    pandas reads both with exactly the documented columns and the folds' numbers; --as-of
+    exports the log as it stood; hub sql answers over an export or straight from the log,
+    and a bad query is a clear error."""
+    import pandas as pd
+
+    from projections.replay import replay
+    from projections.rollups import WorkIndex
+    from projections.sprints import sprint_reports
+    from projections.tables import TABLES
+    from tests.scenarios import SPRINT_START, organisation, sprint_events
+
+    events = organisation(40, seed=3, prefix="EXP") + sprint_events("EXP")
+    with own_broker() as broker:
+        env = {"HUB_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+        with SyncPublisher(broker.bootstrap_servers, origin="test") as producer:
+            producer.publish_events(events)
+        parquet, text = tmp_path / "parquet", tmp_path / "csv"
+        done = hub("export", "--out", str(parquet), env=env)
+        assert done.returncode == 0, done.stderr
+        early = SPRINT_START.isoformat()
+        past = hub("export", "--format", "csv", "--out", str(text), "--as-of", early, env=env)
+        assert past.returncode == 0, past.stderr
+        query = "SELECT team, count(*) AS n FROM work_items GROUP BY team ORDER BY team"
+        over_files = hub("sql", query, "--data", str(parquet), "--format", "json", env=env)
+        from_log = hub("sql", "SELECT count(*) AS n FROM sprints", env=env)
+        bad = hub("sql", "SELECT nope FROM work_items", "--data", str(parquet), env=env)
+
+    schema = json.loads((parquet / "schema.json").read_text())
+    assert set(schema["tables"]) == set(TABLES) and schema["format"] == "parquet"
+    entities = replay((e, None) for e in events)
+    index = WorkIndex(entities, SPRINT_START)
+    for name, table in TABLES.items():
+        frame = pd.read_parquet(parquet / f"{name}.parquet")
+        assert list(frame.columns) == [c.name for c in table.columns], name
+        assert len(frame) == schema["rows"][name]
+    items = pd.read_parquet(parquet / "work_items.parquet").set_index("key")
+    assert len(items) == len(entities["work_item"])
+    stories = items[~items.index.str.startswith("EXP-E")]  # the epics are never moved
+    assert str(items["done_at"].dtype) == "datetime64[us, UTC]" and stories["done_at"].notna().all()
+    view = WorkIndex(entities, index.now).views["EXP-5"]
+    assert items.loc["EXP-5", "cycle_time_days"] == round(view["cycle_time_seconds"] / 86400, 4)
+    sprints = pd.read_parquet(parquet / "sprints.parquet")
+    (report,) = sprint_reports(entities, index.stable, datetime.now(UTC))
+    for field in ("committed", "removed", "completed", "planning_accuracy"):
+        assert sprints.loc[0, field] == report["numbers"][field], field
+    then = pd.read_csv(text / "work_items.csv")
+    earlier = replay((e, None) for e in events if e.occurred_at <= SPRINT_START)
+    created = set(earlier["work_item"])
+    assert set(then["key"]) == created and len(created) < len(entities["work_item"])
+    assert pd.read_csv(text / "sprints.csv").empty  # the sprint was first seen after it closed
+
+    teams: dict[str, int] = {}
+    for state in entities["work_item"].values():
+        teams[state["fields"]["team"]] = teams.get(state["fields"]["team"], 0) + 1
+    assert over_files.returncode == 0, over_files.stderr
+    assert json.loads(over_files.stdout) == [{"team": t, "n": n} for t, n in sorted(teams.items())]
+    assert from_log.returncode == 0 and from_log.stdout.split()[:3] == ["n", "-", "1"]
+    assert bad.returncode == 2 and "query failed" in bad.stderr and "nope" in bad.stderr

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from core.codec import decode_dict
 from core.events import Event, iso
 from core.publish import SyncPublisher
 from hub.broker import free_port
@@ -26,8 +25,8 @@ from projections.resources import daily_allocation, roadmap_owner
 from projections.rollups import WorkIndex, roadmap_item_view
 from projections.sprints import sprint_reports
 from projections.tracking import TRACKING_KEY
-from tests.helpers import HubProcess, event_dict, hub_cli, metric_total, own_broker
-from tests.scenarios import organisation
+from tests.helpers import HubProcess, hub_cli, metric_total, own_broker
+from tests.scenarios import SPRINT_START, organisation, sprint_events
 
 STABLE = (
     "status",
@@ -95,43 +94,6 @@ def check_against_folds(hub: HubProcess, events: list[Any], prefix: str) -> None
             assert got[field] == want[field], (roadmap_id, field)
 
 
-SPRINT_START = datetime(2026, 2, 9, 9, tzinfo=UTC)
-
-
-def sprint_events() -> list[Event]:
-    """A closed two-week sprint: API-1..API-8 in it before the start, API-9 added on its
-    third day, API-2 removed on its fourth."""
-    rows = [
-        event_dict(
-            "sprint.upserted",
-            "jira-sprint-900",
-            "s",
-            at=SPRINT_START + timedelta(days=15),
-            payload={
-                "name": "API sprint",
-                "board": "9",
-                "state": "closed",
-                "start_at": SPRINT_START.isoformat(),
-                "end_at": (SPRINT_START + timedelta(days=14)).isoformat(),
-                "completed_at": (SPRINT_START + timedelta(days=14)).isoformat(),
-            },
-        )
-    ]
-    moves = [(f"API-{n}", -1, "added") for n in range(1, 9)]
-    moves += [("API-9", 2, "added"), ("API-2", 3, "removed")]
-    for key, days, how in moves:
-        rows.append(
-            event_dict(
-                "work_item.sprint_changed",
-                key,
-                f"sprint-{how}",
-                at=SPRINT_START + timedelta(days=days),
-                payload={how: ["jira-sprint-900"]},
-            )
-        )
-    return [decode_dict(r) for r in rows]
-
-
 def check_delivery_analytics(hub: HubProcess, events: list[Event]) -> None:
     """Sprints, flow and investment answers equal the pure projections' over the same log;
     list operations answer CSV with the next page in a Link header; others refuse CSV."""
@@ -170,7 +132,7 @@ def check_delivery_analytics(hub: HubProcess, events: list[Event]) -> None:
 def test_api_answers_match_the_pure_folds(broker: str, tmp_path: Path) -> None:
     """300 generated items: every list row, detail and roadmap rollup equals the folds' answer;
     so do the delivery analytics (sprints, flow, investment), also as CSV."""
-    events = organisation(300, seed=1, prefix="API") + sprint_events()
+    events = organisation(300, seed=1, prefix="API") + sprint_events("API")
     with HubProcess(["worker"], tmp_path, free_port(), bootstrap=broker) as worker:
         worker.wait_healthy()
         with SyncPublisher(broker, origin="test") as producer:
