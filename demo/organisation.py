@@ -598,6 +598,8 @@ def _roadmap(now: datetime, epics: dict[str, str]) -> dict[str, Any]:
             "wip_limit": t.wip_limit,
             "timezone": "Europe/Berlin" if t.key in ("payments", "data") else "America/New_York",
             "cost_rate": t.cost_rate,
+            # the mix each team agreed to (the default investment categories)
+            "investment_target": {"roadmap": "60%", "bugs": "15%", "maintenance": "15%"},
         }
         for t in TEAMS
     }

@@ -20,6 +20,7 @@ import yaml
 
 from demo.capture import WebhookCapture
 from demo.organisation import JIRA_FIELD, TEAMS, Organisation
+from demo.sprints import add_sprints
 from emulators.hubspot import HubSpotEmulator
 from emulators.jira import JiraEmulator
 from emulators.zendesk import ZendeskEmulator
@@ -52,6 +53,7 @@ class DemoSources:
             webhook_secret=self.secrets["jira_webhook"],
             user_timezone="UTC",
         )
+        add_sprints(self.jira, self.org)
         self.zendesk = ZendeskEmulator(
             self.org.zendesk_tickets,
             self.org.zendesk_audits,

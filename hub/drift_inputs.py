@@ -16,7 +16,7 @@ from alerts.inputs import DriftInputs
 from core.events import iso, parse_utc
 from projections.customers import current_links
 from projections.flow import team_percentiles
-from projections.investment import categorize, policy_at, team_investment
+from projections.investment import investment_by_team
 from projections.resources import daily_allocation, roadmap_owner, team_resources
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex, roadmap_item_view
@@ -76,24 +76,10 @@ def drift_inputs(
         rows = team_resources(team, entities, index, start, now, shares=shares, owner=owner)
         weeks[team] = [r for r in rows if r["week"] != iso_week(now)]
         current[team] = rows[-1] if rows and rows[-1]["week"] == iso_week(now) else {}
-    policy = policy_at(entities)
-    categories = categorize(index, owner, policy)
+    by_team = investment_by_team(entities, index, teams, start, now, shares=shares, owner=owner)
     investment = {
-        team: [
-            row
-            for row in team_investment(
-                team,
-                entities,
-                index,
-                start,
-                now,
-                shares=shares,
-                policy=policy,
-                categories=categories,
-            )
-            if row["week"] != iso_week(now)
-        ]
-        for team in teams
+        team: [row for row in rows if row["week"] != iso_week(now)]
+        for team, rows in by_team.items()
     }
     sprints: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for report in sprint_reports(entities, index.stable, now):

@@ -11,13 +11,18 @@ FTE-week. Targets are per team (``investment_target`` in ``roadmap.yaml``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
 from core.events import InvestmentCategory, InvestmentPolicy, iso
 from projections.jql import compile_jql
-from projections.resources import FTE_DAYS_PER_WEEK, weeks_between
+from projections.resources import (
+    FTE_DAYS_PER_WEEK,
+    daily_allocation,
+    roadmap_owner,
+    weeks_between,
+)
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex
 from projections.timeline import week_bounds
@@ -29,6 +34,7 @@ __all__ = [
     "categorize",
     "category_names",
     "team_investment",
+    "investment_by_team",
 ]
 
 POLICY_KEY = "policy"
@@ -154,3 +160,37 @@ def team_investment(
             )
         rows.append({"week": week, "effort_fte": round(total, 4), "categories": mix})
     return rows
+
+
+def investment_by_team(
+    entities: Entities,
+    index: WorkIndex,
+    teams: Iterable[str],
+    start: datetime,
+    end: datetime,
+    *,
+    shares: Mapping[date, Mapping[str, float]] | None = None,
+    owner: Mapping[str, str] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Each team's weekly mix over one allocation and one categorisation of [start, end),
+    under the policy as it stood at ``end``. ``shares`` and ``owner`` may be passed in by
+    a caller that already has them."""
+    if shares is None:
+        shares = daily_allocation(entities, index, start, end)
+    if owner is None:
+        owner = roadmap_owner(entities, index)
+    policy = policy_at(entities, iso(end))
+    categories = categorize(index, owner, policy)
+    return {
+        team: team_investment(
+            team,
+            entities,
+            index,
+            start,
+            end,
+            shares=shares,
+            policy=policy,
+            categories=categories,
+        )
+        for team in teams
+    }

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from core.events import iso, parse_utc
 from projections.flow import DAY
-from projections.investment import categorize, policy_at, team_investment
+from projections.investment import categorize, investment_by_team, policy_at
 from projections.resources import daily_allocation, roadmap_owner, team_resources
 from projections.rollups import Entities, WorkIndex, request_view, roadmap_item_view
 from projections.sprints import sprint_reports
@@ -224,22 +224,10 @@ def _team_weeks(data: TableInputs) -> Iterable[dict[str, Any]]:
 
 
 def _investment(data: TableInputs) -> Iterable[dict[str, Any]]:
-    start = _history_start(data)
-    shares = daily_allocation(data.entities, data.index, start, data.now)
-    owner = roadmap_owner(data.entities, data.index)
-    policy = policy_at(data.entities, iso(data.now))
-    categories = categorize(data.index, owner, policy)
-    for team in _teams(data):
-        weeks = team_investment(
-            team,
-            data.entities,
-            data.index,
-            start,
-            data.now,
-            shares=shares,
-            policy=policy,
-            categories=categories,
-        )
+    by_team = investment_by_team(
+        data.entities, data.index, _teams(data), _history_start(data), data.now
+    )
+    for team, weeks in by_team.items():
         for week in weeks:
             for row in week["categories"]:
                 yield {"team": team, "week": week["week"], **row}

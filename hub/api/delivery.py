@@ -34,12 +34,11 @@ from projections.flow import (
     request_lead_times,
     weekly_throughput,
 )
-from projections.investment import categorize, policy_at, team_investment
-from projections.resources import daily_allocation, roadmap_owner
+from projections.investment import investment_by_team
 from projections.rollups import request_view
 from projections.sprints import sprint_reports, velocity
 
-__all__ = ["ROUTES", "investment_weeks"]
+__all__ = ["ROUTES"]
 
 ROUTES = Routes("delivery")
 MAX_WEEKS = 53
@@ -194,29 +193,6 @@ async def request_lead_time(call: Call) -> Any:
     return request_lead_times(views, start, end, team=call.args["team"])
 
 
-def investment_weeks(
-    snap: Snapshot, teams: list[str], start: datetime, end: datetime
-) -> dict[str, list[dict[str, Any]]]:
-    """Each team's weekly investment mix over one allocation of [start, end)."""
-    shares = daily_allocation(snap.entities, snap.index, start, end)
-    owner = roadmap_owner(snap.entities, snap.index)
-    policy = policy_at(snap.entities, iso(end))
-    categories = categorize(snap.index, owner, policy)
-    return {
-        team: team_investment(
-            team,
-            snap.entities,
-            snap.index,
-            start,
-            end,
-            shares=shares,
-            policy=policy,
-            categories=categories,
-        )
-        for team in teams
-    }
-
-
 @ROUTES.get(
     "/api/v1/teams/{team}/investment",
     "A team's investment mix per ISO week: effort FTE per category against its target",
@@ -228,7 +204,7 @@ async def team_mix(call: Call) -> Any:
     team = call.args["team"]
     snap.require_team(team)
     start, end = _window(call, snap, INVESTMENT_WEEKS)
-    weeks = investment_weeks(snap, [team], start, end)[team]
+    weeks = investment_by_team(snap.entities, snap.index, [team], start, end)[team]
     return {"team": team, "from": iso(start), "to": iso(end), "weeks": weeks}
 
 
@@ -243,7 +219,7 @@ async def investment(call: Call) -> Any:
     start, end = _window(call, snap, INVESTMENT_WEEKS)
     teams = sorted(snap.entities.get("team", {}))
     rows = []
-    for team, weeks in investment_weeks(snap, teams, start, end).items():
+    for team, weeks in investment_by_team(snap.entities, snap.index, teams, start, end).items():
         total = sum(w["effort_fte"] for w in weeks)
         for n, category in enumerate(weeks[-1]["categories"] if weeks else []):
             name = category["category"]

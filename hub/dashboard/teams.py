@@ -1,51 +1,40 @@
 """Team pages: per team and ISO week, where the effort went (by initiative, against the
 plan), unplanned share, capacity, support load, WIP against its limit, throughput,
-cycle-time percentiles and flow distribution. The weekly rows are the API's
-(``projections.resources.team_resources``); cycle times come from the same work index.
+cycle-time percentiles and flow distribution; then how it delivers: sprints and planning
+accuracy, aging work in progress and the investment mix against its target. Every number
+is the API's (``projections.resources``, ``.flow``, ``.sprints``, ``.investment``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.inputs import planned_fte
-from core.events import iso, parse_utc
+from core.events import iso
 from hub.api.declare import Call, Routes, integer
 from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
 from hub.api.snapshots import Snapshot
 from hub.dashboard.frame import AS_OF_DAY, frame, html
+from projections.flow import (
+    aging_wip,
+    cycle_time_report,
+    distribution,
+    finished_leaves,
+    team_percentiles,
+)
+from projections.investment import investment_by_team
 from projections.resources import team_resources
 from projections.roadmap import plan_at
+from projections.sprints import sprint_reports
 from projections.timeline import week_bounds
 
-__all__ = ["ROUTES", "cycle_percentiles", "team_weeks", "effort_chart"]
+__all__ = ["ROUTES", "team_weeks", "effort_chart"]
 
 ROUTES = Routes("dashboard")
-PERCENTILES = (50, 70, 85, 95)
-DAY = 86400.0
-
-
-def cycle_percentiles(seconds: list[float]) -> dict[str, float | None]:
-    """Nearest-rank percentiles of cycle times, in days."""
-    ordered = sorted(seconds)
-    out: dict[str, float | None] = {}
-    for p in PERCENTILES:
-        if not ordered:
-            out[f"p{p}"] = None
-            continue
-        rank = max(1, math.ceil(p / 100 * len(ordered)))
-        out[f"p{p}"] = round(ordered[rank - 1] / DAY, 1)
-    return out
-
-
-def _cycle_seconds(view: Mapping[str, Any]) -> float | None:
-    if not view["started_at"] or not view["done_at"]:
-        return None
-    return (parse_utc(view["done_at"]) - parse_utc(view["started_at"])).total_seconds()
+SPRINTS_SHOWN = 8
+AGING_LISTED = 10
 
 
 def team_weeks(team: str, snap: Snapshot, now: datetime, weeks: int) -> list[dict[str, Any]]:
@@ -53,13 +42,6 @@ def team_weeks(team: str, snap: Snapshot, now: datetime, weeks: int) -> list[dic
     resource rows plus planned FTE per initiative and cycle-time percentiles."""
     rows = team_resources(team, snap.entities, snap.index, now - timedelta(weeks=weeks), now)
     items = snap.entities.get("roadmap_item", {})
-    done = [
-        (v["done_at"], seconds)
-        for k, v in snap.index.stable.items()
-        if v["team"] == team
-        and not snap.index.children.get(k)
-        and (seconds := _cycle_seconds(v)) is not None
-    ]
     for row in rows:
         start, end = week_bounds(row["week"])
         week_end = min(end, now)
@@ -73,7 +55,8 @@ def team_weeks(team: str, snap: Snapshot, now: datetime, weeks: int) -> list[dic
                 planned[key] = fte
         row["planned_by_initiative_fte"] = planned
         row["planned_fte"] = round(sum(planned.values()), 2)
-        row["cycle_days"] = cycle_percentiles([s for at, s in done if iso(start) <= at < iso(end)])
+        done = finished_leaves(snap.index, start, end, team=team)
+        row["cycle_days"] = distribution([float(v["cycle_time_seconds"] or 0.0) for v in done])
     return rows
 
 
@@ -152,6 +135,118 @@ def _flow_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _sprint_chart(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Committed against completed points per sprint, planning accuracy as a line."""
+    names = [r["name"] or r["key"] for r in reports]
+    numbers = [r["numbers"] for r in reports]
+    return {
+        "animation": False,
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0},
+        "grid": {"left": 8, "right": 16, "top": 40, "bottom": 8, "containLabel": True},
+        "xAxis": {"type": "category", "data": names},
+        "yAxis": [
+            {"type": "value", "name": "points"},
+            {"type": "value", "name": "accuracy %", "max": 100, "min": 0},
+        ],
+        "series": [
+            {"name": "Committed", "type": "bar", "data": [n["committed_points"] for n in numbers]},
+            {"name": "Completed", "type": "bar", "data": [n["completed_points"] for n in numbers]},
+            {
+                "name": "Planning accuracy",
+                "type": "line",
+                "yAxisIndex": 1,
+                "data": [
+                    None if n["planning_accuracy"] is None else round(100 * n["planning_accuracy"])
+                    for n in numbers
+                ],
+            },
+        ],
+    }
+
+
+def _aging_chart(rows: list[dict[str, Any]], yardstick: dict[str, Any]) -> dict[str, Any]:
+    """The Kanban aging chart: each item in progress by its status and age, with the
+    team's cycle-time percentiles drawn across."""
+    statuses = sorted({r["status"] or r["stage"] for r in rows})
+    lines = [
+        {"name": f"P{p}", "yAxis": yardstick[f"p{p}_days"]}
+        for p in (50, 85, 95)
+        if yardstick.get(f"p{p}_days") is not None
+    ]
+    return {
+        "animation": False,
+        "tooltip": {"trigger": "item"},
+        "grid": {"left": 8, "right": 48, "top": 24, "bottom": 8, "containLabel": True},
+        "xAxis": {"type": "category", "data": statuses},
+        "yAxis": {"type": "value", "name": "age (days)"},
+        "series": [
+            {
+                "name": "Items in progress",
+                "type": "scatter",
+                "data": [
+                    {"value": [r["status"] or r["stage"], r["age_days"]], "name": r["key"]}
+                    for r in rows
+                ],
+                "markLine": {
+                    "symbol": "none",
+                    "label": {"formatter": "{b}"},
+                    "lineStyle": {"type": "dashed"},
+                    "data": lines,
+                },
+            }
+        ],
+    }
+
+
+def _investment_chart(weeks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each category's share of the week's effort, stacked to 100%."""
+    names = [c["category"] for c in weeks[-1]["categories"]] if weeks else []
+    return {
+        "animation": False,
+        "tooltip": {"trigger": "axis"},
+        "legend": {"type": "scroll", "top": 0},
+        "grid": {"left": 8, "right": 16, "top": 40, "bottom": 8, "containLabel": True},
+        "xAxis": {"type": "category", "data": [w["week"] for w in weeks]},
+        "yAxis": {"type": "value", "name": "share %", "max": 100},
+        "series": [
+            {
+                "name": name,
+                "type": "bar",
+                "stack": "mix",
+                "data": [round(100 * (w["categories"][n]["share"] or 0.0), 1) for w in weeks],
+            }
+            for n, name in enumerate(names)
+        ],
+    }
+
+
+def _delivery(team: str, snap: Snapshot, now: datetime, weeks: int) -> dict[str, Any]:
+    """The delivery sections of a team's page, over the same weeks as its effort."""
+    start = now - timedelta(weeks=weeks)
+    reports = [
+        r
+        for r in sprint_reports(snap.entities, snap.index.stable, now, team=team)
+        if r.get("numbers")
+    ][-SPRINTS_SHOWN:]
+    yardstick = team_percentiles(snap.index, now).get(team, {})
+    aging = aging_wip(snap.index, now, team=team)
+    mix = investment_by_team(snap.entities, snap.index, [team], start, now)[team]
+    complete = [w for w in mix if w["effort_fte"]]
+    return {
+        "sprints": list(reversed(reports)),
+        "sprint_chart": _sprint_chart(reports) if reports else None,
+        "cycle": cycle_time_report(snap.index, start, now, team=team),
+        "yardstick": yardstick,
+        "aging": aging[:AGING_LISTED],
+        "aging_over": sum(1 for r in aging if r["over_p85"]),
+        "aging_total": len(aging),
+        "aging_chart": _aging_chart(aging, yardstick) if aging else None,
+        "mix_chart": _investment_chart(mix) if complete else None,
+        "mix_week": complete[-1] if complete else None,
+    }
+
+
 def _teams(snap: Snapshot) -> list[str]:
     defined = snap.entities.get("team", {})
     return sorted(set(defined) | {v["team"] for v in snap.index.stable.values() if v["team"]})
@@ -206,5 +301,6 @@ async def team_page(call: Call) -> Any:
             titles=titles,
             effort=effort_chart(rows, titles),
             flow=_flow_chart(rows),
+            delivery=_delivery(team, snap, now, call.args["weeks"]),
         ),
     )

@@ -30,7 +30,7 @@ PAGES = {  # name -> path: every page of the dashboard
     "portfolio": "/",
     "item": "/items/partner-api",
     "teams": "/teams",
-    "team": "/teams/platform",
+    "team": "/teams/payments",
     "demand": "/demand",
     "themes": "/themes",
     "alerts": "/alerts",
