@@ -12,7 +12,7 @@ import base64
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pydantic_core
@@ -42,6 +42,7 @@ __all__ = [
     "path",
     "text",
     "time",
+    "window",
 ]
 
 Where = Literal["query", "path"]
@@ -321,6 +322,28 @@ def paginate(
         base64.urlsafe_b64encode(sort_key(page[-1]).encode()).decode().rstrip("=") if more else None
     )
     return page, token
+
+
+MAX_WINDOW_WEEKS = 53
+
+
+def window(
+    args: dict[str, Any], now: datetime, weeks: int, *, up_to_now: bool = True
+) -> tuple[datetime, datetime]:
+    """The ``from``/``to`` window of a query: ``to`` defaults to ``now`` (and is capped at
+    it when ``up_to_now``), ``from`` to ``weeks`` before ``to``; at most a year."""
+    end = args["to"] or now
+    if up_to_now:
+        end = min(end, now)
+    try:
+        start = args["from"] or end - timedelta(weeks=weeks)
+    except OverflowError:  # a "to" in the first weeks of year 1
+        raise ApiError(400, "bad_parameter", "to is too early to look back from") from None
+    if start >= end:
+        raise ApiError(400, "bad_parameter", "from must be before to (and before as_of)")
+    if end - start > timedelta(weeks=MAX_WINDOW_WEEKS):
+        raise ApiError(400, "bad_parameter", f"at most {MAX_WINDOW_WEEKS} weeks per request")
+    return start, end
 
 
 def page_body(page: list[Any], next_cursor: str | None) -> dict[str, Any]:

@@ -8,11 +8,21 @@ this module only reads parameters and windows.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from core.events import iso
-from hub.api.declare import AS_OF, CURSOR, LIMIT, Call, Routes, choice, page_body, paginate, text
+from hub.api.declare import (
+    AS_OF,
+    CURSOR,
+    LIMIT,
+    Call,
+    Routes,
+    choice,
+    page_body,
+    paginate,
+    text,
+    window,
+)
 from hub.api.declare import path as path_param
 from hub.api.declare import time as time_param
 from hub.api.errors import ApiError
@@ -41,24 +51,12 @@ from projections.sprints import sprint_reports, velocity
 __all__ = ["ROUTES"]
 
 ROUTES = Routes("delivery")
-MAX_WEEKS = 53
 FLOW_WEEKS = 12  # the default window of flow questions: a quarter
 INVESTMENT_WEEKS = 8
 
 TEAM = path_param("team", "Team id.")
 FROM = time_param("from", "Start of the window. Default: a window's length before to.")
 TO = time_param("to", "End of the window. Default: as_of, or now.")
-
-
-def _window(call: Call, snap: Snapshot, weeks: int) -> tuple[datetime, datetime]:
-    now = snap.index.now
-    end = min(call.args["to"] or now, now)
-    start = call.args["from"] or end - timedelta(weeks=weeks)
-    if start >= end:
-        raise ApiError(400, "bad_parameter", "from must be before to (and before as_of)")
-    if end - start > timedelta(weeks=MAX_WEEKS):
-        raise ApiError(400, "bad_parameter", f"at most {MAX_WEEKS} weeks per request")
-    return start, end
 
 
 def _reports(snap: Snapshot, team: str | None) -> list[dict[str, Any]]:
@@ -138,7 +136,7 @@ async def team_velocity(call: Call) -> Any:
 async def cycle_time(call: Call) -> Any:
     args = call.args
     snap = await snapshot(call.services, args["as_of"])
-    start, end = _window(call, snap, FLOW_WEEKS)
+    start, end = window(call.args, snap.index.now, FLOW_WEEKS)
     return cycle_time_report(
         snap.index,
         start,
@@ -157,7 +155,7 @@ async def cycle_time(call: Call) -> Any:
 )
 async def throughput(call: Call) -> Any:
     snap = await snapshot(call.services, call.args["as_of"])
-    start, end = _window(call, snap, FLOW_WEEKS)
+    start, end = window(call.args, snap.index.now, FLOW_WEEKS)
     return page_body(weekly_throughput(snap.index, start, end, team=call.args["team"]), None)
 
 
@@ -185,7 +183,7 @@ async def aging(call: Call) -> Any:
 )
 async def request_lead_time(call: Call) -> Any:
     snap = await snapshot(call.services, call.args["as_of"])
-    start, end = _window(call, snap, FLOW_WEEKS)
+    start, end = window(call.args, snap.index.now, FLOW_WEEKS)
     views = [
         request_view(state, snap.entities, snap.index)
         for state in snap.entities.get("customer_request", {}).values()
@@ -203,7 +201,7 @@ async def team_mix(call: Call) -> Any:
     snap = await snapshot(call.services, call.args["as_of"])
     team = call.args["team"]
     snap.require_team(team)
-    start, end = _window(call, snap, INVESTMENT_WEEKS)
+    start, end = window(call.args, snap.index.now, INVESTMENT_WEEKS)
     weeks = investment_by_team(snap.entities, snap.index, [team], start, end)[team]
     return {"team": team, "from": iso(start), "to": iso(end), "weeks": weeks}
 
@@ -216,7 +214,7 @@ async def team_mix(call: Call) -> Any:
 )
 async def investment(call: Call) -> Any:
     snap = await snapshot(call.services, call.args["as_of"])
-    start, end = _window(call, snap, INVESTMENT_WEEKS)
+    start, end = window(call.args, snap.index.now, INVESTMENT_WEEKS)
     teams = sorted(snap.entities.get("team", {}))
     rows = []
     for team, weeks in investment_by_team(snap.entities, snap.index, teams, start, end).items():

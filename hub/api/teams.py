@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from core.stages import ACTIVE_WORK_STAGES
-from hub.api.declare import Call, Routes, time
+from hub.api.declare import Call, Routes, time, window
 from hub.api.declare import path as path_param
-from hub.api.errors import ApiError
 from hub.api.schemas import TeamPage, TeamResources
 from hub.api.snapshots import snapshot
 from projections.resources import team_resources
 from projections.roadmap import plan_at
 
-__all__ = ["ROUTES", "DEFAULT_WEEKS", "MAX_WEEKS"]
+__all__ = ["ROUTES", "DEFAULT_WEEKS"]
 
 ROUTES = Routes("teams")
 DEFAULT_WEEKS = 4
-MAX_WEEKS = 53
 
 
 @ROUTES.get("/api/v1/teams", "Teams", response=TeamPage)
@@ -63,13 +60,7 @@ async def teams(call: Call) -> Any:
 async def resources(call: Call) -> Any:
     team = call.args["team"]
     snap = await snapshot(call.services, None)
-    now = snap.index.now
-    end = call.args["to"] or now
-    start = call.args["from"] or end - timedelta(weeks=DEFAULT_WEEKS)
-    if start >= end:
-        raise ApiError(400, "bad_parameter", "from must be before to")
-    if end - start > timedelta(weeks=MAX_WEEKS):
-        raise ApiError(400, "bad_parameter", f"at most {MAX_WEEKS} weeks per request")
+    start, end = window(call.args, snap.index.now, DEFAULT_WEEKS, up_to_now=False)
     snap.require_team(team)
     weeks = team_resources(team, snap.entities, snap.index, start, end)
     return {"team": team, "from": start.isoformat(), "to": end.isoformat(), "weeks": weeks}

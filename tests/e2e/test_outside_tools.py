@@ -37,6 +37,11 @@ SEMANTIC = {
     "PUT /api/v1/connectors/{name}",
     "POST /api/v1/connector-types/{type_name}/validate",
     "GET /api/v1/teams/{team}/resources",
+    "GET /api/v1/flow/cycle-time",
+    "GET /api/v1/flow/throughput",
+    "GET /api/v1/flow/request-lead-time",
+    "GET /api/v1/teams/{team}/investment",
+    "GET /api/v1/investment",
 }
 
 
