@@ -30,9 +30,18 @@ def seconds_between(start: str, end: str) -> float:
 def insert_sorted(
     items: list[dict[str, Any]], item: dict[str, Any], key: str = "at"
 ) -> list[dict[str, Any]]:
-    """A new list with ``item`` placed by ``key``; ties keep arrival order."""
+    """A new list with ``item`` placed by ``key``; ties keep arrival order.
+
+    An item equal to one already there (same moment, same content) is the same fact told
+    twice, so the list comes back unchanged: that makes every fold built on this
+    idempotent by content, whether or not the event's id is still remembered
+    (``projections.tracking`` keeps only a recent window of ids).
+    """
     keys = [i[key] for i in items]
-    position = bisect.bisect_right(keys, item[key])
+    low = bisect.bisect_left(keys, item[key])
+    position = bisect.bisect_right(keys, item[key], lo=low)
+    if item in items[low:position]:
+        return items
     return [*items[:position], item, *items[position:]]
 
 

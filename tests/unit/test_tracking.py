@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from core.codec import decode_dict, encode
 from core.log_reader import Position
@@ -106,3 +106,59 @@ def test_a_fold_that_raises_parks_the_event_and_the_batch_goes_on() -> None:
     assert [(r.position.offset, why) for r, why in result.rejected] == [
         (1, "fold failed: KeyError: 'estimate'")
     ]
+
+
+def test_tracking_stays_bounded_however_long_a_keys_history() -> None:
+    """A thousand changes to one key leave only the recent ids and one position per stream:
+    the state's size follows its facts, not its history of deliveries."""
+    from projections.tracking import RECENT_IDS
+
+    state = None
+    for n in range(1000):
+        event = _event(f"c{n}", 1 + n % 28)
+        state, _ = apply_tracked(fold_work_item, state, event, Position("t", 0, n))
+    assert state is not None
+    assert len(state["_tracking"]["event_ids"]) == RECENT_IDS
+    assert state["_tracking"]["positions"] == {"t/0": 999}
+
+
+def test_a_whole_history_told_again_in_any_order_changes_nothing() -> None:
+    """A full backfill re-publishes every event long after its id left the recent window:
+    folded again with no id memory at all, newest first, every entity (work items,
+    requests with escalations, deals' stages, roadmap versions, sprints) is exactly what
+    it was. The folds are idempotent by content."""
+    import random
+
+    from projections.entities import fold_entity
+    from tests.scenarios import organisation, sprint_events
+
+    at = datetime(2026, 2, 10, 9, tzinfo=UTC)
+    more = [
+        ("customer_request.escalated", "IDM-Z1", {"team": "idm-team-0"}),
+        ("customer_request.status_changed", "IDM-Z1", {"from_status": "new", "to_status": "open"}),
+        ("customer_request.closed", "IDM-Z1", {"resolution": "solved"}),
+        ("deal.stage_changed", "IDM-D1", {"from_stage": "lead", "to_stage": "won"}),
+        ("work_item.assigned", "IDM-1", {"to_assignee": "ana"}),
+        ("work_item.estimated", "IDM-1", {"from_estimate": 3, "to_estimate": 5}),
+        ("theme.edited", "theme-1", {"action": "rename", "name": "Exports"}),
+    ]
+    extra = [
+        decode_dict(event_dict(type_, key, f"x{n}", at=at + timedelta(hours=n), payload=body))
+        for n, (type_, key, body) in enumerate(more)
+    ]
+    events = organisation(60, seed=5, prefix="IDM") + sprint_events("IDM") + extra
+    kinds = {e.entity.kind for e in events}
+    assert {"work_item", "customer_request", "roadmap_item", "team", "sprint", "deal"} <= kinds
+    entities: dict = {}
+
+    def fold_all(batch: list) -> None:
+        for event in batch:
+            bucket = entities.setdefault(event.entity.kind, {})
+            bucket[event.entity.key] = fold_entity(bucket.get(event.entity.key), event)
+
+    fold_all(events)
+    before = {kind: dict(states) for kind, states in entities.items()}
+    again = list(reversed(events))
+    random.Random(3).shuffle(again[: len(again) // 2])
+    fold_all(again)
+    assert entities == before
