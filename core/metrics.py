@@ -99,6 +99,16 @@ class Metrics:
             "Duration of the last drift rule evaluation.",
             registry=r,
         )
+        self.rule_evaluation_interval_seconds = Gauge(
+            "hub_rule_evaluation_interval_seconds",
+            "Time between the starts of the last two drift rule evaluations.",
+            registry=r,
+        )
+        self.rule_evaluations = Counter(
+            "hub_rule_evaluations",
+            "Drift rule evaluations this worker ran (as the group's leader).",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -81,6 +81,8 @@ class AlertingService:
         self._evaluated_at = 0.0
         self._evaluated_version = -1
         self._last_duration = 0.0
+        self._last_started = 0.0
+        self._evaluation: asyncio.Task[None] | None = None
         self._pending: dict[tuple[str, str], Notification] = {}
         self._lock = asyncio.Lock()
 
@@ -98,12 +100,22 @@ class AlertingService:
     # --- the leader's loop ------------------------------------------------------
 
     async def tick(self) -> None:
+        """Start an evaluation when one is due, then dispatch and send digests.
+
+        The evaluation runs as its own task: the timer's tick returns in milliseconds
+        however long the rules take, so ticks never overlap (Faust warns when they do)
+        and notifications keep flowing while a large organisation is being judged.
+        """
         if not self.store.caught_up:
             return
+        if self._evaluation is not None and self._evaluation.done():
+            if not self._evaluation.cancelled() and self._evaluation.exception():
+                log.error("drift rule evaluation failed", exc_info=self._evaluation.exception())
+            self._evaluation = None
+        if self._evaluation is None and self._evaluation_due():
+            self._evaluation = asyncio.create_task(self.evaluate(self.clock()))
         async with self._lock:
             now = self.clock()
-            if self._evaluation_due():
-                await self.evaluate(now)
             await self.dispatch(now)
             await self.send_digests(now)
 
@@ -121,9 +133,13 @@ class AlertingService:
         return model.version != self._evaluated_version and elapsed >= gap
 
     async def evaluate(self, now: datetime) -> None:
+        """Judge the projections: the rules in a thread, then the alerts' new states
+        written under the lock the dispatcher and the delivery results share."""
         model = self.read_model
         version = model.version
         started = time.monotonic()
+        interval = started - self._last_started if self._last_started else None
+        self._last_started = started
         # A consistent copy is taken in the loop; the rules run in a thread so a large
         # organisation's evaluation never stalls folding or the API.
         entities, index = model.snapshot()
@@ -136,27 +152,36 @@ class AlertingService:
             observed, failed = evaluate_rules(inputs, self.config)
             return inputs, observed, failed
 
-        self.inputs, observed, failed = await asyncio.to_thread(compute)
-        alerts, changed = advance(
-            self.store.alerts,
-            observed,
-            now,
-            skip_alertnames=failed,
-            retention=self.config.resolved_retention,
-        )
-        for fingerprint, alert in changed.items():
-            await self.write("alert", fingerprint, alert)
+        inputs, observed, failed = await asyncio.to_thread(compute)
+        computed = time.monotonic() - started
+        async with self._lock:
+            self.inputs = inputs
+            alerts, changed = advance(
+                self.store.alerts,
+                observed,
+                now,
+                skip_alertnames=failed,
+                retention=self.config.resolved_retention,
+            )
+            for fingerprint, alert in changed.items():
+                await self.write("alert", fingerprint, alert)
         self._evaluated_at, self._evaluated_version = time.monotonic(), version
         duration = time.monotonic() - started
         self._last_duration = duration
         self.last_evaluation = {
             "at": iso(now),
             "seconds": round(duration, 3),
+            "rules_seconds": round(computed, 3),
+            "since_previous_seconds": round(interval, 3) if interval is not None else None,
+            "entities": sum(len(states) for states in entities.values()),
             "observed": len(observed),
             "failed_rules": sorted(failed),
             "changed": len(changed),
         }
         self.metrics.rule_evaluation_seconds.set(duration)
+        self.metrics.rule_evaluations.inc()
+        if interval is not None:
+            self.metrics.rule_evaluation_interval_seconds.set(interval)
         states = Counter(a["state"] for a in alerts.values())
         for state in ("pending", "firing", "recovering", "resolved", "inactive"):
             self.metrics.alerts.labels(state).set(states.get(state, 0))
@@ -266,6 +291,9 @@ class AlertingService:
                 await self.write("digest", name, {**state, "sent": sent})
 
     async def close(self) -> None:
+        if self._evaluation is not None:
+            self._evaluation.cancel()
+            await asyncio.gather(self._evaluation, return_exceptions=True)
         await self.deliverer.close()
 
 

@@ -111,6 +111,11 @@ def check_delivery_analytics(hub: HubProcess, events: list[Event]) -> None:
     assert back.status_code == 404  # the sprint was first seen after it closed
     cycle = hub.get("/api/v1/flow/cycle-time", params={**window, "period": "week"}).json()
     assert cycle == cycle_time_report(index, start, end, period="week")
+    moment = datetime(2026, 2, 20, tzinfo=UTC)  # time travel: the distribution as it stood
+    then = replay(((e, None) for e in events), until=moment)
+    past = hub.get("/api/v1/flow/cycle-time", params={"as_of": iso(moment), "from": window["from"]})
+    assert past.json() == cycle_time_report(WorkIndex(then, moment), start, moment)
+    assert past.json()["overall"]["count"] < cycle["overall"]["count"]
     team = "api-team-0"
     mix = hub.get(f"/api/v1/teams/{team}/investment", params=window).json()
     shares = daily_allocation(entities, index, start, end)
