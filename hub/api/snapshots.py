@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from core.events import utcnow
 from hub.api.errors import ApiError
 from hub.rebuild import rebuild_async
 from projections.rollups import Entities, WorkIndex
@@ -34,11 +35,17 @@ class Snapshot:
 
 
 async def snapshot(services: Services, as_of: datetime | None) -> Snapshot:
-    """The live read model, or the log rebuilt up to ``as_of`` (time travel)."""
+    """The live read model, or the log rebuilt up to ``as_of`` (time travel).
+
+    An ``as_of`` that has not happened yet needs no rebuild: everything the log holds is
+    older, so the answer is the live model read with that moment as its clock.
+    """
     model = services.read_model
-    if as_of is None:
+    if as_of is None or as_of >= utcnow():
         index = model.index()  # with the entities it was built over, not the live ones
-        return Snapshot(index.entities, index, None)
+        if as_of is None:
+            return Snapshot(index.entities, index, None)
+        return Snapshot(index.entities, WorkIndex(index.entities, as_of, index.bases), as_of)
 
     entities, _ = await rebuild_async(services.bootstrap_servers, until=as_of)
     return Snapshot(entities, WorkIndex(entities, as_of), as_of)

@@ -109,14 +109,18 @@ def check_delivery_analytics(hub: HubProcess, events: list[Event]) -> None:
     during = SPRINT_START + timedelta(days=5)
     back = hub.get("/api/v1/sprints/jira-sprint-900", params={"as_of": iso(during)})
     assert back.status_code == 404  # the sprint was first seen after it closed
-    cycle = hub.get("/api/v1/flow/cycle-time", params={**window, "period": "week"}).json()
-    assert cycle == cycle_time_report(index, start, end, period="week")
-    moment = datetime(2026, 2, 20, tzinfo=UTC)  # time travel: the distribution as it stood
+    team = "api-team-0"  # one team: the session's broker holds other tests' work too
+    mine = {**window, "period": "week", "team": team}
+    cycle = hub.get("/api/v1/flow/cycle-time", params=mine).json()
+    assert cycle == cycle_time_report(index, start, end, period="week", team=team)
+    moment = datetime(2026, 2, 10, tzinfo=UTC)  # time travel: the distribution as it stood
     then = replay(((e, None) for e in events), until=moment)
-    past = hub.get("/api/v1/flow/cycle-time", params={"as_of": iso(moment), "from": window["from"]})
-    assert past.json() == cycle_time_report(WorkIndex(then, moment), start, moment)
-    assert past.json()["overall"]["count"] < cycle["overall"]["count"]
-    team = "api-team-0"
+    past = hub.get(
+        "/api/v1/flow/cycle-time",
+        params={"as_of": iso(moment), "from": window["from"], "team": team},
+    ).json()
+    assert past == cycle_time_report(WorkIndex(then, moment), start, moment, team=team)
+    assert past["overall"]["count"] < cycle["overall"]["count"]
     mix = hub.get(f"/api/v1/teams/{team}/investment", params=window).json()
     shares = daily_allocation(entities, index, start, end)
     policy = policy_at(entities)
@@ -165,7 +169,8 @@ def test_api_answers_match_the_pure_folds(broker: str, tmp_path: Path) -> None:
 
 
 def test_time_travel_shows_the_item_as_it_stood(broker: str, tmp_path: Path) -> None:
-    """as_of rebuilds from the log: before its first transition an item was still To Do."""
+    """as_of rebuilds from the log: before its first transition an item was still To Do;
+    an as_of still to come reads the live model with that clock."""
     events = organisation(20, seed=2, prefix="TT")
     first_move = min(
         e.occurred_at
@@ -184,6 +189,8 @@ def test_time_travel_shows_the_item_as_it_stood(broker: str, tmp_path: Path) -> 
         assert before.json()["stage"] in ("todo", "in_progress")
         early = worker.get("/api/v1/workitems/TT-3", params={"as_of": "2020-01-01T00:00:00Z"})
         assert early.status_code == 404
+        later = worker.get("/api/v1/workitems/TT-3", params={"as_of": "2999-01-01T00:00:00Z"})
+        assert later.json()["stage"] == "done"  # not yet happened: the live model, that clock
         naive = worker.get("/api/v1/workitems/TT-3", params={"as_of": "2026-01-01T00:00:00"})
         assert naive.status_code == 400 and "time zone" in naive.json()["error"]["message"]
         worker.stop()
