@@ -1,9 +1,12 @@
-"""The connector runtime: every configured connector polls on its interval, in its own thread.
+"""The connector runtime: each connector it is assigned polls on its interval, in a thread.
 
 Per page: produce the events (acks from all in-sync replicas), dead-letter what could not
 be mapped, and only then commit the page's cursor. A connector that fails is reported
 FAILED with the error and retried with exponential backoff; the others keep running.
-Everything the runtime knows lives in the connect topics, so any instance can take over.
+Everything the runtime knows lives in the connect topics, so any instance can take over:
+several runtimes share the connectors as one group (``connectors.assignment``), each
+connector running in exactly one of them, and a dead runtime's connectors resume in the
+others from their committed cursors.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from typing import Any
 
 import structlog
 
+from connectors.assignment import Assignment, bucket
 from connectors.base import Page
 from connectors.config import build_connector, parse_config
-from connectors.state import FAILED, PAUSED, RUNNING, ConnectState
+from connectors.state import FAILED, PAUSED, RUNNING, UNASSIGNED, ConnectState
 from core.errors import HubError, RetriableError
 from core.events import iso, utcnow
 from core.logging import scrub
@@ -74,29 +78,55 @@ class ConnectorRuntime:
             )
 
     def run(self) -> None:
-        """Keep one task per configured connector until stopped."""
+        """Keep one task per connector this runtime is assigned, until stopped."""
+        assignment = Assignment(
+            self.bootstrap_servers, client_id=self.identity, release=self._release
+        )
         version = -1
-        while not self.stop_event.is_set():
-            for name in set(self.state.configs) - set(self.tasks):
-                task = _Task(self, name)
-                self.tasks[name] = task
-                task.start()
-            for name in set(self.tasks) - set(self.state.configs):
-                self.tasks.pop(name).stop()
-            version = self.state.wait_for_change(version, timeout=1.0)
-        for task in self.tasks.values():
-            task.stop()
-        deadline = time.monotonic() + 6
-        for task in self.tasks.values():
-            task.join(timeout=max(0.1, deadline - time.monotonic()))
-        self.producer.close()
+        try:
+            while not self.stop_event.is_set():
+                assignment.poll(0.5)
+                mine = {n for n in self.state.configs if assignment.owns(n)}
+                for name in mine - set(self.tasks):
+                    task = _Task(self, name)
+                    self.tasks[name] = task
+                    task.start()
+                for name in set(self.tasks) - set(self.state.configs):
+                    self.tasks.pop(name).stop()  # deleted
+                version = self.state.wait_for_change(version, timeout=0.5)
+        finally:
+            for task in self.tasks.values():
+                task.stop()
+            deadline = time.monotonic() + 6
+            for task in self.tasks.values():
+                task.join(timeout=max(0.1, deadline - time.monotonic()))
+            assignment.close()
+            self.producer.close()
+
+    def _release(self, buckets: set[int]) -> None:
+        """Stop the tasks of the buckets the group takes away, before it hands them on."""
+        leaving = [name for name in self.tasks if bucket(name) in buckets]
+        for name in leaving:
+            self.tasks[name].stop()
+        deadline = time.monotonic() + 10
+        for name in leaving:
+            self.tasks.pop(name).join(timeout=max(0.1, deadline - time.monotonic()))
+            if name in self.state.configs:
+                self.report(name, state=UNASSIGNED, syncing=False)
+        if leaving:
+            log.info("connectors handed over", connectors=sorted(leaving))
+
+    @property
+    def identity(self) -> str:
+        """How this runtime is named in statuses and in the group."""
+        return f"{os.uname().nodename}:{os.getpid()}"
 
     def report(self, name: str, **status: Any) -> None:
         previous = self.state.status.get(name, {})
         record = {
             **previous,
             **status,
-            "worker": f"{os.uname().nodename}:{os.getpid()}",
+            "worker": self.identity,
             "updated_at": iso(utcnow()),
         }
         self.producer.publish([(CONNECT_STATUS.name, name, json.dumps(record).encode())])

@@ -18,7 +18,15 @@ from core.events import iso, utcnow
 from core.topic_store import TopicStore
 from core.topics import CONNECT_CONFIGS, CONNECT_OFFSETS, CONNECT_STATUS
 
-__all__ = ["ConnectState", "config_record", "STATE_TOPICS", "RUNNING", "PAUSED", "FAILED"]
+__all__ = [
+    "ConnectState",
+    "config_record",
+    "STATE_TOPICS",
+    "RUNNING",
+    "PAUSED",
+    "FAILED",
+    "UNASSIGNED",
+]
 
 STATE_TOPICS = (CONNECT_CONFIGS.name, CONNECT_OFFSETS.name, CONNECT_STATUS.name)
 RUNNING, PAUSED, FAILED, UNASSIGNED = "RUNNING", "PAUSED", "FAILED", "UNASSIGNED"

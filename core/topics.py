@@ -36,6 +36,7 @@ class Topic:
     name: str
     purpose: str
     compacted: bool = False
+    partitions: int | None = None  # fixed by what the topic is for, whatever the setting
 
 
 WORKITEMS = Topic("hub.workitems", "work item changes, status transitions, worklogs, sprints")
@@ -48,6 +49,11 @@ ALERTING = Topic(
 CONNECT_CONFIGS = Topic("hub.connect-configs", "connector configurations", compacted=True)
 CONNECT_OFFSETS = Topic("hub.connect-offsets", "connector cursors", compacted=True)
 CONNECT_STATUS = Topic("hub.connect-status", "connector states", compacted=True)
+CONNECT_ASSIGNMENTS = Topic(
+    "hub.connect-assignments",
+    "no records: its partitions are the buckets connector runtimes share out as a group",
+    partitions=12,
+)
 
 TOPICS: tuple[Topic, ...] = (
     WORKITEMS,
@@ -58,6 +64,7 @@ TOPICS: tuple[Topic, ...] = (
     CONNECT_CONFIGS,
     CONNECT_OFFSETS,
     CONNECT_STATUS,
+    CONNECT_ASSIGNMENTS,
 )
 
 _BY_KIND: dict[EntityKind, Topic] = {
@@ -92,7 +99,7 @@ def ensure_topics(bootstrap_servers: str, partitions: int, replication: int) -> 
                 continue
             configs = {"cleanup.policy": "compact"} if topic.compacted else {}
             # Connector state must be readable by every instance: one partition keeps it ordered.
-            count = 1 if topic.compacted else partitions
+            count = topic.partitions or (1 if topic.compacted else partitions)
             wanted.append(NewTopic(topic.name, count, replication, topic_configs=configs))
         if wanted:
             with suppress(TopicAlreadyExistsError):  # another instance won the race

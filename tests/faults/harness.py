@@ -67,12 +67,14 @@ class Hub:
         self._processes.append(worker)
         return worker
 
-    def start_connect(self, connectors: list[dict[str, Any]], **extra: str) -> HubProcess:
+    def start_connect(
+        self, connectors: list[dict[str, Any]], name: str = "connect", **extra: str
+    ) -> HubProcess:
         config = self.tmp_path / "connectors.yaml"
         config.write_text(yaml.safe_dump({"connectors": connectors}))
         self.connect = HubProcess(
             ["connect", "--config", str(config)],
-            self.tmp_path / "connect",
+            self.tmp_path / name,
             free_port(),
             bootstrap=self.bootstrap,
             extra_env={**self.env, **extra},

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from emulators.jira import JiraEmulator, generate_project
-from tests.faults.harness import Hub, jira_connector, wait_for_truth
-from tests.helpers import HubProcess, metric_total, own_broker
+from tests.faults.harness import Hub, jira_connector, served_items, wait_for_truth
+from tests.helpers import HubProcess, metric_total, own_broker, poll
 
 pytestmark = pytest.mark.broker
 
@@ -75,6 +75,58 @@ def test_connector_killed_between_producing_and_committing_loses_nothing(tmp_pat
             hub.start_connect(connectors, JIRA_TOKEN="t0k")
             wait_for_truth(worker, jira, "CRASH")
             assert "hub_events_duplicate_total" in worker.get("/metrics", token=None).text
+
+
+def _named_in(low: int, high: int, stem: str) -> str:
+    """A connector name whose bucket lies in [low, high): with two runtimes the group gives
+    each one half of the buckets, so names from both halves give each runtime work."""
+    from connectors.assignment import bucket
+
+    return next(f"{stem}-{n}" for n in range(1000) if low <= bucket(f"{stem}-{n}") < high)
+
+
+def test_two_connector_runtimes_share_the_connectors_and_a_killed_ones_move_on(
+    tmp_path: Path,
+) -> None:
+    """Two runtimes share two connectors, each running in exactly one of them; the runtime
+    syncing the big backfill is SIGKILLed half way and within 30 s the other resumes it
+    from its committed cursor; every item of both projects equals Jira's, counted once."""
+    issues = generate_project(300, project="FOA", histories_per_issue=4, seed=12)
+    issues += generate_project(40, project="FOB", histories_per_issue=3, seed=13)
+    big, small = _named_in(0, 6, "jira-big"), _named_in(6, 12, "jira-small")
+    with own_broker() as broker, JiraEmulator(issues, token="t0k") as jira:
+        connectors = [
+            jira_connector(jira, big, "FOA", requests_per_second=3, page_size=20),
+            jira_connector(jira, small, "FOB"),
+        ]
+        with Hub(broker.bootstrap_servers, tmp_path) as hub:
+            worker = hub.start_worker()
+            worker.wait_healthy()
+            first = hub.start_connect(connectors, name="connect-a", JIRA_TOKEN="t0k")
+            second = hub.start_connect(connectors, name="connect-b", JIRA_TOKEN="t0k")
+            runtimes = {p.process.pid: p for p in (first, second)}
+
+            def runner(name: str) -> int | None:
+                reply = worker.get(f"/api/v1/connectors/{name}/status")
+                status = reply.json() if reply.ok else {}
+                owner = str(status.get("worker") or ":").rsplit(":", 1)[-1]
+                return int(owner) if owner.isdigit() and status.get("state") == "RUNNING" else None
+
+            owners = poll(
+                lambda: (a, b) if (a := runner(big)) and (b := runner(small)) and a != b else None,
+                60,
+                "each runtime running one connector",
+            )
+            victim = runtimes[owners[0]]
+            poll(lambda: len(served_items(worker, "FOA-")) >= 60, 60, "a backfill under way")
+            assert len(served_items(worker, "FOA-")) < 300, "killed after the backfill ended"
+            victim.stop(signal.SIGKILL)
+            killed = time.monotonic()
+            poll(lambda: runner(big) == owners[1], 30, "the survivor running the big connector")
+            assert time.monotonic() - killed < 30
+            wait_for_truth(worker, jira, "FOA", timeout=120)
+            wait_for_truth(worker, jira, "FOB", timeout=30)
+            assert runner(small) == owners[1] and second.process.poll() is None
 
 
 def test_broker_unreachable_for_20s_then_everything_resumes(tmp_path: Path) -> None:
