@@ -16,6 +16,7 @@ BENCHES = (
     "durable_log",
     "dashboard",
     "themes",
+    "scale",
 )
 
 
