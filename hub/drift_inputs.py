@@ -17,7 +17,7 @@ from core.events import iso, parse_utc
 from projections.customers import current_links
 from projections.flow import team_percentiles
 from projections.investment import investment_by_team
-from projections.resources import daily_allocation, roadmap_owner, team_resources
+from projections.resources import daily_allocation, ledger, roadmap_owner, team_resources
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex, roadmap_item_view
 from projections.sprints import sprint_reports
@@ -72,8 +72,9 @@ def drift_inputs(
     owner = roadmap_owner(entities, index)
     weeks: dict[str, list[dict[str, Any]]] = {}
     current: dict[str, dict[str, Any]] = {}
+    books = ledger(entities, index, shares, owner)
     for team in teams:
-        rows = team_resources(team, entities, index, start, now, shares=shares, owner=owner)
+        rows = team_resources(team, entities, index, start, now, books=books)
         weeks[team] = [r for r in rows if r["week"] != iso_week(now)]
         current[team] = rows[-1] if rows and rows[-1]["week"] == iso_week(now) else {}
     by_team = investment_by_team(entities, index, teams, start, now, shares=shares, owner=owner)

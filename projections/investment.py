@@ -25,7 +25,7 @@ from projections.resources import (
 )
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex
-from projections.timeline import week_bounds
+from projections.timeline import iso_week, week_bounds
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -121,24 +121,21 @@ def team_investment(
     shares: Mapping[date, Mapping[str, float]],
     policy: InvestmentPolicy,
     categories: Mapping[str, str],
+    effort_by_week: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per ISO week in [start, end): effort FTE per category, each category's share,
     the team's target share as it stood that week and the gap (share - target).
     ``categories`` is ``categorize`` under ``policy``: one policy reads the whole range, so
-    weeks stay comparable."""
+    weeks stay comparable. ``effort_by_week`` (week -> category -> FTE, from
+    ``category_effort``) may be passed in when computing many teams."""
     team_state = entities.get("team", {}).get(team)
     names = category_names(policy)
+    if effort_by_week is None:
+        effort_by_week = category_effort(index, shares, categories, policy.default).get(team, {})
     rows = []
     for week in weeks_between(start, end):
-        monday, next_monday = week_bounds(week)
-        effort: dict[str, float] = defaultdict(float)
-        for day, by_item in shares.items():
-            if not monday.date() <= day < next_monday.date():
-                continue
-            for key, part in by_item.items():
-                view = index.stable.get(key)
-                if view is not None and view["team"] == team:
-                    effort[categories.get(key, policy.default)] += part / FTE_DAYS_PER_WEEK
+        _, next_monday = week_bounds(week)
+        effort = effort_by_week.get(week, {})
         total = sum(effort.values())
         plan = plan_at(team_state, iso(next_monday)) if team_state else None
         target = (plan or {}).get("investment_target") or {}
@@ -162,6 +159,26 @@ def team_investment(
     return rows
 
 
+def category_effort(
+    index: WorkIndex,
+    shares: Mapping[date, Mapping[str, float]],
+    categories: Mapping[str, str],
+    default: str,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Team -> ISO week -> category -> effort FTE, in one pass over the allocation."""
+    effort: dict[str, dict[str, dict[str, float]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(float))
+    )
+    for day, by_item in shares.items():
+        week = iso_week(day)
+        for key, part in by_item.items():
+            view = index.stable.get(key)
+            if view is not None and view["team"]:
+                category = categories.get(key, default)
+                effort[view["team"]][week][category] += part / FTE_DAYS_PER_WEEK
+    return effort
+
+
 def investment_by_team(
     entities: Entities,
     index: WorkIndex,
@@ -181,6 +198,7 @@ def investment_by_team(
         owner = roadmap_owner(entities, index)
     policy = policy_at(entities, iso(end))
     categories = categorize(index, owner, policy)
+    effort = category_effort(index, shares, categories, policy.default)
     return {
         team: team_investment(
             team,
@@ -191,6 +209,7 @@ def investment_by_team(
             shares=shares,
             policy=policy,
             categories=categories,
+            effort_by_week=effort.get(team, {}),
         )
         for team in teams
     }

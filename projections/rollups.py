@@ -58,6 +58,15 @@ class WorkIndex:
             if roadmap:
                 self.by_roadmap[roadmap].add(key)
         self._sorted: list[Mapping[str, Any]] | None = None
+        self._demand: _DemandIndex | None = None
+
+    def demand_index(self) -> _DemandIndex:
+        """Requests and live deals by the roadmap items and work items they link to, built
+        once per index: each roadmap item's demand then reads its own links instead of
+        every request in the organisation."""
+        if self._demand is None:
+            self._demand = _DemandIndex(self.entities)
+        return self._demand
 
     def in_key_order(self) -> list[Mapping[str, Any]]:
         """Every item's stable fields sorted by key, sorted once per index."""
@@ -92,6 +101,31 @@ class WorkIndex:
         """Members that carry the work themselves: those with no member children."""
         members = set(members)
         return sorted(k for k in members if not members.intersection(self.children.get(k, ())))
+
+
+class _DemandIndex:
+    """(kind, target key) -> keys of the requests (or live deals) linked to it now."""
+
+    def __init__(self, entities: Entities) -> None:
+        self.requests: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.deals: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for key, request in entities.get("customer_request", {}).items():
+            for kind in ("roadmap_item", "work_item"):
+                for target in current_links(request, kind):
+                    self.requests[(kind, target)].add(key)
+        for key, deal in entities.get("deal", {}).items():
+            if deal.get("deleted_at"):
+                continue
+            for kind in ("roadmap_item", "work_item"):
+                for target in current_links(deal, kind):
+                    self.deals[(kind, target)].add(key)
+
+    def linked(self, table: Mapping[tuple[str, str], set[str]], roadmap_id: str,
+               members: Set[str]) -> set[str]:  # fmt: skip
+        found = set(table.get(("roadmap_item", roadmap_id), ()))
+        for member in members:
+            found |= table.get(("work_item", member), set())
+        return found
 
 
 class _StableViews(Mapping[str, Mapping[str, Any]]):
@@ -249,7 +283,9 @@ def roadmap_item_view(
         "last_activity_at": activity,
         "progress": progress,
         "scope": _scope(index, leaves, deleted, plan.get("committed_at")),
-        "demand": _demand(key, set(members), entities, (themed or {}).get(key, set())),
+        "demand": _demand(
+            key, set(members), entities, (themed or {}).get(key, set()), index.demand_index()
+        ),
         "budget": plan.get("budget"),
         "planned_allocation": plan.get("planned_allocation", {}),
         "work_items": sorted(members),
@@ -259,25 +295,18 @@ def roadmap_item_view(
 
 
 def _demand(
-    roadmap_id: str, members: set[str], entities: Entities, themed: Set[str]
+    roadmap_id: str,
+    members: set[str],
+    entities: Entities,
+    themed: Set[str],
+    links: _DemandIndex,
 ) -> dict[str, Any]:
     accounts = entities.get("customer_account", {})
-    requests = [
-        r
-        for key, r in entities.get("customer_request", {}).items()
-        if key in themed
-        or roadmap_id in current_links(r, "roadmap_item")
-        or members.intersection(current_links(r, "work_item"))
-    ]
-    deals = [
-        d
-        for d in entities.get("deal", {}).values()
-        if not d.get("deleted_at")
-        and (
-            roadmap_id in current_links(d, "roadmap_item")
-            or members.intersection(current_links(d, "work_item"))
-        )
-    ]
+    all_requests = entities.get("customer_request", {})
+    all_deals = entities.get("deal", {})
+    wanted = (set(themed) & all_requests.keys()) | links.linked(links.requests, roadmap_id, members)
+    requests = [all_requests[k] for k in sorted(wanted)]
+    deals = [all_deals[k] for k in sorted(links.linked(links.deals, roadmap_id, members))]
     account_keys = {r.get("account") for r in requests} | {d.get("account") for d in deals}
     account_keys.discard(None)
     live = {a for a in account_keys if a and a in accounts and not accounts[a].get("deleted_at")}

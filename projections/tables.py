@@ -16,7 +16,7 @@ from typing import Any, Literal
 from core.events import iso, parse_utc
 from projections.flow import DAY
 from projections.investment import categorize, investment_by_team, policy_at
-from projections.resources import daily_allocation, roadmap_owner, team_resources
+from projections.resources import daily_allocation, ledger, roadmap_owner, team_resources
 from projections.rollups import Entities, WorkIndex, request_view, roadmap_item_view
 from projections.sprints import sprint_reports
 
@@ -204,10 +204,9 @@ def _team_weeks(data: TableInputs) -> Iterable[dict[str, Any]]:
     start = _history_start(data)
     shares = daily_allocation(data.entities, data.index, start, data.now)
     owner = roadmap_owner(data.entities, data.index)
+    books = ledger(data.entities, data.index, shares, owner)
     for team in _teams(data):
-        for row in team_resources(
-            team, data.entities, data.index, start, data.now, shares=shares, owner=owner
-        ):
+        for row in team_resources(team, data.entities, data.index, start, data.now, books=books):
             yield {
                 "team": team,
                 "week": row["week"],
