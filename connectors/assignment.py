@@ -24,7 +24,7 @@ import structlog
 
 from core.topics import CONNECT_ASSIGNMENTS
 
-__all__ = ["Assignment", "GROUP", "bucket", "SESSION_TIMEOUT_MS"]
+__all__ = ["Assignment", "Solo", "GROUP", "bucket", "SESSION_TIMEOUT_MS"]
 
 log = structlog.get_logger(__name__)
 GROUP = "hub-connect-runtimes"
@@ -95,3 +95,19 @@ class Assignment:
     def close(self) -> None:
         """Leave the group at once, so the others take over without waiting for a timeout."""
         self.consumer.close(autocommit=False)
+
+
+class Solo:
+    """Every bucket, with no group: for a runtime that is alone on its broker by design."""
+
+    def __init__(self) -> None:
+        self.owned = set(range(BUCKETS))
+
+    def poll(self, seconds: float) -> None:
+        """Nothing to take part in."""
+
+    def owns(self, name: str) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Nothing to leave."""

@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from connectors.assignment import Assignment, bucket
+from connectors.assignment import Assignment, Solo, bucket
 from connectors.base import Page
 from connectors.config import build_connector, parse_config
 from connectors.state import FAILED, PAUSED, RUNNING, UNASSIGNED, ConnectState
@@ -49,8 +49,10 @@ class ConnectorRuntime:
         secrets: SecretResolver,
         *,
         crash_after_pages: int | None = None,
+        solo: bool = False,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.solo = solo  # every connector, no group: a broker nobody else's runtime uses
         self.secrets = secrets
         self.state = ConnectState()
         self.producer = SyncPublisher(
@@ -79,8 +81,10 @@ class ConnectorRuntime:
 
     def run(self) -> None:
         """Keep one task per connector this runtime is assigned, until stopped."""
-        assignment = Assignment(
-            self.bootstrap_servers, client_id=self.identity, release=self._release
+        assignment: Assignment | Solo = (
+            Solo()
+            if self.solo
+            else Assignment(self.bootstrap_servers, client_id=self.identity, release=self._release)
         )
         version = -1
         try:

@@ -31,9 +31,16 @@ def register(cli: click.Group) -> None:
         type=click.Path(exists=True, path_type=Path),
         help="connectors.yaml to apply at start (or HUB_CONNECTORS_FILE).",
     )
+    @click.option(
+        "--solo",
+        is_flag=True,
+        help="Run every connector here without joining the runtimes' group: for a broker "
+        "no other runtime uses (hub up's embedded one).",
+    )
     @click.pass_context
-    def connect(ctx: click.Context, config_file: Path | None) -> None:
-        """Run the connector runtime: every configured connector, on its interval."""
+    def connect(ctx: click.Context, config_file: Path | None, solo: bool) -> None:
+        """Run the connector runtime: its share of the connectors (all of them with --solo),
+        each on its interval."""
         from connectors.config import load_config_file
         from connectors.runtime import ConnectorRuntime
         from connectors.state import config_record
@@ -48,6 +55,7 @@ def register(cli: click.Group) -> None:
             bootstrap,
             SecretResolver(os.environ),
             crash_after_pages=settings.fault_crash_after_pages,
+            solo=solo,
         )
         runtime.start_following()
         path = config_file or settings.connectors_file

@@ -170,6 +170,10 @@ class Supervisor:
                 if self.settings.log_level == "info":
                     env["HUB_LOG_LEVEL"] = "warning"  # the demo narrates; keep the rest quiet
                 connect_args = ["connect", "--config", files["connectors"]]
+            if self._embedded is not None:
+                # the embedded broker is this tree's alone: no other runtime can join, so
+                # the connectors start at once instead of after the group's join delay
+                connect_args = [*connect_args, "--solo"]
             children += [
                 _Child("worker", ["worker"], env, grace=WORKER_STOP_GRACE),
                 _Child("connect", connect_args, env),

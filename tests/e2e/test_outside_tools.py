@@ -27,7 +27,7 @@ from tests.helpers import DemoHub, poll, running_demo
 
 pytestmark = pytest.mark.broker
 
-EXAMPLES = 12  # per operation and mode: bounded so the tier fits the suite's time
+EXAMPLES = 6  # per operation and mode: bounded so the tier fits the suite's time
 # Where a schema-valid request can still be refused on its meaning (a date range the
 # wrong way round, a document whose teams are not defined, settings of another type):
 # those operations may answer their documented 400/422 to positive data.
