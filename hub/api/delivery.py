@@ -46,7 +46,7 @@ from projections.flow import (
 )
 from projections.investment import investment_by_team
 from projections.rollups import request_view
-from projections.sprints import sprint_reports, velocity
+from projections.sprints import sprint_report, sprint_reports, velocity
 
 __all__ = ["ROUTES"]
 
@@ -102,10 +102,12 @@ async def sprints(call: Call) -> Any:
 async def sprint(call: Call) -> Any:
     snap = await snapshot(call.services, call.args["as_of"])
     key = call.args["sprint"]
-    found = [r for r in _reports(snap, None) if r["key"] == key]
-    if not found:
+    state = snap.get("sprint", key)
+    if state is None:
         raise ApiError(404, "not_found", f"no sprint {key!r}")
-    return {**found[0], "as_of": iso(snap.index.now)}
+    work_items = snap.entities.get("work_item", {})
+    report = sprint_report(state, work_items, snap.index.stable, snap.index.now)
+    return {**report, "as_of": iso(snap.index.now)}
 
 
 @ROUTES.get(
