@@ -75,7 +75,7 @@ def _status(key: str, n: int, at: datetime, old: tuple[str, str], new: tuple[str
     )  # fmt: skip
 
 
-TODO, DOING, REVIEW, DONE = ("To Do", "todo"), ("In Progress", "in_progress"), (
+TO_DO, DOING, REVIEW, DONE = ("To Do", "todo"), ("In Progress", "in_progress"), (
     "In Review", "in_progress"), ("Done", "done")  # fmt: skip
 
 
@@ -135,7 +135,7 @@ def organisation(factor: int, seed: int = 7) -> Iterator[Event]:
                 sprint = f"scale-{t}-{int((started - begin).days // 14)}"
                 yield _event("work_item.sprint_changed", key, "sp", started - timedelta(hours=3),
                              {"added": [sprint]})  # fmt: skip
-            yield _status(key, 1, started, TODO, DOING)
+            yield _status(key, 1, started, TO_DO, DOING)
             review = started + timedelta(days=rng.uniform(0.5, 5))
             if review < NOW:
                 yield _status(key, 2, review, DOING, REVIEW)

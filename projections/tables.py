@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 from core.events import iso, parse_utc
@@ -45,6 +46,25 @@ class TableInputs:
     def now(self) -> datetime:
         return self.index.now
 
+    @cached_property
+    def owner(self) -> dict[str, str]:
+        """Work item -> its roadmap item: read by three tables, worked out once."""
+        return roadmap_owner(self.entities, self.index)
+
+    @cached_property
+    def history_start(self) -> datetime:
+        """The first week with work in it, at most two years before ``now``."""
+        earliest = min(
+            (v["created_at"] for v in self.index.stable.values() if v["created_at"]),
+            default=iso(self.now),
+        )
+        return max(parse_utc(earliest), self.now - timedelta(weeks=MAX_HISTORY_WEEKS))
+
+    @cached_property
+    def shares(self) -> dict[date, dict[str, float]]:
+        """The allocation over the whole history: team weeks and investment read the same."""
+        return daily_allocation(self.entities, self.index, self.history_start, self.now)
+
 
 Rows = Callable[[TableInputs], Iterable[dict[str, Any]]]
 
@@ -73,7 +93,7 @@ def _c(name: str, type_: ColumnType, description: str) -> Column:
 
 
 def _work_items(data: TableInputs) -> Iterable[dict[str, Any]]:
-    owner = roadmap_owner(data.entities, data.index)
+    owner = data.owner
     categories = categorize(data.index, owner, policy_at(data.entities, iso(data.now)))
     for key in sorted(data.index.stable):
         v = data.index.views[key]
@@ -186,25 +206,14 @@ def _accounts(data: TableInputs) -> Iterable[dict[str, Any]]:
         }
 
 
-def _history_start(data: TableInputs) -> datetime:
-    """The first week with work in it, at most two years before ``now``."""
-    earliest = min(
-        (v["created_at"] for v in data.index.stable.values() if v["created_at"]),
-        default=iso(data.now),
-    )
-    return max(parse_utc(earliest), data.now - timedelta(weeks=MAX_HISTORY_WEEKS))
-
-
 def _teams(data: TableInputs) -> list[str]:
     named = {v["team"] for v in data.index.stable.values() if v["team"]}
     return sorted(set(data.entities.get("team", {})) | named)
 
 
 def _team_weeks(data: TableInputs) -> Iterable[dict[str, Any]]:
-    start = _history_start(data)
-    shares = daily_allocation(data.entities, data.index, start, data.now)
-    owner = roadmap_owner(data.entities, data.index)
-    books = ledger(data.entities, data.index, shares, owner)
+    start = data.history_start
+    books = ledger(data.entities, data.index, data.shares, data.owner)
     for team in _teams(data):
         for row in team_resources(team, data.entities, data.index, start, data.now, books=books):
             yield {
@@ -224,7 +233,13 @@ def _team_weeks(data: TableInputs) -> Iterable[dict[str, Any]]:
 
 def _investment(data: TableInputs) -> Iterable[dict[str, Any]]:
     by_team = investment_by_team(
-        data.entities, data.index, _teams(data), _history_start(data), data.now
+        data.entities,
+        data.index,
+        _teams(data),
+        data.history_start,
+        data.now,
+        shares=data.shares,
+        owner=data.owner,
     )
     for team, weeks in by_team.items():
         for week in weeks:
