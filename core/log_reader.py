@@ -8,8 +8,10 @@ Kafka-compatible broker reports exactly.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from core.codec import decode
 from core.errors import SkippableError
@@ -96,10 +98,18 @@ def record_copies(
     bootstrap_servers: str, topic: str, *, client_id: str, idle: float = 1.0
 ) -> Iterator[tuple[int, RecordCopy]]:
     """(offset, record as it was) for every record of ``topic``, streamed, each partition in
-    order, until the topic has been quiet ``idle`` seconds: for tools that copy a topic
-    (backup, compaction), so a big one never has to fit in memory."""
+    order: for tools that copy a topic (backup, compaction), so a big one never has to fit
+    in memory.
+
+    The copy is of the topic as it stood when the read began. A live hub keeps writing
+    (connector status, cursors), so "until quiet" alone may never come; reported end
+    offsets alone may fall short on brokers that under-report them. A partition is done at
+    its first record that is both past the end reported at the start and written after the
+    start; any partition still open is done once the topic has been quiet ``idle`` seconds.
+    """
     from kafka import KafkaConsumer, TopicPartition
 
+    started_ms = int(time.time() * 1000)
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
@@ -113,9 +123,17 @@ def record_copies(
             return
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
-        while batch := consumer.poll(timeout_ms=int(idle * 1000), max_records=5000):
+        ends: dict[Any, int] = consumer.end_offsets(tps)
+        open_tps = set(tps)
+        while open_tps and (batch := consumer.poll(timeout_ms=int(idle * 1000), max_records=5000)):
             for tp, rows in sorted(batch.items(), key=lambda item: item[0].partition):
+                if tp not in open_tps:
+                    continue
                 for r in rows:
+                    if r.offset >= ends.get(tp, 0) and r.timestamp > started_ms:
+                        open_tps.discard(tp)
+                        consumer.pause(tp)
+                        break
                     headers = [(name, value) for name, value in r.headers or []]
                     yield (
                         r.offset,
