@@ -25,8 +25,10 @@ run: $(STAMP)
 	$(BIN)/hub up
 
 # Lint first: a style or type error fails fast, before the broker-backed tiers run.
+# Two workers, each test module whole on one of them (its module fixtures set up once):
+# most tests wait on hub processes and brokers, so the suite takes about half as long.
 test: lint $(CHROMIUM)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "Install Chromium at $(CHROMIUM) for the browser tests."; exit 1; }

@@ -16,8 +16,9 @@ import requests
 import yaml
 
 from core.publish import SyncPublisher
+from core.topics import ensure_topics
 from emulators.http_server import EmulatorServer, Reply
-from hub.broker import free_port
+from hub.broker import EmbeddedBroker, free_port
 from tests.builders import finish, item, start
 from tests.helpers import HubProcess, alerting_config, hub_cli, posted
 
@@ -28,6 +29,15 @@ pytestmark = pytest.mark.broker
 def receiver() -> Iterator[EmulatorServer]:
     with EmulatorServer({("POST", "/alerts"): lambda r: Reply(200, {})}) as server:
         yield server
+
+
+@pytest.fixture
+def broker() -> Iterator[str]:
+    """A broker of this test's own: it applies a whole roadmap, which would remove the
+    roadmap items other tests put on a shared one (and its dry run would say so)."""
+    with EmbeddedBroker() as running:
+        ensure_topics(running.bootstrap_servers, partitions=4, replication=1)
+        yield running.bootstrap_servers
 
 
 def wait_until(check: Any, timeout: float, hub: HubProcess, what: str) -> Any:
