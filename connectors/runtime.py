@@ -11,7 +11,6 @@ others from their committed cursors.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
@@ -24,6 +23,7 @@ import structlog
 from connectors.assignment import Assignment, Solo, bucket
 from connectors.base import Page
 from connectors.config import build_connector, parse_config
+from connectors.progress import Backfill, Throttle
 from connectors.state import FAILED, PAUSED, RUNNING, UNASSIGNED, ConnectState
 from core.errors import HubError, RetriableError
 from core.events import iso, utcnow
@@ -66,14 +66,7 @@ class ConnectorRuntime:
     def start_following(self, timeout: float = 15.0) -> None:
         """Follow the state topics in the background; return once they have been read
         whole (the follower's caught-up signal), so no configured connector is missed."""
-        thread = threading.Thread(
-            target=lambda: asyncio.run(
-                self.state.follow(self.bootstrap_servers, "hub-connect-state")
-            ),
-            name="connect-state",
-            daemon=True,
-        )
-        thread.start()
+        self.state.follow_in_background(self.bootstrap_servers, "hub-connect-state")
         if not self.state.wait_caught_up(timeout):
             log.warning(
                 "connector state not read whole yet; starting with what is known", seconds=timeout
@@ -136,8 +129,18 @@ class ConnectorRuntime:
         self.producer.publish([(CONNECT_STATUS.name, name, json.dumps(record).encode())])
         self.state.apply(CONNECT_STATUS.name, name, record)
 
-    def commit(self, name: str, cursor: dict[str, Any], reset: int) -> None:
-        record = {"cursor": cursor, "reset": reset, "committed_at": iso(utcnow())}
+    def commit(
+        self,
+        name: str,
+        cursor: dict[str, Any],
+        reset: int,
+        backfill: dict[str, Any] | None = None,
+    ) -> None:
+        """Store the cursor of a page the broker acknowledged; a backfill's count goes
+        with it, so a resumed backfill counts exactly the pages its cursor covers."""
+        record: dict[str, Any] = {"cursor": cursor, "reset": reset, "committed_at": iso(utcnow())}
+        if backfill is not None:
+            record["backfill"] = backfill
         self.producer.publish([(CONNECT_OFFSETS.name, name, json.dumps(record).encode())])
         self.state.apply(CONNECT_OFFSETS.name, name, record)
 
@@ -236,7 +239,17 @@ class _Task(threading.Thread):
         status = runtime.state.status.get(name, {})
         started, produced, rejected, newest = time.monotonic(), 0, 0, None
         warnings: list[str] = []
-        runtime.report(name, state=RUNNING, last_attempt_at=iso(utcnow()), syncing=True)
+        backfill = self._backfill(cursor, runtime.state.offsets.get(name, {}))
+        runtime.report(
+            name,
+            state=RUNNING,
+            last_attempt_at=iso(utcnow()),
+            syncing=True,
+            **({"backfill": backfill.record()} if backfill else {}),
+        )
+        throttle, last_page = Throttle(), time.monotonic()
+        committed: dict[str, Any] | None = None
+        throttle.due()  # the first report just went out
         for page in connector.pull(cursor):
             if self._changed(stamp):
                 self.log.info("sync interrupted by a configuration change")
@@ -250,9 +263,22 @@ class _Task(threading.Thread):
             runtime.pages_produced += 1
             if runtime.crash_after_pages and runtime.pages_produced >= runtime.crash_after_pages:
                 os._exit(137)  # fault injection: die between produce and cursor commit
-            runtime.commit(name, page.cursor, record.get("reset", 0))
             for event in page.events:
                 newest = event.occurred_at if newest is None else max(newest, event.occurred_at)
+            if backfill is not None:
+                now = time.monotonic()
+                backfill.add((e.occurred_at for e in page.events), now - last_page)
+                last_page = now
+            counted = backfill.record() if backfill is not None else None
+            runtime.commit(name, page.cursor, record.get("reset", 0), counted)
+            if backfill is not None and throttle.due():
+                runtime.report(name, backfill=backfill.record())
+            committed = page.cursor
+        else:
+            if backfill is not None:
+                backfill.finish()
+                if committed is not None:  # so the next sync knows it is not a backfill
+                    runtime.commit(name, committed, record.get("reset", 0), backfill.record())
         seconds = time.monotonic() - started
         lag = (datetime.now(UTC) - newest).total_seconds() if newest else 0.0
         runtime.report(
@@ -268,9 +294,22 @@ class _Task(threading.Thread):
             newest_event_lag_seconds=round(lag, 1),
             warnings=warnings,
             retry_in_seconds=None,
+            **({"backfill": backfill.record()} if backfill else {}),
         )
         self.log.info("synced", events=produced, dead_lettered=rejected, seconds=round(seconds, 2))
         return valid.config.poll_interval.total_seconds()
+
+    @staticmethod
+    def _backfill(cursor: dict[str, Any] | None, committed: dict[str, Any]) -> Backfill | None:
+        """A sync with no cursor pulls the whole history: a new backfill. One that starts
+        from the cursor of a backfill an earlier runtime left unfinished goes on with it,
+        from the count committed with that cursor."""
+        if cursor is None:
+            return Backfill.begin(utcnow())
+        previous = committed.get("backfill")
+        if previous and not previous.get("done"):
+            return Backfill.resume(previous)
+        return None
 
     def _dead_letter(self, page: Page) -> int:
         for reject in page.rejects:

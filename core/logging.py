@@ -11,11 +11,12 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Protocol
 
 import structlog
 
-__all__ = ["configure_logging", "register_secret", "scrub", "MASK"]
+__all__ = ["ConsoleOverlay", "configure_logging", "register_secret", "scrub", "set_overlay", "MASK"]
 
 MASK = "***"
 _SECRET_KEY = re.compile(r"(token|secret|password|passwd|authorization|api[_-]?key|cookie)", re.I)
@@ -59,6 +60,32 @@ def _scrub_rendered(_: Any, __: str, rendered: Any) -> Any:
     return scrub(rendered) if isinstance(rendered, str) else rendered
 
 
+class ConsoleOverlay(Protocol):
+    """Something drawn in place at the bottom of a terminal (a progress display): a log
+    line must not land in the middle of it."""
+
+    def hold(self) -> AbstractContextManager[None]:
+        """Erase what is drawn, keep it from redrawing, draw it again on exit."""
+        ...
+
+
+_overlay: ConsoleOverlay | None = None
+
+
+def set_overlay(overlay: ConsoleOverlay | None) -> None:
+    """Route every log line of this process around ``overlay`` (None: stop)."""
+    global _overlay
+    _overlay = overlay
+
+
+class _ConsoleHandler(logging.StreamHandler):
+    """stderr, writing around the console overlay when there is one."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with _overlay.hold() if _overlay is not None else nullcontext():
+            super().emit(record)
+
+
 def configure_logging(fmt: str = "console", level: str = "info") -> None:
     """JSON for machines, aligned colours for people; one call, at start."""
     shared: list[Any] = [
@@ -88,7 +115,7 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
             _scrub_rendered,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _ConsoleHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -96,3 +123,19 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
     # Faust and its clients narrate every service start at INFO; keep that for --debug.
     for noisy in ("aiokafka", "kafka", "faust", "mode", "hub.app"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    selector = logging.getLogger("kafka.net.selector")
+    selector.filters[:] = [f for f in selector.filters if not isinstance(f, _SlowStepIsDebug)]
+    selector.addFilter(_SlowStepIsDebug())
+
+
+class _SlowStepIsDebug(logging.Filter):
+    """kafka-python warns whenever one step of its network loop took over 100 ms. In a
+    process whose threads share the GIL with folding or pulling (every hub process on two
+    cores) that is ordinary scheduling, not a fault people can act on: it is kept at DEBUG.
+    The selector's other warnings stay warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and "threshold). It is blocking" in str(record.msg):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True

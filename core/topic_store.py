@@ -12,10 +12,12 @@ each partition, and loaded at the next start to read only what came after.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from pydantic_core import from_json, to_json
 
 from core.follow import Applied, follow_topics
 
-__all__ = ["SavedTopicStore", "TopicStore"]
+__all__ = ["Following", "SavedTopicStore", "TopicStore"]
 
 log = structlog.get_logger(__name__)
 SAVE_FORMAT = 1
@@ -72,6 +74,11 @@ class TopicStore(ABC):
             on_stale=self._stale_handler(),
             on_behind=self._set_behind,
         )
+
+    def follow_in_background(self, bootstrap_servers: str, client_id: str) -> Following:
+        """``follow`` in a daemon thread of its own, for code that is not async (the
+        connector runtime, the console's progress display); wait on ``wait_caught_up``."""
+        return Following(lambda: self.follow(bootstrap_servers, client_id), client_id)
 
     def _set_behind(self, records: int) -> None:
         self.behind = records
@@ -134,3 +141,34 @@ class SavedTopicStore(TopicStore):
         self.applied = applied
         self.version += 1
         return True
+
+
+class Following:
+    """A ``follow`` running in a thread with its own event loop, until ``stop``: stopped
+    before the broker goes, its consumer closes cleanly instead of logging lost fetches."""
+
+    def __init__(self, follow: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._task: asyncio.Task[None] | None = None
+        self._ready = threading.Event()
+        self._follow = follow
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._task = self._loop.create_task(self._follow())
+        self._ready.set()
+        try:
+            self._loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._loop.close()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended and closed
+                self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(timeout)

@@ -37,8 +37,15 @@ def register(cli: click.Group) -> None:
         help="Run every connector here without joining the runtimes' group: for a broker "
         "no other runtime uses (hub up's embedded one).",
     )
+    @click.option(
+        "--no-progress",
+        is_flag=True,
+        help="Show no backfill progress (hub up's runtime: the supervisor shows it).",
+    )
     @click.pass_context
-    def connect(ctx: click.Context, config_file: Path | None, solo: bool) -> None:
+    def connect(
+        ctx: click.Context, config_file: Path | None, solo: bool, no_progress: bool
+    ) -> None:
         """Run the connector runtime: its share of the connectors (all of them with --solo),
         each on its interval."""
         from connectors.config import load_config_file
@@ -72,7 +79,17 @@ def register(cli: click.Group) -> None:
                     click.echo(f"applied {name} from {path}", err=True)
         signal.signal(signal.SIGTERM, lambda *_: runtime.stop_event.set())
         signal.signal(signal.SIGINT, lambda *_: runtime.stop_event.set())
-        runtime.run()
+        display = None
+        if not no_progress:
+            from hub.backfill_display import BackfillDisplay
+
+            display = BackfillDisplay.for_console(lambda: runtime.state.status, settings.log_format)
+            display.start()
+        try:
+            runtime.run()
+        finally:
+            if display is not None:
+                display.stop()
 
     @cli.command()
     @click.option(

@@ -26,6 +26,7 @@ from typing import Literal
 import click
 import structlog
 
+from connectors.state import ConnectState
 from core.errors import ConfigError
 from core.runtime_files import (
     clear_broker_address,
@@ -34,6 +35,7 @@ from core.runtime_files import (
 )
 from core.settings import Settings
 from core.topics import ensure_topics
+from hub.backfill_display import BackfillDisplay
 from hub.broker import EmbeddedBroker
 from hub.catch_up import CatchUpWatch
 from hub.compaction import COMPACTED, compact
@@ -174,6 +176,7 @@ class Supervisor:
                 # the embedded broker is this tree's alone: no other runtime can join, so
                 # the connectors start at once instead of after the group's join delay
                 connect_args = [*connect_args, "--solo"]
+            connect_args = [*connect_args, "--no-progress"]  # this process shows it
             children += [
                 _Child("worker", ["worker"], env, grace=WORKER_STOP_GRACE),
                 _Child("connect", connect_args, env),
@@ -182,6 +185,7 @@ class Supervisor:
             host = self.settings.api_host
             host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
             watch = CatchUpWatch(f"http://{host}:{self.settings.api_port}/health").start()
+            backfills = self._backfill_display(bootstrap)
             next_check = time.monotonic() + COMPACTION_CHECK_SECONDS
             while not self._stop.is_set():
                 for child in children:
@@ -192,12 +196,22 @@ class Supervisor:
                         self._pause_and_compact(bootstrap, children)
                 self._stop.wait(0.2)
             watch.stop()
+            backfills.stop()
             for child in children:
                 child.terminate()
             for child in children:
                 child.wait_stopped()
         log.info("hub stopped")
         return 0
+
+    def _backfill_display(self, bootstrap: str) -> BackfillDisplay:
+        """The connectors' backfills on this console, which the children share: the
+        runtime's statuses, read from the status topic."""
+        state = ConnectState()
+        following = state.follow_in_background(bootstrap, "hub-up-progress")
+        display = BackfillDisplay.for_console(lambda: state.status, self.settings.log_format)
+        display.on_stop(following.stop)  # before the broker stops: no lost fetches logged
+        return display.start()
 
     def _compact(self, bootstrap: str) -> None:
         """Rewrite the state topics to their latest values (the embedded broker does not

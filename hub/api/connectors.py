@@ -122,7 +122,8 @@ async def delete_connector(call: Call) -> Any:
 
 @ROUTES.get(
     "/api/v1/connectors/{name}/status",
-    "State (RUNNING/PAUSED/FAILED), last sync, events produced, lag, last error, warnings",
+    "State (RUNNING/PAUSED/FAILED), last sync, events produced, lag, last error, warnings, "
+    "and the backfill's progress (events, pages, oldest and newest change, done)",
     params=(NAME,),
 )
 async def get_status(call: Call) -> Any:

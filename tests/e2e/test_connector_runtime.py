@@ -16,7 +16,7 @@ import requests
 from core.topics import CONNECT_CONFIGS, CONNECT_STATUS, DEADLETTER, read_topic
 from emulators.canonical_source import CanonicalSource
 from hub.broker import free_port
-from tests.helpers import HubProcess, event_dict
+from tests.helpers import HubProcess, event_dict, poll
 
 SECRET = "src-secret-7f3a9c"
 
@@ -50,6 +50,11 @@ def source_events(connector: str, prefix: str, count: int, start: int = 0) -> li
             )
         )
     return rows
+
+
+def log_events(process: HubProcess) -> list[dict[str, Any]]:
+    """The process's JSON log lines (the test processes log JSON)."""
+    return [json.loads(line) for line in process.log().splitlines() if line.startswith("{")]
 
 
 def connector_config(name: str, url: str, **settings: Any) -> dict[str, Any]:
@@ -135,8 +140,9 @@ def wait_status(api: HubProcess, name: str, predicate: Any, timeout: float = 30)
 def test_backfill_then_incremental_with_dead_letters(
     broker: str, api: HubProcess, tmp_path: Path
 ) -> None:
-    """connectors.yaml applied at start; 25 items backfilled in pages, 5 more pulled next poll;
-    a malformed record is dead-lettered and the rest flow on."""
+    """connectors.yaml applied at start; 25 items backfilled in pages, its count in the
+    status and a "backfill done" line on the console; 5 more pulled next poll; a malformed
+    record is dead-lettered and the rest flow on."""
     events = source_events("bf", "BF", 25)
     events.insert(7, {"type": "work_item.created", "surprise": True})
     with CanonicalSource(SECRET, events) as source:
@@ -151,6 +157,15 @@ def test_backfill_then_incremental_with_dead_letters(
             status = wait_status(api, "bf", lambda s: s.get("events_produced_total") == 50)
             assert status["state"] == "RUNNING" and status["cursor"] == {"after": "51"}
             assert status["dead_lettered_total"] == 1
+            backfill = status["backfill"]
+            assert backfill["done"] and (backfill["events"], backfill["pages"]) == (50, 6)
+            done = poll(
+                lambda: [e for e in log_events(connect) if e["event"] == "backfill done"],
+                15,
+                "the backfill's line",
+                connect.log_path,
+            )
+            assert [(e["connector"], e["events"]) for e in done] == [("bf", 50)]
             metrics = api.get("/metrics", token=None).text
             assert 'hub_connector_events_produced_total{connector="bf"} 50.0' in metrics
             assert 'hub_connector_running{connector="bf"} 1.0' in metrics
@@ -169,7 +184,8 @@ def test_crash_between_produce_and_commit_loses_nothing(
     broker: str, api: HubProcess, tmp_path: Path
 ) -> None:
     """The runtime dies after producing page 2 but before committing its cursor; on restart it
-    re-pulls page 2, and the folds ignore the repeats: every item once, every transition once."""
+    re-pulls page 2, and the folds ignore the repeats: every item once, every transition once;
+    the resumed backfill counts every event once."""
     with CanonicalSource(SECRET, source_events("crash", "CR", 15)) as source:
         assert put(api, "crash", connector_config("crash", source.url)).status_code == 201
         with start_connect(
@@ -181,7 +197,10 @@ def test_crash_between_produce_and_commit_loses_nothing(
         wait_status(api, "crash", lambda s: s["cursor"] == {"after": "10"})
         with start_connect(broker, tmp_path / "again", free_port()) as connect:
             rows = wait_done(api, "CR", 15)
+            status = wait_status(api, "crash", lambda s: s.get("backfill", {}).get("done"))
             connect.stop()
+        # the backfill resumed from the committed page's count: every event counted once
+        assert (status["backfill"]["events"], status["backfill"]["pages"]) == (30, 3)
     for row in rows:
         detail = api.get(f"/api/v1/workitems/{row['key']}").json()
         assert [s["status"] for s in detail["timeline"]] == ["To Do", "Done"], row["key"]

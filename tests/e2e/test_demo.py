@@ -4,6 +4,7 @@ generated organisation on emulated sources; SIGTERM stops every process."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -23,8 +24,8 @@ pytestmark = pytest.mark.broker
 def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> None:
     """hub up --demo serves the demo organisation, fires the planted drifts, shows the
     planted feedback theme (renamed and linked to a roadmap item through the API), and
-    stops every process on SIGTERM; the console never shows overlapping alerting ticks or
-    a full producer buffer.
+    stops every process on SIGTERM; the console announces each connector's finished
+    backfill once and never shows overlapping alerting ticks or a full producer buffer.
     """
     port = free_port()
     process, log = start_demo(tmp_path, port)
@@ -164,8 +165,17 @@ def test_hub_up_demo_runs_the_product_and_stops_on_sigterm(tmp_path: Path) -> No
     assert not [pid for pid in children if alive(pid)], "children left running"
     console = log.read_text()
     # the known noise of a busy worker: rules outlasting the timer, folds outrunning Faust
-    for noise in ("Timer alerting_tick is overlapping", "producer buffer full"):
+    # (Faust names the timer by its qualified name: "Timer hub.alerting...alerting_tick")
+    for noise in ("is overlapping", "producer buffer full", "It is blocking the event loop"):
         assert noise not in console, noise
+    assert "[warning" not in console and "[error" not in console, console[-3000:]
+    # each connector's backfill announced once on the console (no terminal: log lines)
+    done = sorted(
+        re.search(r"connector=(\S+)", line).group(1)  # type: ignore[union-attr]
+        for line in console.splitlines()
+        if "backfill done" in line
+    )
+    assert done == ["hubspot-demo", "jira-demo", "zendesk-demo"], console[-3000:]
 
 
 def test_demo_seed_writes_the_organisation(tmp_path: Path) -> None:

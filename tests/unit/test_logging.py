@@ -41,3 +41,18 @@ def test_console_format_is_for_people(capsys: pytest.CaptureFixture[str]) -> Non
     structlog.get_logger("test").info("hello", n=1)
     out = capsys.readouterr().err
     assert "hello" in out and "n=1" in out and not out.startswith("{")
+
+
+def test_kafka_pythons_slow_step_notes_are_debug_not_warnings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """kafka-python's "a network step took over 100 ms" note is demoted to DEBUG (not
+    shown at INFO), while its other warnings still show."""
+    configure_logging("json", "info")
+    selector = logging.getLogger("kafka.net.selector")
+    selector.warning(
+        "Task <Task> ran for 0.104s (>0.100s threshold). It is blocking the event loop"
+    )
+    selector.warning("Wakeup socket returned empty. Rebuilding.")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line["event"] for line in lines] == ["Wakeup socket returned empty. Rebuilding."]
