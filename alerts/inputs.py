@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-__all__ = ["DriftInputs", "WorkIndexView", "planned_fte"]
+__all__ = ["DriftInputs", "EMPTY_INDEX", "WorkIndexView", "planned_fte"]
 
 
 class WorkIndexView(Protocol):
@@ -24,6 +24,22 @@ class WorkIndexView(Protocol):
 
     @property
     def children(self) -> Mapping[str, Any]: ...
+
+
+class _NoIndex:
+    """The index of inputs carried without the portfolio (a digest needs only the
+    aggregates): nothing in it."""
+
+    @property
+    def stable(self) -> Mapping[str, Mapping[str, Any]]:
+        return {}
+
+    @property
+    def children(self) -> Mapping[str, Any]:
+        return {}
+
+
+EMPTY_INDEX: WorkIndexView = _NoIndex()
 
 
 @dataclass

@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from alerts.delivery import Deliverer, Delivery, send, send_digest
 from alerts.digest import build_digest, due_digests, period_of
 from alerts.dispatch import Notification, delivered, integrations, plan
 from alerts.engine import advance
-from alerts.inputs import DriftInputs
+from alerts.inputs import EMPTY_INDEX, DriftInputs
 from alerts.rules import evaluate_rules
 from alerts.store import AlertStore
 from core.events import iso, utcnow
@@ -35,6 +36,7 @@ from core.secrets import SecretResolver
 from core.settings import Settings
 from core.topics import ALERTING
 from hub.drift_inputs import drift_inputs
+from hub.forked import run_forked
 from hub.read_model import ReadModel
 from hub.theme_service import ThemeService, theme_views
 
@@ -89,10 +91,20 @@ class AlertingService:
     # --- persistence ------------------------------------------------------------
 
     async def write(self, kind: str, key: str, value: dict[str, Any] | None) -> None:
-        record_key = f"{kind}/{key}"
-        record = {"rev": self.store.next_revision(record_key), "value": value}
-        self.store.apply(ALERTING.name, record_key, record)
-        await self.publisher.publish([(ALERTING.name, record_key, json.dumps(record).encode())])
+        await self.write_many(kind, {key: value})
+
+    async def write_many(self, kind: str, values: dict[str, dict[str, Any] | None]) -> None:
+        """Apply and publish records together, awaiting their acks once: an evaluation
+        that changes a hundred alerts holds the lock the timer's tick waits for for one
+        round trip, not a hundred."""
+        batch = []
+        for key, value in values.items():
+            record_key = f"{kind}/{key}"
+            record = {"rev": self.store.next_revision(record_key), "value": value}
+            self.store.apply(ALERTING.name, record_key, record)
+            batch.append((ALERTING.name, record_key, json.dumps(record).encode()))
+        if batch:
+            await self.publisher.publish(batch)
 
     async def follow(self) -> None:
         await self.store.follow(self.bootstrap_servers, "hub-alerting")
@@ -133,26 +145,28 @@ class AlertingService:
         return model.version != self._evaluated_version and elapsed >= gap
 
     async def evaluate(self, now: datetime) -> None:
-        """Judge the projections: the rules in a thread, then the alerts' new states
-        written under the lock the dispatcher and the delivery results share."""
+        """Judge the projections: the rules in a forked process, then the alerts' new
+        states written under the lock the dispatcher and the delivery results share."""
         model = self.read_model
         version = model.version
         started = time.monotonic()
         interval = started - self._last_started if self._last_started else None
         self._last_started = started
-        # A consistent copy is taken in the loop; the rules run in a thread so a large
-        # organisation's evaluation never stalls folding or the API.
-        entities, index = model.snapshot()
         themes = await self.themes.settled() if self.themes is not None else None
+        config = self.config
 
-        def compute() -> tuple[DriftInputs, list[Any], set[str]]:
-            inputs = drift_inputs(entities, index, now, self.config)
+        def compute() -> tuple[DriftInputs, list[Any], set[str], int]:
+            # In a fork (``hub.forked``): the model as it stood at the fork, judged on
+            # another core; only the aggregates the digests read come back.
+            entities, index = model.snapshot()
+            inputs = drift_inputs(entities, index, now, config)
             if themes is not None:
                 inputs.themes = theme_views(themes, entities, index, now)
-            observed, failed = evaluate_rules(inputs, self.config)
-            return inputs, observed, failed
+            observed, failed = evaluate_rules(inputs, config)
+            held = sum(len(states) for states in entities.values())
+            return replace(inputs, entities={}, index=EMPTY_INDEX), observed, failed, held
 
-        inputs, observed, failed = await asyncio.to_thread(compute)
+        inputs, observed, failed, held = await run_forked(compute)
         computed = time.monotonic() - started
         async with self._lock:
             self.inputs = inputs
@@ -163,8 +177,7 @@ class AlertingService:
                 skip_alertnames=failed,
                 retention=self.config.resolved_retention,
             )
-            for fingerprint, alert in changed.items():
-                await self.write("alert", fingerprint, alert)
+            await self.write_many("alert", dict(changed))
         self._evaluated_at, self._evaluated_version = time.monotonic(), version
         duration = time.monotonic() - started
         self._last_duration = duration
@@ -173,7 +186,7 @@ class AlertingService:
             "seconds": round(duration, 3),
             "rules_seconds": round(computed, 3),
             "since_previous_seconds": round(interval, 3) if interval is not None else None,
-            "entities": sum(len(states) for states in entities.values()),
+            "entities": held,
             "observed": len(observed),
             "failed_rules": sorted(failed),
             "changed": len(changed),
@@ -195,8 +208,7 @@ class AlertingService:
             now,
             self.deliverer.in_flight,
         )
-        for key, group in changed.items():
-            await self.write("group", key, group)
+        await self.write_many("group", dict(changed))
         for notification in notifications:
             receiver = self.config.receiver(notification.receiver)
             integration = dict(integrations(receiver))[notification.integration]
