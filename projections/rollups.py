@@ -58,6 +58,7 @@ class WorkIndex:
             if roadmap:
                 self.by_roadmap[roadmap].add(key)
         self._sorted: list[Mapping[str, Any]] | None = None
+        self._by_team: dict[str | None, list[Mapping[str, Any]]] | None = None
         self._demand: _DemandIndex | None = None
 
     def demand_index(self) -> _DemandIndex:
@@ -73,6 +74,16 @@ class WorkIndex:
         if self._sorted is None:
             self._sorted = [self.bases[k].fields for k in sorted(self.bases)]
         return self._sorted
+
+    def team_in_key_order(self, team: str | None) -> list[Mapping[str, Any]]:
+        """One team's items as ``in_key_order`` gives them, grouped once per index: a
+        team's list page then reads that team's items, not the organisation's."""
+        if self._by_team is None:
+            grouped: dict[str | None, list[Mapping[str, Any]]] = defaultdict(list)
+            for fields in self.in_key_order():
+                grouped[fields["team"]].append(fields)
+            self._by_team = dict(grouped)
+        return self._by_team.get(team, [])
 
     def members(self, roadmap_id: str, plan: Mapping[str, Any] | None) -> set[str]:
         """Work items of a roadmap item: linked directly, by plan keys, epics or labels, and

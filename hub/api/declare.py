@@ -9,6 +9,7 @@ a ``Call``: the parsed parameters, the request and the worker's typed services.
 from __future__ import annotations
 
 import base64
+import bisect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -310,14 +311,26 @@ class Routes:
 
 
 def paginate(
-    items: Iterable[T], sort_key: Callable[[T], str], after: str | None, limit: int
+    items: Iterable[T],
+    sort_key: Callable[[T], str],
+    after: str | None,
+    limit: int,
+    *,
+    presorted: bool = False,
 ) -> tuple[list[T], str | None]:
-    """Keyset pagination on a stable key: pages never shift when new items arrive."""
-    ordered = sorted(items, key=sort_key)
-    if after is not None:
-        ordered = [i for i in ordered if sort_key(i) > after]
-    page = ordered[:limit]
-    more = len(ordered) > limit
+    """Keyset pagination on a stable key: pages never shift when new items arrive.
+    ``presorted``: ``items`` is a list already in key order (an index's), so the page is
+    found by bisection instead of a sort and a scan."""
+    if presorted and isinstance(items, list):
+        start = bisect.bisect_right(items, after, key=sort_key) if after is not None else 0
+        page = items[start : start + limit]
+        more = len(items) - start > limit
+    else:
+        ordered = sorted(items, key=sort_key)
+        if after is not None:
+            ordered = [i for i in ordered if sort_key(i) > after]
+        page = ordered[:limit]
+        more = len(ordered) > limit
     token = (
         base64.urlsafe_b64encode(sort_key(page[-1]).encode()).decode().rstrip("=") if more else None
     )

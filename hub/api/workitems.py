@@ -79,18 +79,18 @@ async def work_items(call: Call) -> Any:
     snap = await snapshot(call.services, args["as_of"])
     # Filter on the clock-independent fields of every item, already in key order; only
     # the page's views are finished as of now.
-    rows: list[Mapping[str, Any]] = snap.index.in_key_order()
+    rows: list[Mapping[str, Any]] = (
+        snap.index.in_key_order() if team is None else snap.index.team_in_key_order(team)
+    )
     if roadmap_item is not None:
         state = snap.get("roadmap_item", roadmap_item)
         members = snap.index.members(roadmap_item, plan_at(state) if state else None)
         rows = [v for v in rows if v["key"] in members]
-    if team is not None:
-        rows = [v for v in rows if v["team"] == team]
     if stage is not None:
         rows = [v for v in rows if v["stage"] == stage]
     if since is not None:
         cutoff = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         rows = [v for v in rows if (v["updated_at"] or "") >= cutoff]
-    found, token = paginate(rows, lambda v: v["key"], args["cursor"], args["limit"])
+    found, token = paginate(rows, lambda v: v["key"], args["cursor"], args["limit"], presorted=True)
     page = [snap.index.views[v["key"]] for v in found]
     return page_body([summary(v) for v in page], token)

@@ -66,6 +66,9 @@ def _connectors(path: Path, jira: JiraEmulator, team: str, **settings: Any) -> P
     return path
 
 
+LOUD = ("warning", "error", "critical")
+
+
 def _up(data: Path, port: int, env: dict[str, str]) -> HubProcess:
     return HubProcess(["up"], data, port, extra_env={**DURABLE, "JIRA_TOKEN": TOKEN, **env})
 
@@ -170,8 +173,9 @@ def test_a_restart_keeps_cursors_roadmap_alerts_silences_notifications_and_dead_
     """Everything that exists only in the log comes back after a clean stop: connectors
     resume from their cursors (no re-backfill), the connector created over the API, the
     roadmap with its history, the firing alert with its history, the silence, the
-    notification log (nothing re-sent) and the dead letter. Then a backup restored into a
-    fresh data dir answers the same."""
+    notification log (nothing re-sent) and the dead letter, and the restarted hub logs no
+    warning. Then a backup, taken while it runs, restored into a fresh data dir answers
+    the same."""
     team = f"core-{uuid.uuid4().hex[:6]}"
     issues = generate_project(12, histories_per_issue=2, seed=9)  # all In Progress
     broken = issues[-1]
@@ -237,6 +241,12 @@ def test_a_restart_keeps_cursors_roadmap_alerts_silences_notifications_and_dead_
             assert len(receiver.requests) == notified
             searches = [r for r in jira.requests[synced:] if "search" in r.path]
             assert searches and all("1970" not in r.query["jql"] for r in searches)
+            loud = [
+                line
+                for line in hub.log().splitlines()
+                if line.startswith("{") and json.loads(line).get("level") in LOUD
+            ]
+            assert not loud, "\n".join(loud)  # a restart is normal operation: no warnings
             archive = tmp_path / "hub-backup.jsonl.gz"
             backed = hub_cli("backup", str(archive), env={"HUB_DATA_DIR": str(data)})
             assert backed.returncode == 0, backed.stderr
