@@ -32,6 +32,7 @@ __all__ = ["ForkedWorkFailed", "FORK_AVAILABLE", "run_forked"]
 
 T = TypeVar("T")
 FORK_AVAILABLE = sys.platform == "linux" and hasattr(os, "fork")
+CHILD_NICENESS = 10
 
 
 class ForkedWorkFailed(RuntimeError):
@@ -47,6 +48,8 @@ def _child(work: Callable[[], object], out: int) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         die_with_parent()
+        # Background work: when the cores are busy, folding and the API come first.
+        os.nice(CHILD_NICENESS)
         try:
             answer = pickle.dumps((True, work()), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # the parent reports it; the child only carries it

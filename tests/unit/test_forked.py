@@ -9,28 +9,30 @@ from pathlib import Path
 
 import pytest
 
-from hub.forked import FORK_AVAILABLE, ForkedWorkFailed, run_forked
+from hub.forked import CHILD_NICENESS, FORK_AVAILABLE, ForkedWorkFailed, run_forked
 
 pytestmark = pytest.mark.skipif(not FORK_AVAILABLE, reason="fork is used on Linux only")
 
 
 def test_the_work_runs_in_another_process_on_the_state_at_the_fork() -> None:
-    """The child computes on the parent's data as it was at the fork and only the answer
-    comes back; a change the parent makes afterwards is not seen by the child."""
+    """The child computes on the parent's data as it was at the fork, at a lower priority
+    than the worker, and only the answer comes back; a change the parent makes afterwards
+    is not seen by the child."""
     state = {"items": list(range(100_000))}
 
-    def work() -> tuple[int, int]:
+    def work() -> tuple[int, int, int]:
         time.sleep(0.3)  # the parent changes its state meanwhile
-        return os.getpid(), sum(state["items"])
+        return os.getpid(), os.nice(0), sum(state["items"])
 
-    async def main() -> tuple[int, int]:
+    async def main() -> tuple[int, int, int]:
         task = asyncio.create_task(run_forked(work))
         await asyncio.sleep(0.1)
         state["items"] = [1]
         return await task
 
-    pid, total = asyncio.run(main())
+    pid, niceness, total = asyncio.run(main())
     assert pid != os.getpid()
+    assert niceness == min(19, os.nice(0) + CHILD_NICENESS)
     assert total == sum(range(100_000))
 
 
