@@ -111,9 +111,13 @@ class ReadModel(SavedTopicStore):
         return self._current_index()
 
     def keep_warm(self) -> None:
-        """Rebuild ahead of queries while someone is querying, so a list query after a burst
-        of changes does not pay for them; while nobody queries, this costs nothing."""
-        if time.monotonic() - self._queried_at < WARM_FOR:
+        """Build the index ahead of queries: once, as soon as the model has caught up (the
+        first list query after a start must not pay for the whole build: 5 s at 100k
+        items, with every request behind it waiting), then after changes while someone is
+        querying, so a list query after a burst of changes does not pay for them. While
+        nobody queries, changes cost nothing here."""
+        first = self._index is None and self.caught_up and bool(self.entities)
+        if first or time.monotonic() - self._queried_at < WARM_FOR:
             self._current_index()
 
     def _current_index(self) -> WorkIndex:

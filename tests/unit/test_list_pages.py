@@ -1,11 +1,17 @@
-"""List pages read only what they return: a team's items grouped once, pages bisected."""
+"""List pages read only what they return: a team's items grouped once, pages bisected,
+the index built before the first query."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+
+from hub import read_model
 from hub.api.declare import paginate
+from projections.entities import fold_entity
 from projections.rollups import WorkIndex
 from tests.builders import build, item
 
@@ -37,3 +43,29 @@ def test_a_presorted_page_is_the_page_a_sort_and_scan_would_give() -> None:
             assert paginate(rows, lambda r: r["key"], after, limit, presorted=True) == (
                 paginate(rows, lambda r: r["key"], after, limit)
             ), (after, limit)
+
+
+def test_the_index_is_built_once_the_model_has_caught_up_before_any_query(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The warm-up timer builds the index as soon as the read model has caught up, so the
+    first list query after a start reads it instead of building it; before catch-up and
+    with nobody querying, nothing is built."""
+    built: list[WorkIndex] = []
+
+    class CountedIndex(WorkIndex):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(read_model, "WorkIndex", CountedIndex)
+    model = read_model.ReadModel("changelog")
+    model.apply("changelog", "work_item/A-1", fold_entity(None, item("A-1", T0)))
+    model.keep_warm()
+    assert built == []  # still reading the changelog
+    model.mark_caught_up()
+    model.keep_warm()
+    assert len(built) == 1
+    assert model.index() is built[0] and len(built) == 1
+    model.keep_warm()
+    assert len(built) == 1  # nothing changed: nothing rebuilt
