@@ -46,6 +46,7 @@ class ReadModel(SavedTopicStore):
         self.entities: dict[str, dict[str, State]] = {}
         self._clock = clock
         self._bases: dict[str, tuple[State, ViewBase]] = {}
+        self._dirty: set[str] = set()  # work items whose state changed since their base
         self._index: tuple[int, float, WorkIndex] | None = None
         self._queried_at = -WARM_FOR
 
@@ -63,12 +64,15 @@ class ReadModel(SavedTopicStore):
         else:
             state.pop(TRACKING_KEY, None)  # ids and positions matter to folds, not queries
             bucket[key] = state
+        if kind == "work_item":
+            self._dirty.add(key)
 
     def _dump(self) -> dict[str, dict[str, State]]:
         return self.entities
 
     def _restore(self, state: dict[str, dict[str, State]]) -> None:
         self.entities, self._bases, self._index = state, {}, None
+        self._dirty = set(state.get("work_item", {}))
 
     def _clear(self) -> None:
         self._restore({})
@@ -88,10 +92,22 @@ class ReadModel(SavedTopicStore):
         self._bases[key] = (state, base)
         return base
 
-    def _all_bases(self) -> dict[str, ViewBase]:
+    def _refresh_bases(self) -> None:
+        """Recompute the views' clock-independent part for the items changed since the
+        last refresh, and only those: cheap enough to run every second while a backfill
+        streams in, so the next index build is a copy, not 100k views computed at once."""
         states = self.entities.get("work_item", {})
-        if len(self._bases) > len(states):  # forget deleted keys
-            self._bases = {k: v for k, v in self._bases.items() if k in states}
+        for key in self._dirty:
+            state = states.get(key)
+            if state is None:
+                self._bases.pop(key, None)
+            else:
+                self._base(key, state)
+        self._dirty.clear()
+
+    def _all_bases(self) -> dict[str, ViewBase]:
+        self._refresh_bases()
+        states = self.entities.get("work_item", {})
         return {key: self._base(key, state) for key, state in states.items()}
 
     def work_item_view(self, key: str) -> dict[str, Any] | None:
@@ -111,11 +127,12 @@ class ReadModel(SavedTopicStore):
         return self._current_index()
 
     def keep_warm(self) -> None:
-        """Build the index ahead of queries: once, as soon as the model has caught up (the
-        first list query after a start must not pay for the whole build: 5 s at 100k
-        items, with every request behind it waiting), then after changes while someone is
-        querying, so a list query after a burst of changes does not pay for them. While
-        nobody queries, changes cost nothing here."""
+        """Keep the index ready ahead of queries: every changed item's base at once (a
+        first list query after a backfill must not compute 100k of them, 5 s with every
+        request behind it waiting); the first index as soon as the model has caught up;
+        a rebuild after changes while someone is querying, so a list query after a burst
+        of changes does not pay for it."""
+        self._refresh_bases()
         first = self._index is None and self.caught_up and bool(self.entities)
         if first or time.monotonic() - self._queried_at < WARM_FOR:
             self._current_index()

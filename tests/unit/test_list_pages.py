@@ -69,3 +69,31 @@ def test_the_index_is_built_once_the_model_has_caught_up_before_any_query(
     assert model.index() is built[0] and len(built) == 1
     model.keep_warm()
     assert len(built) == 1  # nothing changed: nothing rebuilt
+
+
+def test_changed_items_views_are_prepared_ahead_of_the_next_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While items change and nobody queries, the warm-up computes the changed items'
+    views (each once); the next index build computes none, and a deleted item is gone."""
+    model = read_model.ReadModel("changelog")  # still reading its changelog: no index yet
+    computed: list[str] = []
+    real = read_model.view_base
+
+    def counted(state: dict[str, Any]) -> Any:
+        computed.append(state["key"])
+        return real(state)
+
+    monkeypatch.setattr(read_model, "view_base", counted)
+    for n in range(5):
+        model.apply("changelog", f"work_item/A-{n}", fold_entity(None, item(f"A-{n}", T0)))
+    model.keep_warm()
+    assert sorted(computed) == [f"A-{n}" for n in range(5)]
+    model.apply("changelog", "work_item/A-1", fold_entity(None, item("A-1", T0, team="edge")))
+    model.apply("changelog", "work_item/A-4", None)
+    model.keep_warm()
+    assert computed[5:] == ["A-1"]
+    index = model.index()
+    assert len(computed) == 6  # the build computed nothing itself
+    assert sorted(index.bases) == ["A-0", "A-1", "A-2", "A-3"]
+    assert index.stable["A-1"]["team"] == "edge"
