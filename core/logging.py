@@ -16,7 +16,15 @@ from typing import Any, Protocol
 
 import structlog
 
-__all__ = ["ConsoleOverlay", "configure_logging", "register_secret", "scrub", "set_overlay", "MASK"]
+__all__ = [
+    "ConsoleOverlay",
+    "configure_logging",
+    "overlay_hold",
+    "register_secret",
+    "scrub",
+    "set_overlay",
+    "MASK",
+]
 
 MASK = "***"
 _SECRET_KEY = re.compile(r"(token|secret|password|passwd|authorization|api[_-]?key|cookie)", re.I)
@@ -78,11 +86,17 @@ def set_overlay(overlay: ConsoleOverlay | None) -> None:
     _overlay = overlay
 
 
+def overlay_hold() -> AbstractContextManager[None]:
+    """Around anything written to the terminal: the overlay's ``hold`` when there is one
+    (relayed child output takes this path too)."""
+    return _overlay.hold() if _overlay is not None else nullcontext()
+
+
 class _ConsoleHandler(logging.StreamHandler):
     """stderr, writing around the console overlay when there is one."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        with _overlay.hold() if _overlay is not None else nullcontext():
+        with overlay_hold():
             super().emit(record)
 
 

@@ -8,7 +8,8 @@ every few seconds, which log collectors can chart. Either way a finished backfil
 "backfill done" line.
 
 The display runs in the process that owns the console: ``hub up``'s supervisor (its
-connector runtime is a child that shares the terminal and draws nothing) or a standalone
+connector runtime is a child that draws nothing, and while the bars are live every
+child's output is relayed above them, ``hub.console_relay``) or a standalone
 ``hub connect``. It only reads connector statuses (``connectors.progress``), so it shows the
 same numbers as ``GET /api/v1/connectors/{name}/status``.
 """
@@ -109,10 +110,15 @@ class BackfillDisplay:
         self._on_stop: list[Callable[[], None]] = []
         self._thread = threading.Thread(target=self._run, name="backfill-display", daemon=True)
 
+    @staticmethod
+    def live_on(log_format: str) -> bool:
+        """Whether this process's console gets bars: a terminal, with the console format."""
+        return log_format == "console" and sys.stderr.isatty()
+
     @classmethod
     def for_console(cls, statuses: Statuses, log_format: str) -> BackfillDisplay:
         """Bars on a terminal with the console format; structured events otherwise."""
-        return cls(statuses, live=log_format == "console" and sys.stderr.isatty())
+        return cls(statuses, live=cls.live_on(log_format))
 
     def start(self) -> BackfillDisplay:
         if self.live:

@@ -39,6 +39,7 @@ from hub.backfill_display import BackfillDisplay
 from hub.broker import EmbeddedBroker
 from hub.catch_up import CatchUpWatch
 from hub.compaction import COMPACTED, compact
+from hub.console_relay import TerminalRelay
 from hub.data_dir import DataDir
 from hub.processes import die_with_parent
 
@@ -153,6 +154,8 @@ class Supervisor:
                 broker=bootstrap,
             )
             env = self._child_env(bootstrap, token)
+            # bars drawn in place below: the children's lines must go above them, not under
+            relay = BackfillDisplay.live_on(self.settings.log_format)
             children = []
             connect_args = self._connect_args()
             if self.demo_seed is not None:
@@ -160,7 +163,9 @@ class Supervisor:
 
                 # the data dir outlives runs: an earlier run's file names its dead ports
                 (demo_dir(self.settings.data_dir) / "ready.json").unlink(missing_ok=True)
-                demo = _Child("demo", ["demo", "serve", "--seed", str(self.demo_seed)], env)
+                demo = _Child(
+                    "demo", ["demo", "serve", "--seed", str(self.demo_seed)], env, relay=relay
+                )
                 demo.keep_alive()
                 children.append(demo)
                 files = self._wait_for_demo_files(demo)
@@ -178,8 +183,8 @@ class Supervisor:
                 connect_args = [*connect_args, "--solo"]
             connect_args = [*connect_args, "--no-progress"]  # this process shows it
             children += [
-                _Child("worker", ["worker"], env, grace=WORKER_STOP_GRACE),
-                _Child("connect", connect_args, env),
+                _Child("worker", ["worker"], env, grace=WORKER_STOP_GRACE, relay=relay),
+                _Child("connect", connect_args, env, relay=relay),
             ]
             self._children = children
             host = self.settings.api_host
@@ -269,9 +274,18 @@ class _Child:
     """A ``hub`` subcommand kept running: restarted with backoff when it exits."""
 
     def __init__(
-        self, name: str, args: list[str], env: dict[str, str], grace: float = CHILD_STOP_GRACE
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        grace: float = CHILD_STOP_GRACE,
+        *,
+        relay: bool = False,
     ) -> None:
+        """``relay``: the child writes to a pseudo-terminal whose lines this process
+        copies to its own terminal (``hub.console_relay``), instead of to the terminal."""
         self.name, self.args, self.env, self.grace = name, args, env, grace
+        self.relay = relay
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
         self.restarts = 0
@@ -292,9 +306,17 @@ class _Child:
             self.not_before = now + delay
             self.process = None
         if now >= self.not_before:
+            relay = TerminalRelay(self.name) if self.relay else None
+            out = relay.child_fd if relay is not None else None
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hub", *self.args], env=self.env, preexec_fn=die_with_parent
+                [sys.executable, "-m", "hub", *self.args],
+                env=self.env,
+                preexec_fn=die_with_parent,
+                stdout=out,
+                stderr=out,
             )
+            if relay is not None:
+                relay.start()
             self.started = now
 
     def terminate(self) -> None:
