@@ -137,19 +137,37 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
     # Faust and its clients narrate every service start at INFO; keep that for --debug.
     for noisy in ("aiokafka", "kafka", "faust", "mode", "hub.app"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    selector = logging.getLogger("kafka.net.selector")
-    selector.filters[:] = [f for f in selector.filters if not isinstance(f, _SlowStepIsDebug)]
-    selector.addFilter(_SlowStepIsDebug())
+    for name in ("kafka.net.selector", "kafka.net.transport"):
+        noisy_logger = logging.getLogger(name)
+        noisy_logger.filters[:] = [
+            f for f in noisy_logger.filters if not isinstance(f, _KafkaPythonNoise)
+        ]
+        noisy_logger.addFilter(_KafkaPythonNoise())
 
 
-class _SlowStepIsDebug(logging.Filter):
-    """kafka-python warns whenever one step of its network loop took over 100 ms. In a
-    process whose threads share the GIL with folding or pulling (every hub process on two
-    cores) that is ordinary scheduling, not a fault people can act on: it is kept at DEBUG.
-    The selector's other warnings stay warnings."""
+class _KafkaPythonNoise(logging.Filter):
+    """Two things kafka-python 3 logs in normal operation are kept at DEBUG; its other
+    warnings and errors stay as they are.
+
+    - "a step of the network loop took over 100 ms": in a process whose threads share the
+      GIL with folding or pulling (every hub process on two cores) that is ordinary
+      scheduling, not a fault people can act on;
+    - "Error receiving network data" with ``AttributeError: 'NoneType' object has no
+      attribute 'recv'``: a read event that arrives for a socket the client has just
+      closed itself (the transport's socket is already None); nothing was lost, and the
+      client drops that connection as it meant to.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.WARNING and "threshold). It is blocking" in str(record.msg):
+        message = str(record.msg)
+        slow = record.levelno == logging.WARNING and "threshold). It is blocking" in message
+        error = record.exc_info[1] if record.exc_info else None
+        closed = (
+            "Error receiving network data" in message
+            and isinstance(error, AttributeError)
+            and "'NoneType' object has no attribute 'recv'" in str(error)
+        )
+        if slow or closed:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True

@@ -43,16 +43,27 @@ def test_console_format_is_for_people(capsys: pytest.CaptureFixture[str]) -> Non
     assert "hello" in out and "n=1" in out and not out.startswith("{")
 
 
-def test_kafka_pythons_slow_step_notes_are_debug_not_warnings(
+def test_kafka_pythons_normal_operation_notes_are_debug_not_warnings(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """kafka-python's "a network step took over 100 ms" note is demoted to DEBUG (not
-    shown at INFO), while its other warnings still show."""
+    """kafka-python's "a network step took over 100 ms" note and its error for a read on a
+    socket it had just closed itself are demoted to DEBUG (not shown at INFO), while its
+    other warnings and errors still show."""
     configure_logging("json", "info")
     selector = logging.getLogger("kafka.net.selector")
+    transport = logging.getLogger("kafka.net.transport")
     selector.warning(
         "Task <Task> ran for 0.104s (>0.100s threshold). It is blocking the event loop"
     )
     selector.warning("Wakeup socket returned empty. Rebuilding.")
+    for error in (AttributeError("'NoneType' object has no attribute 'recv'"), OSError(104)):
+        try:
+            raise error
+        except Exception:
+            transport.exception("<KafkaTCPTransport> : Error receiving network data closing")
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    assert [line["event"] for line in lines] == ["Wakeup socket returned empty. Rebuilding."]
+    assert [(line["logger"], line["level"]) for line in lines] == [
+        ("kafka.net.selector", "warning"),  # the wakeup socket
+        ("kafka.net.transport", "error"),  # a real socket error
+    ]
+    assert "OSError" in lines[1]["exception"]
