@@ -10,7 +10,6 @@ FTE-week. Targets are per team (``investment_target`` in ``roadmap.yaml``).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -18,14 +17,14 @@ from typing import Any
 from core.events import InvestmentCategory, InvestmentPolicy, iso
 from projections.jql import compile_jql
 from projections.resources import (
-    FTE_DAYS_PER_WEEK,
     daily_allocation,
     roadmap_owner,
+    weekly_effort,
     weeks_between,
 )
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex
-from projections.timeline import iso_week, week_bounds
+from projections.timeline import week_bounds
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -166,17 +165,7 @@ def category_effort(
     default: str,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Team -> ISO week -> category -> effort FTE, in one pass over the allocation."""
-    effort: dict[str, dict[str, dict[str, float]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(float))
-    )
-    for day, by_item in shares.items():
-        week = iso_week(day)
-        for key, part in by_item.items():
-            view = index.stable.get(key)
-            if view is not None and view["team"]:
-                category = categories.get(key, default)
-                effort[view["team"]][week][category] += part / FTE_DAYS_PER_WEEK
-    return effort
+    return weekly_effort(index, shares, lambda key: categories.get(key, default))
 
 
 def investment_by_team(

@@ -10,7 +10,7 @@ Per-person detail is used for the split only and never leaves this module.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -117,6 +117,26 @@ class Ledger:
     requests: Mapping[str, list[dict[str, Any]]]  # team -> requests it was escalated
 
 
+def weekly_effort(
+    index: WorkIndex,
+    shares: Mapping[date, Mapping[str, float]],
+    bucket: Callable[[str], str],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Team -> ISO week -> bucket -> effort FTE, in one pass over a daily allocation: the
+    one way effort is summed, whether the buckets are initiatives or investment
+    categories. Items without a team, or deleted, count for no one."""
+    effort: dict[str, dict[str, dict[str, float]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(float))
+    )
+    for day, by_item in shares.items():
+        week = iso_week(day)
+        for key, share in by_item.items():
+            held = index.stable.get(key)
+            if held is not None and held["team"] and not held["deleted_at"]:
+                effort[held["team"]][week][bucket(key)] += share / FTE_DAYS_PER_WEEK
+    return effort
+
+
 def ledger(
     entities: Entities,
     index: WorkIndex,
@@ -127,15 +147,7 @@ def ledger(
     for key, view in index.stable.items():
         if view["team"] and not view["deleted_at"]:
             items[view["team"]][key] = view
-    effort: dict[str, dict[str, dict[str, float]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(float))
-    )
-    for day, by_item in shares.items():
-        week = iso_week(day)
-        for key, share in by_item.items():
-            held = index.stable.get(key)
-            if held is not None and held["team"] and not held["deleted_at"]:
-                effort[held["team"]][week][owner.get(key, UNPLANNED)] += share / FTE_DAYS_PER_WEEK
+    effort = weekly_effort(index, shares, lambda key: owner.get(key, UNPLANNED))
     requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for request in entities.get("customer_request", {}).values():
         for team in {e["team"] for e in request.get("escalations", [])}:
