@@ -271,8 +271,8 @@ class _Task(threading.Thread):
                 last_page = now
             counted = backfill.record() if backfill is not None else None
             runtime.commit(name, page.cursor, record.get("reset", 0), counted)
-            if backfill is not None and throttle.due():
-                runtime.report(name, backfill=backfill.record())
+            if counted is not None and throttle.due():
+                runtime.report(name, backfill=counted)
             committed = page.cursor
         else:
             if backfill is not None:

@@ -149,26 +149,19 @@ class Following:
 
     def __init__(self, follow: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         self._loop = asyncio.new_event_loop()
-        self._task: asyncio.Task[None] | None = None
-        self._ready = threading.Event()
-        self._follow = follow
+        self._task = self._loop.create_task(follow())  # runs once the thread runs the loop
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
-        self._ready.wait()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._task = self._loop.create_task(self._follow())
-        self._ready.set()
         try:
-            self._loop.run_until_complete(self._task)
-        except asyncio.CancelledError:
-            pass
+            with contextlib.suppress(asyncio.CancelledError):
+                self._loop.run_until_complete(self._task)
         finally:
             self._loop.close()
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._task is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already ended and closed
-                self._loop.call_soon_threadsafe(self._task.cancel)
+        with contextlib.suppress(RuntimeError):  # the loop already ended and closed
+            self._loop.call_soon_threadsafe(self._task.cancel)
         self._thread.join(timeout)
