@@ -9,6 +9,7 @@ Per-person detail is used for the split only and never leaves this module.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from typing import Any
 from core.events import iso, parse_utc
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex
-from projections.timeline import category_at, iso_week, week_bounds, working_days
+from projections.timeline import iso_week, moments_in, week_bounds, working_days
+from projections.work_items import assignees_by_day
 
 __all__ = [
     "team_resources",
@@ -45,37 +47,37 @@ def roadmap_owner(entities: Entities, index: WorkIndex) -> dict[str, str]:
     return owner
 
 
-def _assignee_on(state: dict[str, Any], day_end: str) -> str | None:
-    person = None
-    for change in state["assignments"]:
-        if change["at"] > day_end:
-            break
-        person = change["to"]
-    if person is None and not state["assignments"]:
-        person = state["fields"].get("assignee")
-    return person
-
-
 def daily_allocation(
     entities: Entities, index: WorkIndex, start: datetime, end: datetime
 ) -> dict[date, dict[str, float]]:
-    """Day -> work item -> share of one person-day, for working days in [start, end)."""
+    """Day -> work item -> share of one person-day, for working days in [start, end).
+
+    The stages an item has left come with their days and assignees worked out
+    (``ViewBase.worked``); only the stage it is in now is expanded here, up to now."""
     active: dict[tuple[str, date], set[str]] = defaultdict(set)  # (person, day) -> items
     logged: dict[tuple[str, date], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    now_iso = iso(index.now)
-    for key, state in entities.get("work_item", {}).items():
-        view = index.stable[key]
-        if view["deleted_at"]:
+    now = index.now
+    window = working_days(start, end)
+    # The window's first and last working days; none (an empty range) when it has none.
+    first, last = (window[0], window[-1]) if window else (date.max, date.min)
+    states = entities.get("work_item", {})
+    for key, base in index.bases.items():
+        if base.fields["deleted_at"]:
             continue
-        for segment in view["timeline"]:
-            if segment["category"] != "in_progress":
-                continue
-            seg_start = max(parse_utc(segment["entered_at"]), start)
-            seg_end = min(parse_utc(segment["exited_at"] or now_iso), end)
-            for day in working_days(seg_start, seg_end):
-                person = _assignee_on(state, f"{day.isoformat()}T23:59:59.999999Z")
-                if person:
+        state = states[key]
+        for stretch in base.worked:
+            if stretch.exited <= start or stretch.entered >= end:
+                continue  # the stage and the window do not meet
+            # Where they meet, the days touched are those both touch.
+            whole = stretch.entered >= start and stretch.exited <= end
+            for day, person in stretch.days:
+                if whole or first <= day <= last:
                     active[(person, day)].add(key)
+        if base.open_in_progress and base.open_since is not None:
+            days = working_days(max(base.open_since, start), min(now, end))
+            for day, held in assignees_by_day(state, days):
+                if held:
+                    active[(held, day)].add(key)
         for log in state["worklogs"].values():
             day = parse_utc(log["started_at"]).date()
             if log["author"] and start.date() <= day < end.date():
@@ -125,15 +127,20 @@ def weekly_effort(
     """Team -> ISO week -> bucket -> effort FTE, in one pass over a daily allocation: the
     one way effort is summed, whether the buckets are initiatives or investment
     categories. Items without a team, or deleted, count for no one."""
-    effort: dict[str, dict[str, dict[str, float]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(float))
-    )
+    teams = index.live_teams()
+    summed: dict[tuple[str, str, str], float] = {}  # flat while summing: one lookup a share
     for day, by_item in shares.items():
         week = iso_week(day)
         for key, share in by_item.items():
-            held = index.stable.get(key)
-            if held is not None and held["team"] and not held["deleted_at"]:
-                effort[held["team"]][week][bucket(key)] += share / FTE_DAYS_PER_WEEK
+            team = teams.get(key)
+            if team is not None:
+                cell = (team, week, bucket(key))
+                summed[cell] = summed.get(cell, 0.0) + share / FTE_DAYS_PER_WEEK
+    effort: dict[str, dict[str, dict[str, float]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(float))
+    )
+    for (team, week, name), fte in summed.items():
+        effort[team][week][name] = fte
     return effort
 
 
@@ -144,9 +151,9 @@ def ledger(
     owner: Mapping[str, str],
 ) -> Ledger:
     items: dict[str, dict[str, Mapping[str, Any]]] = defaultdict(dict)
-    for key, view in index.stable.items():
-        if view["team"] and not view["deleted_at"]:
-            items[view["team"]][key] = view
+    stable = index.stable
+    for key, team in index.live_teams().items():
+        items[team][key] = stable[key]
     effort = weekly_effort(index, shares, lambda key: owner.get(key, UNPLANNED))
     requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for request in entities.get("customer_request", {}).values():
@@ -180,24 +187,34 @@ def team_resources(
     items = books.items.get(team, {})
     roadmap = entities.get("roadmap_item", {})
     requests = books.requests.get(team, [])
-    rows = []
-    for week in weeks_between(start, end):
+    weeks = weeks_between(start, end)
+    bounds = []
+    for week in weeks:
         monday, next_monday = week_bounds(week)
         # written once per week, not per item compared (that was a fifth of a 10x evaluation)
-        week_start, week_end = iso(monday), iso(min(next_monday, index.now))
-        week_next = iso(next_monday)
+        bounds.append((iso(monday), iso(min(next_monday, index.now)), iso(next_monday)))
+    starts = [b[0] for b in bounds]
+    # Each item placed in its weeks once, not every item compared with every week.
+    done_in: list[list[Mapping[str, Any]]] = [[] for _ in weeks]
+    wip_in = [0] * len(weeks)
+    week_ends = [b[1] for b in bounds]
+    for key, view in items.items():
+        done_at = view["done_at"]
+        if done_at:
+            n = bisect.bisect_right(starts, done_at) - 1
+            if n >= 0 and done_at < bounds[n][2]:
+                done_in[n].append(view)
+        if not index.children.get(key):  # leaves only: an epic contains its children's work
+            for n in moments_in(view["timeline"], week_ends, "in_progress"):
+                wip_in[n] += 1
+    budgets: dict[str, Any] = {}  # initiative -> its current budget, read once per call
+    rows = []
+    for n, week in enumerate(weeks):
+        week_start, week_end, week_next = bounds[n]
         plan = plan_at(team_state, week_next) if team_state else None
         effort = books.effort.get(team, {}).get(week, {})
         total = sum(effort.values())
-        done = [
-            v for v in items.values() if v["done_at"] and week_start <= v["done_at"] < week_next
-        ]
-        wip = [
-            v
-            for k, v in items.items()
-            # leaves only: an epic contains its children's work
-            if category_at(v["timeline"], week_end) == "in_progress" and not index.children.get(k)
-        ]
+        done = done_in[n]
         escalated = [
             r
             for r in requests
@@ -223,7 +240,7 @@ def team_resources(
             {
                 "week": week,
                 "capacity_fte": plan.get("capacity_fte") if plan else None,
-                "wip": len(wip),
+                "wip": wip_in[n],
                 "wip_limit": plan.get("wip_limit") if plan else None,
                 "throughput": len(done),
                 "effort_fte": round(total, 4),
@@ -239,7 +256,9 @@ def team_resources(
                     else None
                 ),
                 "budgets": {
-                    k: (plan_at(roadmap[k]) or {}).get("budget")
+                    k: budgets[k]
+                    if k in budgets
+                    else budgets.setdefault(k, (plan_at(roadmap[k]) or {}).get("budget"))
                     for k in initiatives
                     if k in roadmap
                 },

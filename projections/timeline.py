@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from core.events import parse_utc
@@ -18,6 +19,7 @@ __all__ = [
     "week_bounds",
     "working_days",
     "category_at",
+    "moments_in",
 ]
 
 _BLOCKED = re.compile(r"block|wait|hold|paus|imped", re.I)
@@ -88,6 +90,30 @@ def category_at(segments: list[dict[str, Any]], moment: str) -> str | None:
     return None
 
 
+def moments_in(segments: list[dict[str, Any]], moments: list[str], category: str) -> list[int]:
+    """Indices of ``moments`` (ascending ISO text) at which the timeline was in
+    ``category``: what ``category_at`` says of each, found per segment by bisection.
+
+    A team's weekly rows ask this of every item at every week's end; asking per segment
+    costs the segments, not items times weeks. Timelines are contiguous, so a moment lies
+    in at most one segment; one that is not (hand-built) is asked moment by moment."""
+    ordered = all(
+        a["exited_at"] is not None and a["entered_at"] <= a["exited_at"] <= b["entered_at"]
+        for a, b in itertools.pairwise(segments)
+    )
+    if not ordered:
+        return [n for n, moment in enumerate(moments) if category_at(segments, moment) == category]
+    found: list[int] = []
+    for segment in segments:
+        if segment["category"] != category:
+            continue
+        low = bisect.bisect_left(moments, segment["entered_at"])
+        ends = segment["exited_at"]
+        high = len(moments) if ends is None else bisect.bisect_left(moments, ends, lo=low)
+        found.extend(range(low, high))
+    return found
+
+
 def iso_week(moment: datetime | date) -> str:
     year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"
@@ -101,11 +127,18 @@ def week_bounds(week: str) -> tuple[datetime, datetime]:
 
 
 def working_days(start: datetime, end: datetime) -> list[date]:
-    """Monday-to-Friday dates touched by [start, end)."""
-    days = []
-    day = start.date()
-    while datetime.combine(day, datetime.min.time(), UTC) < end:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
+    """Monday-to-Friday dates touched by [start, end): none when the interval is empty.
+
+    Day numbers, not a datetime per day: the drift inputs expand every in-progress stretch
+    of every work item into days, hundreds of thousands at 1,000 engineers."""
+    if end <= start:
+        return []
+    last = end.astimezone(UTC)
+    # The last day touched is the one ``end`` falls in, unless it falls on its midnight.
+    final = last.date().toordinal() - (last.time() == time.min)
+    # Day 1 (0001-01-01) was a Monday: (ordinal + 6) % 7 is the weekday.
+    return [
+        date.fromordinal(n)
+        for n in range(start.date().toordinal(), final + 1)
+        if (n + 6) % 7 < 5
+    ]

@@ -10,8 +10,9 @@ efficiency is active time over the whole started-to-done flow time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from core.events import (
@@ -28,7 +29,13 @@ from core.events import (
     iso,
     parse_utc,
 )
-from projections.timeline import build_timeline, insert_sorted, is_blocked_status, seconds_between
+from projections.timeline import (
+    build_timeline,
+    insert_sorted,
+    is_blocked_status,
+    seconds_between,
+    working_days,
+)
 
 __all__ = [
     "fold_work_item",
@@ -37,6 +44,8 @@ __all__ = [
     "ViewBase",
     "view_base",
     "view_at",
+    "assignees_by_day",
+    "WorkedStretch",
     "estimate_at",
 ]
 
@@ -195,6 +204,49 @@ def timeline(state: State) -> list[dict[str, Any]]:
     return build_timeline(state["created_at"], initial, state["transitions"])
 
 
+def assignees_by_day(state: State, days: list[date]) -> Iterator[tuple[date, str | None]]:
+    """Who the item was assigned to at the end of each of ``days`` (ascending), in one walk
+    over its assignment changes: the last change by that day's end; with no changes at
+    all, the assignee the source reports."""
+    changes = state["assignments"]
+    if not changes:
+        person = state["fields"].get("assignee")
+        for day in days:
+            yield day, person
+        return
+    person, seen = None, 0
+    for day in days:
+        day_end = f"{day.isoformat()}T23:59:59.999999Z"
+        while seen < len(changes) and changes[seen]["at"] <= day_end:
+            person = changes[seen]["to"]
+            seen += 1
+        yield day, person
+
+
+@dataclass(frozen=True)
+class WorkedStretch:
+    """A stage in progress that the item has left: when, and who held it each working day
+    it touched (days with nobody assigned left out). Effort allocation reads these for
+    every item at every evaluation; they change only with the item, so they are worked
+    out once per state with the rest of its ``ViewBase``."""
+
+    entered: datetime
+    exited: datetime
+    days: tuple[tuple[date, str], ...]
+
+
+def _worked_stretches(state: State, segments: list[dict[str, Any]]) -> tuple[WorkedStretch, ...]:
+    stretches = []
+    for segment in segments:
+        if segment["category"] != "in_progress" or segment["exited_at"] is None:
+            continue
+        entered, exited = parse_utc(segment["entered_at"]), parse_utc(segment["exited_at"])
+        held = assignees_by_day(state, working_days(entered, exited))
+        days = tuple((day, person) for day, person in held if person)
+        stretches.append(WorkedStretch(entered, exited, days))
+    return tuple(stretches)
+
+
 @dataclass(frozen=True)
 class ViewBase:
     """A work item's view minus the clock: everything that changes only with its state.
@@ -213,6 +265,7 @@ class ViewBase:
     open_blocked: bool
     started: datetime | None
     done: datetime | None
+    worked: tuple[WorkedStretch, ...] = ()  # the in-progress stages already left
 
 
 def view_base(state: State) -> ViewBase:
@@ -288,6 +341,7 @@ def view_base(state: State) -> ViewBase:
         open_blocked=open_blocked,
         started=parse_utc(started_at) if started_at else None,
         done=parse_utc(done_at) if done_at else None,
+        worked=_worked_stretches(state, segments),
     )
 
 
