@@ -269,6 +269,18 @@ def test_monte_carlo_p85_matches_the_hand_computed_distribution() -> None:
     assert forecast_weeks([3], 0).weeks == 0
 
 
+def test_runs_longer_than_the_first_block_of_weeks_are_drawn_on() -> None:
+    # One week in ten finishes all 10 items: W is geometric with p = 0.1, so
+    # P(W <= k) = 1 - 0.9^k: the median is week 7 and the 95th percentile week 29, past
+    # the first block of weeks drawn (2 x 10 / mean 1 + 8 = 28).
+    """Runs still short of the remaining work after the weeks drawn up front go on drawing
+    until they finish, and runs that need more than ten years read as never."""
+    forecast = forecast_weeks([0] * 9 + [10], 10, runs=20_000, percentile=95, seed=1)
+    assert (forecast.p50_weeks, forecast.weeks) == (7.0, 29.0)
+    assert forecast_weeks([1], 10, runs=50).weeks == 10.0  # the same every run
+    assert forecast_weeks([0] * 99 + [1], 10, runs=50).never  # ~1,000 weeks
+
+
 def test_fingerprints_are_stable_and_label_order_free() -> None:
     """An alert's fingerprint depends on its labels only, not on their order."""
     a = fingerprint({"alertname": "PastDue", "team": "core"})
