@@ -68,16 +68,18 @@ def daily_allocation(
         for stretch in base.worked:
             if stretch.exited <= start or stretch.entered >= end:
                 continue  # the stage and the window do not meet
-            # Where they meet, the days touched are those both touch.
-            whole = stretch.entered >= start and stretch.exited <= end
-            for day, person in stretch.days:
-                if whole or first <= day <= last:
-                    active[(person, day)].add(key)
+            if stretch.entered >= start and stretch.exited <= end:
+                for held in stretch.held:
+                    active[held].add(key)
+            else:  # where they meet, the days touched are those both touch
+                for held in stretch.held:
+                    if first <= held[1] <= last:
+                        active[held].add(key)
         if base.open_in_progress and base.open_since is not None:
             days = working_days(max(base.open_since, start), min(now, end))
-            for day, held in assignees_by_day(state, days):
-                if held:
-                    active[(held, day)].add(key)
+            for day, person in assignees_by_day(state, days):
+                if person:
+                    active[(person, day)].add(key)
         for log in state["worklogs"].values():
             day = parse_utc(log["started_at"]).date()
             if log["author"] and start.date() <= day < end.date():

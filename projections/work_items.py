@@ -44,6 +44,7 @@ __all__ = [
     "ViewBase",
     "view_base",
     "view_at",
+    "cycle_time_at",
     "assignees_by_day",
     "WorkedStretch",
     "estimate_at",
@@ -228,11 +229,12 @@ class WorkedStretch:
     """A stage in progress that the item has left: when, and who held it each working day
     it touched (days with nobody assigned left out). Effort allocation reads these for
     every item at every evaluation; they change only with the item, so they are worked
-    out once per state with the rest of its ``ViewBase``."""
+    out once per state with the rest of its ``ViewBase``, as the (person, day) pairs the
+    allocation counts by."""
 
     entered: datetime
     exited: datetime
-    days: tuple[tuple[date, str], ...]
+    held: tuple[tuple[str, date], ...]
 
 
 def _worked_stretches(state: State, segments: list[dict[str, Any]]) -> tuple[WorkedStretch, ...]:
@@ -241,9 +243,9 @@ def _worked_stretches(state: State, segments: list[dict[str, Any]]) -> tuple[Wor
         if segment["category"] != "in_progress" or segment["exited_at"] is None:
             continue
         entered, exited = parse_utc(segment["entered_at"]), parse_utc(segment["exited_at"])
-        held = assignees_by_day(state, working_days(entered, exited))
-        days = tuple((day, person) for day, person in held if person)
-        stretches.append(WorkedStretch(entered, exited, days))
+        days = assignees_by_day(state, working_days(entered, exited))
+        held = tuple((person, day) for day, person in days if person)
+        stretches.append(WorkedStretch(entered, exited, held))
     return tuple(stretches)
 
 
@@ -343,6 +345,16 @@ def view_base(state: State) -> ViewBase:
         done=parse_utc(done_at) if done_at else None,
         worked=_worked_stretches(state, segments),
     )
+
+
+def cycle_time_at(base: ViewBase, now: datetime) -> float | None:
+    """In-progress seconds as of ``now`` (None: never started): the view's
+    ``cycle_time_seconds`` without building the view, for percentiles over many items."""
+    if base.started is None:
+        return None
+    if base.open_since is not None and base.open_in_progress:
+        return base.cycle_closed + max(0.0, (now - base.open_since).total_seconds())
+    return base.cycle_closed
 
 
 def view_at(base: ViewBase, now: datetime) -> dict[str, Any]:

@@ -10,7 +10,13 @@ from core.codec import decode_dict
 from core.events import Event
 from core.log_reader import Position
 from projections.tracking import apply_tracked
-from projections.work_items import fold_work_item, view_at, view_base, work_item_view
+from projections.work_items import (
+    cycle_time_at,
+    fold_work_item,
+    view_at,
+    view_base,
+    work_item_view,
+)
 from tests.helpers import event_dict
 
 HOUR = 3600.0
@@ -153,6 +159,34 @@ def test_one_base_finishes_views_for_any_moment_without_changing() -> None:
     assert blocked_now["stage"] == "blocked"
     assert blocked_now["blocked_seconds"] == 12 * HOUR  # 16:00 to 04:00, still blocked
     assert blocked_now["cycle_time_seconds"] == (24 + 6 + 12) * HOUR
+
+
+def test_cycle_time_read_from_the_base_is_the_views() -> None:
+    """Percentiles read each item's cycle time straight from its base: the same number its
+    view shows, unstarted (None), in progress (growing with now), paused and done."""
+    for events in (history()[:1], history()[:2], history()[:3], history()[:5], history()):
+        base = view_base(fold(events))
+        for now in (at(5, 12), at(7, 20), at(20, 0)):
+            assert cycle_time_at(base, now) == view_at(base, now)["cycle_time_seconds"]
+    assert cycle_time_at(view_base(fold(history()[:1])), at(20, 0)) is None
+
+
+def test_an_item_remembers_who_held_each_day_of_the_stages_it_left() -> None:
+    """The base lists, per in-progress stage already left, the working days it touched
+    with the assignee at each day's end; the stage still open is left to the clock."""
+    events = [
+        *history()[:2],
+        decode_dict(event_dict("work_item.assigned", "W-1", "a1", at=at(5, 12),
+                               payload={"to_assignee": "ana"})),
+        decode_dict(event_dict("work_item.assigned", "W-1", "a2", at=at(6, 8),
+                               payload={"from_assignee": "ana", "to_assignee": "bo"})),
+        *history()[2:4],
+    ]  # fmt: skip
+    base = view_base(fold(events))
+    (left,) = base.worked  # Mon 10:00 to Tue 10:00; back in progress since Wed 10:00
+    assert (left.entered, left.exited) == (at(5, 10), at(6, 10))
+    assert [(person, day.day) for person, day in left.held] == [("ana", 5), ("bo", 6)]
+    assert base.open_in_progress and base.open_since == at(7, 10)
 
 
 def test_a_late_snapshot_does_not_overwrite_newer_fields() -> None:
