@@ -1,0 +1,69 @@
+"""The worker's alerting service around one evaluation: what crosses back from the fork."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from alerts.config import parse_alerting
+from alerts.digest import build_digest
+from core.metrics import Metrics
+from core.publish import AsyncPublisher
+from core.secrets import SecretResolver
+from hub.alerting import AlertingService
+from hub.drift_inputs import drift_inputs
+from hub.read_model import ReadModel
+from projections.entities import fold_entity
+from tests.unit.test_rollups_and_resources import NOW, scenario
+
+
+async def _acked() -> None:
+    """The broker's acknowledgement, already in."""
+
+
+def _service(sent: list[tuple[str, str | None]]) -> tuple[AlertingService, ReadModel]:
+    async def send(topic: str, key: str | None, value: bytes | None) -> Any:
+        sent.append((topic, key))
+        return _acked()
+
+    model = ReadModel("changelog", clock=lambda: NOW)
+    for event in scenario():
+        kind, key = event.entity.kind, event.entity.key
+        model.apply("changelog", f"{kind}/{key}", fold_entity(model.get(kind, key), event))
+    model.mark_caught_up()
+    config = parse_alerting({"rules": {"wip_over_limit": {"for": "0s"}}})
+    service = AlertingService(
+        config,
+        publisher=AsyncPublisher(send, origin="test"),
+        bootstrap_servers="unused:9092",
+        read_model=model,
+        metrics=Metrics(),
+        secrets=SecretResolver({}),
+        api_url="http://hub.example",
+        clock=lambda: NOW,
+    )
+    return service, model
+
+
+def test_an_evaluation_brings_back_its_aggregates_packed_until_a_digest_reads_them() -> None:
+    """The fork's aggregates stay pickled after an evaluation (unpickling them held every
+    query at scale); the first digest that reads them gets exactly what the rules judged,
+    and a digest built from them equals one built from the projections directly."""
+    sent: list[tuple[str, str | None]] = []
+    service, model = _service(sent)
+    asyncio.run(service.evaluate(NOW))
+    assert service.last_evaluation["observed"] > 0
+    assert sent and all(topic == "hub.alerting" for topic, _ in sent)  # the alerts written
+    assert service._inputs is None and service._packed_inputs is not None
+    inputs = service.inputs
+    assert inputs is not None and service._packed_inputs is None
+    assert service.inputs is inputs  # decoded once
+    entities, index = model.snapshot()
+    direct = drift_inputs(entities, index, NOW, service.config)
+    assert inputs.weeks == direct.weeks and inputs.items == direct.items
+    assert inputs.investment == direct.investment and inputs.sprints == direct.sprints
+    since = NOW - timedelta(days=7)
+    assert build_digest(inputs, service.store.alerts, since, team="core") == build_digest(
+        direct, service.store.alerts, since, team="core"
+    )
