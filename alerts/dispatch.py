@@ -17,11 +17,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from alerts.config import AlertingConfig, Receiver, Route
 from alerts.engine import FIRING, RECOVERING, RESOLVED
-from alerts.inhibition import inhibited_by
+from alerts.inhibition import Inhibitors
 from alerts.matchers import matches_all
 from alerts.silences import silenced_by
 from core.events import iso, parse_utc
@@ -32,6 +33,7 @@ __all__ = [
     "match_routes",
     "integrations",
     "firing_alerts",
+    "inhibitors",
     "mute_status",
     "plan",
     "delivered",
@@ -131,22 +133,28 @@ def firing_alerts(alerts: Iterable[Alert]) -> list[Alert]:
     return [a for a in alerts if a["state"] in (FIRING, RECOVERING)]
 
 
+def inhibitors(alerts: Iterable[Alert], config: AlertingConfig) -> Inhibitors:
+    """What ``config``'s inhibit rules can mute with, among ``alerts``' firing ones."""
+    return Inhibitors(firing_alerts(alerts), config.inhibit_rules)
+
+
 def mute_status(
     alert: Alert,
-    firing: list[Alert],
+    inhibiting: Inhibitors,
     silences: Iterable[Mapping[str, Any]],
-    config: AlertingConfig,
     now: datetime,
 ) -> dict[str, list[str]]:
     """Which silences and which firing alerts (by fingerprint) keep ``alert`` quiet."""
     return {
         "silencedBy": silenced_by(alert["labels"], silences, now),
-        "inhibitedBy": inhibited_by(alert, firing, config.inhibit_rules),
+        "inhibitedBy": inhibiting.of(alert),
     }
 
 
+@lru_cache(maxsize=8192)
 def _go_quote(value: str) -> str:
-    """A label value as Go's %q writes it, as Alertmanager's label sets print."""
+    """A label value as Go's %q writes it, as Alertmanager's label sets print. Cached:
+    every tick quotes every firing alert's group labels, mostly the same few values."""
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -181,11 +189,12 @@ def plan(
     silences = list(silences)
     busy = set(in_flight)
     firing = firing_alerts(alerts.values())
+    inhibiting = Inhibitors(firing, config.inhibit_rules)
     members: dict[str, set[str]] = {}
     result = {k: dict(v) for k, v in groups.items()}
     changed: dict[str, Group | None] = {}
     for alert in firing:
-        muted = mute_status(alert, firing, silences, config, now)
+        muted = mute_status(alert, inhibiting, silences, now)
         if muted["silencedBy"] or muted["inhibitedBy"]:
             continue
         for match in match_routes(config.route, alert["labels"]):

@@ -90,10 +90,24 @@ def categorize(
 ) -> dict[str, str]:
     """Work item -> its category. ``owner``: item -> roadmap item (with descendants)."""
     rules = [(c.name, _matcher(c)) for c in policy.categories]
-    own = {
-        key: next((name for name, match in rules if match(view, key in owner)), None)
-        for key, view in index.stable.items()
-    }
+
+    def first_match(view: Mapping[str, Any], serves_roadmap: bool) -> str | None:
+        return next((name for name, match in rules if match(view, serves_roadmap)), None)
+
+    if any(c.epics or c.jql for c in policy.categories):
+        own = {key: first_match(view, key in owner) for key, view in index.stable.items()}
+    else:
+        # Without epic or JQL rules an item's own category follows from its type, labels
+        # and whether it serves the roadmap: worked out once per such combination, not
+        # once per item (100k items share a few dozen).
+        seen: dict[tuple[Any, ...], str | None] = {}
+        own = {}
+        for key, view in index.stable.items():
+            serves = key in owner
+            shape = (view["type"], serves, *view["labels"])
+            if shape not in seen:
+                seen[shape] = first_match(view, serves)
+            own[key] = seen[shape]
     resolved: dict[str, str | None] = {}
     for key in index.stable:
         chain: list[str] = []

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from alerts.digest import build_digest
-from alerts.dispatch import firing_alerts, integrations, mute_status
+from alerts.dispatch import inhibitors, integrations, mute_status
 from alerts.engine import FIRING, PENDING, RECOVERING
+from alerts.inhibition import Inhibitors
 from alerts.silences import SilenceRequest, expire, new_silence, silence_state
 from core.events import utcnow
 from core.validation import problems_from
@@ -59,12 +60,12 @@ _ACTIVE = (PENDING, FIRING, RECOVERING)
 def alert_body(
     alert: dict[str, Any],
     service: AlertingService,
-    firing: list[dict[str, Any]],
+    inhibiting: Inhibitors,
     history: bool = False,
 ) -> dict:
-    """``firing``: the store's firing alerts, computed once per request."""
+    """``inhibiting``: the store's ``inhibitors``, worked out once per request."""
     store, now = service.store, utcnow()
-    muted = mute_status(alert, firing, store.silences.values(), service.config, now)
+    muted = mute_status(alert, inhibiting, store.silences.values(), now)
     suppressed = alert["state"] in (FIRING, RECOVERING) and (
         muted["silencedBy"] or muted["inhibitedBy"]
     )
@@ -107,7 +108,7 @@ async def list_alerts(call: Call) -> Any:
     state = call.args["state"]
     wanted = {n: call.args[n] for n in ("team", "alertname", "severity", "roadmap_item")}
     rows = []
-    firing = firing_alerts(service.store.alerts.values())
+    inhibiting = inhibitors(service.store.alerts.values(), service.config)
     for alert in service.store.alerts.values():
         if state == "active" and alert["state"] not in _ACTIVE:
             continue
@@ -117,7 +118,7 @@ async def list_alerts(call: Call) -> Any:
             continue  # cleared while pending: only on request
         if any(v and alert["labels"].get(n) != v for n, v in wanted.items()):
             continue
-        rows.append(alert_body(alert, service, firing))
+        rows.append(alert_body(alert, service, inhibiting))
     page, token = paginate(
         rows, lambda r: r["fingerprint"], call.args["cursor"], call.args["limit"]
     )
@@ -151,8 +152,8 @@ async def one_alert(call: Call) -> Any:
     found = service.store.alerts.get(fingerprint)
     if found is None:
         raise ApiError(404, "not_found", f"no alert {fingerprint!r}")
-    firing = firing_alerts(service.store.alerts.values())
-    return alert_body(found, service, firing, history=True)
+    inhibiting = inhibitors(service.store.alerts.values(), service.config)
+    return alert_body(found, service, inhibiting, history=True)
 
 
 @ROUTES.get(

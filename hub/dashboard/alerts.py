@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from alerts.dispatch import firing_alerts
+from alerts.dispatch import inhibitors
 from alerts.engine import FIRING, PENDING, RECOVERING, RESOLVED
 from alerts.silences import SilenceRequest, new_silence
 from core.events import iso, utcnow
@@ -37,8 +37,8 @@ LOG_ROWS = 50
 def _sections(call: Call) -> dict[str, list[dict[str, Any]]]:
     service = call.services.alerting
     alerts = list(service.store.alerts.values())
-    firing = firing_alerts(alerts)
-    bodies = [api.alert_body(a, service, firing) for a in alerts]
+    inhibiting = inhibitors(alerts, service.config)
+    bodies = [api.alert_body(a, service, inhibiting) for a in alerts]
     by_state: dict[str, list[dict[str, Any]]] = {"firing": [], "pending": [], "resolved": []}
     for body in sorted(bodies, key=lambda b: b["updatedAt"] or "", reverse=True):
         if body["state"] in (FIRING, RECOVERING):
@@ -78,7 +78,7 @@ def _alert_or_404(call: Call, fingerprint: str) -> dict[str, Any]:
     if found is None:
         raise ApiError(404, "not_found", f"There is no alert {fingerprint!r}.")
     return api.alert_body(
-        found, service, firing_alerts(service.store.alerts.values()), history=True
+        found, service, inhibitors(service.store.alerts.values(), service.config), history=True
     )
 
 

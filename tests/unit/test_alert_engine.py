@@ -9,6 +9,7 @@ from typing import Any
 from alerts.config import AlertingConfig, parse_alerting
 from alerts.dispatch import Notification, delivered, match_routes, plan
 from alerts.engine import advance
+from alerts.inhibition import Inhibitors
 from alerts.matchers import parse_matcher
 from alerts.rules import Observation
 from alerts.silences import SilenceRequest, expire, new_silence, silence_state
@@ -183,6 +184,36 @@ def test_inhibition_mutes_symptoms_while_the_cause_fires() -> None:
     assert ("firing", "ForecastSlip", "core") in [
         (n.status, n.group_labels["alertname"], n.group_labels["team"]) for n in sim.sent
     ]
+
+
+def test_inhibitors_are_the_firing_sources_with_equal_labels_never_the_alert_itself() -> None:
+    """Filed once per tick, the sources a target meets are the firing alerts a rule's
+    source matchers take whose ``equal`` labels have the target's values (a label both
+    lack counts as equal, as in Alertmanager), from any rule, each named once; an alert
+    never inhibits itself."""
+    config = parse_alerting(
+        {
+            "inhibit_rules": [
+                {"source_matchers": ['severity="critical"'],
+                 "target_matchers": ['team!=""'], "equal": ["team"]},
+                {"source_matchers": ['alertname="WipOverLimit"'],
+                 "target_matchers": ['alertname="ForecastSlip"'], "equal": ["team", "squad"]},
+            ]
+        }
+    )  # fmt: skip
+
+    def alert(fp: str, **labels: str) -> dict[str, Any]:
+        return {"fingerprint": fp, "labels": labels, "state": "firing"}
+
+    wip = alert("w", alertname="WipOverLimit", team="core", severity="critical")
+    other = alert("o", alertname="PastDue", team="growth", severity="critical")
+    slip = alert("s", alertname="ForecastSlip", team="core")
+    elsewhere = alert("e", alertname="ForecastSlip", team="growth", squad="a")
+    found = Inhibitors([wip, other, slip, elsewhere], config.inhibit_rules)
+    assert found.of(slip) == ["w"]  # by both rules, named once
+    assert found.of(elsewhere) == ["o"]  # squad differs for the second rule
+    assert found.of(wip) == [] and found.of(other) == []  # each its team's only source
+    assert Inhibitors([wip, slip], []).of(slip) == []
 
 
 def test_a_restart_mid_incident_sends_nothing_twice() -> None:

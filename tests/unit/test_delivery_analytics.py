@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from core.events import InvestmentCategory, InvestmentPolicy
 from core.validation import InvalidConfigError
 from projections.flow import (
     aging_wip,
@@ -175,6 +176,30 @@ def test_every_item_gets_one_category_and_children_inherit_their_parents() -> No
         "S-1": "support",
         "B-2": "bugs",
         "C-1": "maintenance",
+    }
+
+
+def test_epic_and_jql_rules_are_judged_item_by_item() -> None:
+    """Rules naming epics or JQL depend on more than an item's type and labels: an epic
+    rule ahead of the defaults takes E-2's tree, a JQL rule takes C-1 by its key, and the
+    items no such rule names fall where the type and label rules put them."""
+    entities = build(_investment_events())
+    index = WorkIndex(entities, day(5))
+    policy = InvestmentPolicy(
+        categories=(
+            InvestmentCategory(name="platform", epics=("E-2",)),
+            InvestmentCategory(name="chores", jql="key = C-1"),
+            *DEFAULT_POLICY.categories,
+        ),
+        default="maintenance",
+    )
+    assert categorize(index, roadmap_owner(entities, index), policy) == {
+        "E-1": "roadmap",
+        "B-1": "roadmap",
+        "E-2": "platform",
+        "S-1": "platform",
+        "B-2": "bugs",
+        "C-1": "chores",
     }
 
 

@@ -126,3 +126,45 @@ def test_a_theme_whose_open_requests_are_linked_to_work_is_not_unaddressed(
     entities = build([*events, *linked])
     views = {v["id"]: v for v in theme_views(built, entities, WorkIndex(entities, NOW), NOW)}
     assert not views[built.theme_of("S-0") or ""]["unaddressed"]
+
+
+def test_the_live_themes_are_looked_over_again_only_when_the_model_changed(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's once-a-second refresh lists the requests only after something new was
+    folded: with nothing new it answers the same themes without a look (at scale that
+    look was 12k requests every second); a request folded later joins its theme."""
+    import asyncio
+
+    from hub import theme_service
+    from hub.read_model import ReadModel
+    from projections.entities import fold_entity
+
+    model = ReadModel("changelog", clock=lambda: NOW)
+
+    def fold(event: Any) -> None:
+        kind, key = event.entity.kind, event.entity.key
+        model.apply("changelog", f"{kind}/{key}", fold_entity(model.get(kind, key), event))
+
+    for event in _events():
+        fold(event)
+    model.mark_caught_up()
+    looks: list[int] = []
+    real = theme_service._feedback
+    monkeypatch.setattr(
+        theme_service, "_feedback", lambda entities: looks.append(1) or real(entities)
+    )
+    service = theme_service.ThemeService(model, embedder)
+
+    async def scenario() -> None:
+        built = await service.refresh()
+        assert built is not None and len(looks) == 1
+        for _ in range(3):
+            assert await service.refresh() is built
+        assert len(looks) == 1  # nothing new folded: not looked at again
+        late = "Can we get SSO via Google Workspace login?"
+        fold(ev("customer_request.opened", "S-9", "o", NOW, title=late, text=late))
+        assert await service.refresh() is built and len(looks) == 2
+        assert built.theme_of("S-9") == built.theme_of("S-0") is not None
+
+    asyncio.run(scenario())
