@@ -131,11 +131,11 @@ class ReadModel(SavedTopicStore):
         first list query after a backfill must not compute 100k of them, 5 s with every
         request behind it waiting); the first index as soon as the model has caught up;
         a rebuild after changes while someone is querying, so a list query after a burst
-        of changes does not pay for it."""
+        of changes does not pay for it; and each index's list orderings with it."""
         self._refresh_bases()
         first = self._index is None and self.caught_up and bool(self.entities)
         if first or time.monotonic() - self._queried_at < WARM_FOR:
-            self._current_index()
+            self._current_index().prepare_lists()
 
     def _current_index(self) -> WorkIndex:
         now = time.monotonic()

@@ -48,9 +48,9 @@ def test_a_presorted_page_is_the_page_a_sort_and_scan_would_give() -> None:
 def test_the_index_is_built_once_the_model_has_caught_up_before_any_query(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The warm-up timer builds the index as soon as the read model has caught up, so the
-    first list query after a start reads it instead of building it; before catch-up and
-    with nobody querying, nothing is built."""
+    """The warm-up timer builds the index, sorted and grouped by team, as soon as the read
+    model has caught up, so the first list query after a start reads it instead of
+    building it; before catch-up and with nobody querying, nothing is built."""
     built: list[WorkIndex] = []
 
     class CountedIndex(WorkIndex):
@@ -67,6 +67,8 @@ def test_the_index_is_built_once_the_model_has_caught_up_before_any_query(
     model.keep_warm()
     assert len(built) == 1
     assert model.index() is built[0] and len(built) == 1
+    # Sorted and grouped by team with it: the first list page sorts nothing.
+    assert built[0]._sorted is not None and built[0]._by_team is not None
     model.keep_warm()
     assert len(built) == 1  # nothing changed: nothing rebuilt
 
