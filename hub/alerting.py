@@ -37,7 +37,7 @@ from core.secrets import SecretResolver
 from core.settings import Settings
 from core.topics import ALERTING
 from hub.drift_inputs import drift_inputs
-from hub.forked import run_forked
+from hub.forked import FORK_AVAILABLE, run_forked
 from hub.read_model import ReadModel
 from hub.theme_service import ThemeService, theme_views
 
@@ -172,7 +172,7 @@ class AlertingService:
         def compute() -> tuple[bytes, list[Any], set[str], int]:
             # In a fork (``hub.forked``): the model as it stood at the fork, judged on
             # another core; only the aggregates the digests read come back, packed.
-            entities, index = model.snapshot()
+            entities, index = model.as_forked() if FORK_AVAILABLE else model.snapshot()
             inputs = drift_inputs(entities, index, now, config)
             if themes is not None:
                 inputs.themes = theme_views(themes, entities, index, now)
