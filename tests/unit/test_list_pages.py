@@ -99,3 +99,38 @@ def test_changed_items_views_are_prepared_ahead_of_the_next_index(
     assert len(computed) == 6  # the build computed nothing itself
     assert sorted(index.bases) == ["A-0", "A-1", "A-2", "A-3"]
     assert index.stable["A-1"]["team"] == "edge"
+
+
+def test_the_index_is_rebuilt_once_a_burst_of_changes_has_ended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nobody querying, the warm-up leaves the index alone while changes stream in,
+    and rebuilds it once they have stopped for ``QUIET_FOR``: the first list query after a
+    backfill finds it ready. Without changes nothing is rebuilt."""
+    built: list[WorkIndex] = []
+
+    class CountedIndex(WorkIndex):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    clock = [1000.0]
+    monkeypatch.setattr(read_model, "WorkIndex", CountedIndex)
+    monkeypatch.setattr(read_model.time, "monotonic", lambda: clock[0])
+    model = read_model.ReadModel("changelog")
+    model.apply("changelog", "work_item/A-0", fold_entity(None, item("A-0", T0)))
+    model.mark_caught_up()
+    model.keep_warm()
+    assert len(built) == 1  # the first index, at catch-up
+    for n in range(1, 6):  # a change a second: the burst goes on, nobody queries
+        clock[0] += 1.0
+        model.apply("changelog", f"work_item/A-{n}", fold_entity(None, item(f"A-{n}", T0)))
+        model.keep_warm()
+    assert len(built) == 1
+    clock[0] += read_model.QUIET_FOR
+    model.keep_warm()
+    assert len(built) == 2 and sorted(built[1].bases) == [f"A-{n}" for n in range(6)]
+    assert built[1]._by_team is not None  # sorted and grouped too
+    clock[0] += 60.0
+    model.keep_warm()
+    assert len(built) == 2 and model.index() is built[1]
