@@ -36,6 +36,7 @@ __all__ = [
     "inhibitors",
     "mute_status",
     "plan",
+    "next_dispatch",
     "delivered",
 ]
 
@@ -269,6 +270,18 @@ def plan(
         else:
             changed[key] = group
     return result, changed, notifications
+
+
+def next_dispatch(
+    groups: Mapping[str, Group], silences: Iterable[Mapping[str, Any]], now: datetime
+) -> datetime | None:
+    """The first moment after ``now`` at which ``plan`` could decide something new with
+    no alert, group or silence changing: a group's next flush, or a silence starting or
+    ending. Until then (or a change), planning again would only repeat itself."""
+    moments = [parse_utc(group["next_flush_at"]) for group in groups.values()]
+    for silence in silences:
+        moments += [parse_utc(silence[edge]) for edge in ("startsAt", "endsAt")]
+    return min((m for m in moments if m > now), default=None)
 
 
 def _known(config: AlertingConfig, group: Group) -> bool:

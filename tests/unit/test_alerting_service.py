@@ -67,3 +67,32 @@ def test_an_evaluation_brings_back_its_aggregates_packed_until_a_digest_reads_th
     assert build_digest(inputs, service.store.alerts, since, team="core") == build_digest(
         direct, service.store.alerts, since, team="core"
     )
+
+
+def test_the_dispatcher_plans_only_on_change_or_when_a_flush_is_due() -> None:
+    """After planning, the leader's tick plans again only when the alerting state changed
+    (here: a silence written) or a group's next flush has come; ticks in between do not
+    re-plan a thousand alerts for nothing."""
+    sent: list[tuple[str, str | None]] = []
+    service, _ = _service(sent)
+
+    async def scenario() -> None:
+        await service.evaluate(NOW)
+        assert service._dispatch_due(NOW)  # new alerts
+        await service.dispatch(NOW)
+        assert service.store.groups  # grouped, to flush after group_wait (30 s)
+        assert not service._dispatch_due(NOW + timedelta(seconds=1))
+        assert not service._dispatch_due(NOW + timedelta(seconds=29))
+        assert service._dispatch_due(NOW + timedelta(seconds=30))
+        await service.dispatch(NOW + timedelta(seconds=30))
+        later = NOW + timedelta(seconds=31)
+        assert not service._dispatch_due(later)
+        silence = {"id": "s1", "matchers": ['team="core"'], "createdBy": "t", "comment": "",
+                   "startsAt": NOW.isoformat(), "endsAt": (NOW + timedelta(minutes=2)).isoformat()}
+        await service.write("silence", "s1", silence)  # fmt: skip
+        assert service._dispatch_due(later)
+        await service.dispatch(later)
+        # The silence's end is the next moment to plan at, before the 5-minute flush.
+        assert service._next_plan == NOW + timedelta(minutes=2)
+
+    asyncio.run(scenario())
