@@ -40,12 +40,15 @@ class ReadModel(SavedTopicStore):
         changelog: str,
         clock: Callable[[], datetime] = utcnow,
         ignore: Callable[[str], bool] = lambda key: False,
+        ticks: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``ignore``: changelog keys that are bookkeeping, not entities (checkpoints)."""
+        """``ignore``: changelog keys that are bookkeeping, not entities (checkpoints);
+        ``ticks``: the monotonic seconds the index's freshness and warm-up go by."""
         super().__init__([changelog])
         self._ignore = ignore
         self.entities: dict[str, dict[str, State]] = {}
         self._clock = clock
+        self._ticks = ticks
         self._bases: dict[str, tuple[State, ViewBase]] = {}
         self._dirty: set[str] = set()  # work items whose state changed since their base
         self._index: tuple[int, float, WorkIndex] | None = None
@@ -130,7 +133,7 @@ class ReadModel(SavedTopicStore):
     def index(self) -> WorkIndex:
         """Every work item and the parent tree; rebuilt when the model changed and the last
         build is over ``INDEX_TTL`` old, recomputing only the items whose state changed."""
-        self._queried_at = time.monotonic()
+        self._queried_at = self._ticks()
         return self._current_index()
 
     def keep_warm(self) -> None:
@@ -142,7 +145,7 @@ class ReadModel(SavedTopicStore):
         query after a quiet backfill does not either (0.3 s at 100k items, with every
         query behind it waiting); and each index's list orderings with it."""
         self._refresh_bases()
-        now = time.monotonic()
+        now = self._ticks()
         if self._seen[0] != self.version:
             self._seen = (self.version, now)
         first = self._index is None and self.caught_up and bool(self.entities)
@@ -152,7 +155,7 @@ class ReadModel(SavedTopicStore):
             self._current_index().prepare_lists()
 
     def _current_index(self) -> WorkIndex:
-        now = time.monotonic()
+        now = self._ticks()
         if self._index and (self._index[0] == self.version or now - self._index[1] < INDEX_TTL):
             return self._index[2]
         # A copy, so a query reading the index and the entities together never meets an

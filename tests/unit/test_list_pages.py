@@ -116,8 +116,7 @@ def test_the_index_is_rebuilt_once_a_burst_of_changes_has_ended(
 
     clock = [1000.0]
     monkeypatch.setattr(read_model, "WorkIndex", CountedIndex)
-    monkeypatch.setattr(read_model.time, "monotonic", lambda: clock[0])
-    model = read_model.ReadModel("changelog")
+    model = read_model.ReadModel("changelog", ticks=lambda: clock[0])
     model.apply("changelog", "work_item/A-0", fold_entity(None, item("A-0", T0)))
     model.mark_caught_up()
     model.keep_warm()
