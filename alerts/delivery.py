@@ -252,7 +252,10 @@ class Deliverer:
         while True:
             delivery.attempts += 1
             try:
-                await asyncio.wait_for(asyncio.to_thread(delivery.attempt), timeout + 5)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can lose a cancel
+                # that lands as the attempt finishes, and close() then waited forever.
+                async with asyncio.timeout(timeout + 5):
+                    await asyncio.to_thread(delivery.attempt)
             except (DeliveryFailed, TimeoutError) as exc:
                 reason = str(exc) or "timed out"
                 permanent = isinstance(exc, DeliveryFailed) and exc.permanent

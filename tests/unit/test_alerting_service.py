@@ -52,7 +52,14 @@ def test_an_evaluation_brings_back_its_aggregates_packed_until_a_digest_reads_th
     and a digest built from them equals one built from the projections directly."""
     sent: list[tuple[str, str | None]] = []
     service, model = _service(sent)
-    asyncio.run(service.evaluate(NOW))
+
+    async def evaluate() -> None:
+        try:
+            await service.evaluate(NOW)
+        finally:
+            await service.close()
+
+    asyncio.run(evaluate())
     assert service.last_evaluation["observed"] > 0
     assert sent and all(topic == "hub.alerting" for topic, _ in sent)  # the alerts written
     assert service._inputs is None and service._packed_inputs is not None
@@ -77,6 +84,12 @@ def test_the_dispatcher_plans_only_on_change_or_when_a_flush_is_due() -> None:
     service, _ = _service(sent)
 
     async def scenario() -> None:
+        try:
+            await steps()
+        finally:
+            await service.close()
+
+    async def steps() -> None:
         await service.evaluate(NOW)
         assert service._dispatch_due(NOW)  # new alerts
         await service.dispatch(NOW)
