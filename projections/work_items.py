@@ -353,22 +353,27 @@ def cycle_time_at(base: ViewBase, now: datetime) -> float | None:
     if base.started is None:
         return None
     if base.open_since is not None and base.open_in_progress:
-        return base.cycle_closed + max(0.0, (now - base.open_since).total_seconds())
+        return base.cycle_closed + _open_seconds(base.open_since, now)
     return base.cycle_closed
+
+
+def _open_seconds(since: datetime, now: datetime) -> float:
+    """Seconds in the stage entered at ``since`` as of ``now`` (none before it)."""
+    return max(0.0, (now - since).total_seconds())
 
 
 def view_at(base: ViewBase, now: datetime) -> dict[str, Any]:
     """The view as of ``now``: a new dict; ``base`` is shared and never changed."""
     view = dict(base.fields)
-    cycle, blocked = base.cycle_closed, base.blocked_closed
+    blocked = base.blocked_closed
     if base.open_since is not None:
-        seconds = max(0.0, (now - base.open_since).total_seconds())
+        seconds = _open_seconds(base.open_since, now)
         segments = list(view["timeline"])
         segments[-1] = {**segments[-1], "seconds": seconds}
         view["timeline"] = segments
-        cycle += seconds if base.open_in_progress else 0.0
         blocked += seconds if base.open_blocked else 0.0
-    if base.started is not None:
+    cycle = cycle_time_at(base, now)
+    if cycle is not None and base.started is not None:
         flow_time = max(0.0, ((base.done or now) - base.started).total_seconds())
         view["cycle_time_seconds"] = cycle
         view["flow_efficiency"] = round((cycle - blocked) / flow_time, 4) if flow_time else None
