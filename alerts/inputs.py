@@ -9,7 +9,7 @@ free of any dependency but the kernel.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -69,6 +69,11 @@ class DriftInputs:
     sprints: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # team -> investment mix per complete week, oldest first (projections.investment)
     investment: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def aggregates(self) -> DriftInputs:
+        """These inputs without the portfolio they were read from: what a forked
+        computation sends back (the entities and index are the receiver's already)."""
+        return replace(self, entities={}, index=EMPTY_INDEX)
 
     @property
     def today(self) -> date:

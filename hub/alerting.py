@@ -15,7 +15,6 @@ import json
 import pickle
 import time
 from collections import Counter
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ from alerts.delivery import Deliverer, Delivery, send, send_digest
 from alerts.digest import build_digest, due_digests, period_of
 from alerts.dispatch import Notification, delivered, integrations, next_dispatch, plan
 from alerts.engine import advance
-from alerts.inputs import EMPTY_INDEX, DriftInputs
+from alerts.inputs import DriftInputs
 from alerts.rules import evaluate_rules
 from alerts.store import AlertStore
 from core.events import iso, utcnow
@@ -190,8 +189,7 @@ class AlertingService:
                 inputs.themes = theme_views(themes, entities, index, now)
             observed, failed = evaluate_rules(inputs, config)
             held = sum(len(states) for states in entities.values())
-            aggregates = replace(inputs, entities={}, index=EMPTY_INDEX)
-            packed = pickle.dumps(aggregates, protocol=pickle.HIGHEST_PROTOCOL)
+            packed = pickle.dumps(inputs.aggregates(), protocol=pickle.HIGHEST_PROTOCOL)
             return packed, observed, failed, held
 
         packed, observed, failed, held = await run_forked(compute)

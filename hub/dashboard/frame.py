@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from alerts.config import AlertingConfig
-from alerts.inputs import EMPTY_INDEX, DriftInputs
+from alerts.inputs import DriftInputs
 from hub.api.declare import Call, Param
 from hub.api.errors import ApiError
 from hub.api.snapshots import Snapshot, snapshot
@@ -116,8 +116,7 @@ async def _computed(snap: Snapshot, moment: datetime, config: AlertingConfig) ->
     joined again with the snapshot it renders from."""
 
     def work() -> DriftInputs:
-        inputs = drift_inputs(snap.entities, snap.index, moment, config)
-        return replace(inputs, entities={}, index=EMPTY_INDEX)
+        return drift_inputs(snap.entities, snap.index, moment, config).aggregates()
 
     found = await run_forked(work)
     return replace(found, entities=snap.entities, index=snap.index)
