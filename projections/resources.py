@@ -20,7 +20,7 @@ from core.events import iso, parse_utc
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex
 from projections.timeline import iso_week, moments_in, week_bounds, working_days
-from projections.work_items import assignees_by_day
+from projections.work_items import held_on
 
 __all__ = [
     "team_resources",
@@ -77,9 +77,8 @@ def daily_allocation(
                         active[held].add(key)
         if base.open_in_progress and base.open_since is not None:
             days = working_days(max(base.open_since, start), min(now, end))
-            for day, person in assignees_by_day(state, days):
-                if person:
-                    active[(person, day)].add(key)
+            for held in held_on(state, days):
+                active[held].add(key)
         for log in state["worklogs"].values():
             day = parse_utc(log["started_at"]).date()
             if log["author"] and start.date() <= day < end.date():

@@ -45,7 +45,7 @@ __all__ = [
     "view_base",
     "view_at",
     "cycle_time_at",
-    "assignees_by_day",
+    "held_on",
     "WorkedStretch",
     "estimate_at",
 ]
@@ -205,7 +205,7 @@ def timeline(state: State) -> list[dict[str, Any]]:
     return build_timeline(state["created_at"], initial, state["transitions"])
 
 
-def assignees_by_day(state: State, days: list[date]) -> Iterator[tuple[date, str | None]]:
+def _assignees_by_day(state: State, days: list[date]) -> Iterator[tuple[date, str | None]]:
     """Who the item was assigned to at the end of each of ``days`` (ascending), in one walk
     over its assignment changes: the last change by that day's end; with no changes at
     all, the assignee the source reports."""
@@ -237,14 +237,19 @@ class WorkedStretch:
     held: tuple[tuple[str, date], ...]
 
 
+def held_on(state: State, days: list[date]) -> tuple[tuple[str, date], ...]:
+    """(person, day) for each of ``days`` (ascending) someone held the item at its end:
+    the pairs effort allocation counts by."""
+    return tuple((person, day) for day, person in _assignees_by_day(state, days) if person)
+
+
 def _worked_stretches(state: State, segments: list[dict[str, Any]]) -> tuple[WorkedStretch, ...]:
     stretches = []
     for segment in segments:
         if segment["category"] != "in_progress" or segment["exited_at"] is None:
             continue
         entered, exited = parse_utc(segment["entered_at"]), parse_utc(segment["exited_at"])
-        days = assignees_by_day(state, working_days(entered, exited))
-        held = tuple((person, day) for day, person in days if person)
+        held = held_on(state, working_days(entered, exited))
         stretches.append(WorkedStretch(entered, exited, held))
     return tuple(stretches)
 
