@@ -17,7 +17,7 @@ from core.events import iso, parse_utc
 from projections.customers import current_links
 from projections.flow import team_percentiles
 from projections.investment import investment_by_team
-from projections.resources import daily_allocation, ledger, roadmap_owner, team_resources
+from projections.resources import ledger, roadmap_owner, team_resources, weekly_allocation
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex, roadmap_item_view
 from projections.sprints import sprint_reports
@@ -68,7 +68,7 @@ def drift_inputs(
     if budget_starts:
         start = max(min(start, *budget_starts), now - timedelta(weeks=53))
         start = week_bounds(iso_week(start))[0]
-    shares = daily_allocation(entities, index, start, now)
+    shares = weekly_allocation(entities, index, start, now)
     owner = roadmap_owner(entities, index)
     weeks: dict[str, list[dict[str, Any]]] = {}
     current: dict[str, dict[str, Any]] = {}

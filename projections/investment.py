@@ -11,14 +11,15 @@ FTE-week. Targets are per team (``investment_target`` in ``roadmap.yaml``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from core.events import InvestmentCategory, InvestmentPolicy, iso
 from projections.jql import compile_jql
 from projections.resources import (
-    daily_allocation,
+    Allocation,
     roadmap_owner,
+    weekly_allocation,
     weekly_effort,
     weeks_between,
 )
@@ -131,7 +132,7 @@ def team_investment(
     start: datetime,
     end: datetime,
     *,
-    shares: Mapping[date, Mapping[str, float]],
+    shares: Allocation,
     policy: InvestmentPolicy,
     categories: Mapping[str, str],
     effort_by_week: Mapping[str, Mapping[str, float]] | None = None,
@@ -174,7 +175,7 @@ def team_investment(
 
 def category_effort(
     index: WorkIndex,
-    shares: Mapping[date, Mapping[str, float]],
+    shares: Allocation,
     categories: Mapping[str, str],
     default: str,
 ) -> dict[str, dict[str, dict[str, float]]]:
@@ -189,14 +190,14 @@ def investment_by_team(
     start: datetime,
     end: datetime,
     *,
-    shares: Mapping[date, Mapping[str, float]] | None = None,
+    shares: Allocation | None = None,
     owner: Mapping[str, str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Each team's weekly mix over one allocation and one categorisation of [start, end),
     under the policy as it stood at ``end``. ``shares`` and ``owner`` may be passed in by
     a caller that already has them."""
     if shares is None:
-        shares = daily_allocation(entities, index, start, end)
+        shares = weekly_allocation(entities, index, start, end)
     if owner is None:
         owner = roadmap_owner(entities, index)
     policy = policy_at(entities, iso(end))

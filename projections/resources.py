@@ -24,7 +24,8 @@ from projections.work_items import held_on
 
 __all__ = [
     "team_resources",
-    "daily_allocation",
+    "Allocation",
+    "weekly_allocation",
     "roadmap_owner",
     "weeks_between",
     "Ledger",
@@ -47,12 +48,19 @@ def roadmap_owner(entities: Entities, index: WorkIndex) -> dict[str, str]:
     return owner
 
 
-def daily_allocation(
-    entities: Entities, index: WorkIndex, start: datetime, end: datetime
-) -> dict[date, dict[str, float]]:
-    """Day -> work item -> share of one person-day, for working days in [start, end).
+Allocation = dict[str, dict[str, float]]
+"""ISO week -> work item -> the person-days given to it that week."""
 
-    The stages an item has left come with their days and assignees worked out
+
+def weekly_allocation(
+    entities: Entities, index: WorkIndex, start: datetime, end: datetime
+) -> Allocation:
+    """ISO week -> work item -> person-days, over the working days in [start, end).
+
+    Each person's day is split on its own (between the items they held, or by the time
+    they logged that day) and summed into its week at once: every reader wants weeks, and
+    a per-day map of 100k items is a third of a million entries read twice per
+    evaluation. The stages an item has left come with their days and assignees worked out
     (``ViewBase.worked``); only the stage it is in now is expanded here, up to now."""
     active: dict[tuple[str, date], set[str]] = defaultdict(set)  # (person, day) -> items
     logged: dict[tuple[str, date], dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -83,16 +91,25 @@ def daily_allocation(
             day = parse_utc(log["started_at"]).date()
             if log["author"] and start.date() <= day < end.date():
                 logged[(log["author"], day)][key] += log["seconds"]
-    shares: dict[date, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    week_of: dict[date, str] = {}  # each day's ISO week, worked out once a day
+
+    def week(day: date) -> str:
+        found = week_of.get(day)
+        if found is None:
+            found = week_of[day] = iso_week(day)
+        return found
+
+    shares: Allocation = defaultdict(lambda: defaultdict(float))
     for (person, day), items in active.items():
         if (person, day) in logged:
             continue
+        by_item, portion = shares[week(day)], 1 / len(items)
         for key in items:
-            shares[day][key] += 1 / len(items)
+            by_item[key] += portion
     for (_person, day), seconds in logged.items():
-        total = sum(seconds.values())
+        by_item, total = shares[week(day)], sum(seconds.values())
         for key, spent in seconds.items():
-            shares[day][key] += spent / total
+            by_item[key] += spent / total
     return shares
 
 
@@ -122,21 +139,20 @@ class Ledger:
 
 def weekly_effort(
     index: WorkIndex,
-    shares: Mapping[date, Mapping[str, float]],
+    shares: Allocation,
     bucket: Callable[[str], str],
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Team -> ISO week -> bucket -> effort FTE, in one pass over a daily allocation: the
-    one way effort is summed, whether the buckets are initiatives or investment
-    categories. Items without a team, or deleted, count for no one."""
+    """Team -> ISO week -> bucket -> effort FTE, in one pass over an allocation: the one
+    way effort is summed, whether the buckets are initiatives or investment categories.
+    Items without a team, or deleted, count for no one."""
     teams = index.live_teams()
     summed: dict[tuple[str, str, str], float] = {}  # flat while summing: one lookup a share
-    for day, by_item in shares.items():
-        week = iso_week(day)
-        for key, share in by_item.items():
+    for week, by_item in shares.items():
+        for key, days in by_item.items():
             team = teams.get(key)
             if team is not None:
                 cell = (team, week, bucket(key))
-                summed[cell] = summed.get(cell, 0.0) + share / FTE_DAYS_PER_WEEK
+                summed[cell] = summed.get(cell, 0.0) + days / FTE_DAYS_PER_WEEK
     effort: dict[str, dict[str, dict[str, float]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(float))
     )
@@ -148,7 +164,7 @@ def weekly_effort(
 def ledger(
     entities: Entities,
     index: WorkIndex,
-    shares: Mapping[date, Mapping[str, float]],
+    shares: Allocation,
     owner: Mapping[str, str],
 ) -> Ledger:
     items: dict[str, dict[str, Mapping[str, Any]]] = defaultdict(dict)
@@ -170,7 +186,7 @@ def team_resources(
     start: datetime,
     end: datetime,
     *,
-    shares: dict[date, dict[str, float]] | None = None,
+    shares: Allocation | None = None,
     owner: dict[str, str] | None = None,
     books: Ledger | None = None,
 ) -> list[dict[str, Any]]:
@@ -183,7 +199,7 @@ def team_resources(
     if books is None:
         owner = owner if owner is not None else roadmap_owner(entities, index)
         if shares is None:
-            shares = daily_allocation(entities, index, start, end)
+            shares = weekly_allocation(entities, index, start, end)
         books = ledger(entities, index, shares, owner)
     items = books.items.get(team, {})
     roadmap = entities.get("roadmap_item", {})

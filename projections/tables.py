@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
 from core.events import iso, parse_utc
 from projections.flow import DAY
 from projections.investment import categorize, investment_by_team, policy_at
-from projections.resources import daily_allocation, ledger, roadmap_owner, team_resources
+from projections.resources import (
+    Allocation,
+    ledger,
+    roadmap_owner,
+    team_resources,
+    weekly_allocation,
+)
 from projections.rollups import Entities, WorkIndex, request_view, roadmap_item_view
 from projections.sprints import sprint_reports
 
@@ -61,9 +67,9 @@ class TableInputs:
         return max(parse_utc(earliest), self.now - timedelta(weeks=MAX_HISTORY_WEEKS))
 
     @cached_property
-    def shares(self) -> dict[date, dict[str, float]]:
+    def shares(self) -> Allocation:
         """The allocation over the whole history: team weeks and investment read the same."""
-        return daily_allocation(self.entities, self.index, self.history_start, self.now)
+        return weekly_allocation(self.entities, self.index, self.history_start, self.now)
 
 
 Rows = Callable[[TableInputs], Iterable[dict[str, Any]]]

@@ -138,7 +138,5 @@ def working_days(start: datetime, end: datetime) -> list[date]:
     final = last.date().toordinal() - (last.time() == time.min)
     # Day 1 (0001-01-01) was a Monday: (ordinal + 6) % 7 is the weekday.
     return [
-        date.fromordinal(n)
-        for n in range(start.date().toordinal(), final + 1)
-        if (n + 6) % 7 < 5
+        date.fromordinal(n) for n in range(start.date().toordinal(), final + 1) if (n + 6) % 7 < 5
     ]

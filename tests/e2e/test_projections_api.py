@@ -21,7 +21,7 @@ from hub.broker import free_port
 from projections.flow import cycle_time_report
 from projections.investment import categorize, policy_at, team_investment
 from projections.replay import replay
-from projections.resources import daily_allocation, roadmap_owner
+from projections.resources import roadmap_owner, weekly_allocation
 from projections.rollups import WorkIndex, roadmap_item_view
 from projections.sprints import sprint_reports
 from projections.tracking import TRACKING_KEY
@@ -122,7 +122,7 @@ def check_delivery_analytics(hub: HubProcess, events: list[Event]) -> None:
     assert past == cycle_time_report(WorkIndex(then, moment), start, moment, team=team)
     assert past["overall"]["count"] < cycle["overall"]["count"]
     mix = hub.get(f"/api/v1/teams/{team}/investment", params=window).json()
-    shares = daily_allocation(entities, index, start, end)
+    shares = weekly_allocation(entities, index, start, end)
     policy = policy_at(entities)
     categories = categorize(index, roadmap_owner(entities, index), policy)
     assert mix["weeks"] == team_investment(

@@ -100,8 +100,14 @@ def test_the_dispatcher_plans_only_on_change_or_when_a_flush_is_due() -> None:
         await service.dispatch(NOW + timedelta(seconds=30))
         later = NOW + timedelta(seconds=31)
         assert not service._dispatch_due(later)
-        silence = {"id": "s1", "matchers": ['team="core"'], "createdBy": "t", "comment": "",
-                   "startsAt": NOW.isoformat(), "endsAt": (NOW + timedelta(minutes=2)).isoformat()}
+        silence = {
+            "id": "s1",
+            "matchers": ['team="core"'],
+            "createdBy": "t",
+            "comment": "",
+            "startsAt": NOW.isoformat(),
+            "endsAt": (NOW + timedelta(minutes=2)).isoformat(),
+        }
         await service.write("silence", "s1", silence)  # fmt: skip
         assert service._dispatch_due(later)
         await service.dispatch(later)

@@ -19,7 +19,7 @@ from projections.flow import (
     weekly_throughput,
 )
 from projections.investment import DEFAULT_POLICY, categorize, policy_at, team_investment
-from projections.resources import daily_allocation, roadmap_owner
+from projections.resources import roadmap_owner, weekly_allocation
 from projections.roadmap_document import document_at, load_roadmap_text, roadmap_changes
 from projections.rollups import WorkIndex, request_view
 from tests.builders import build, ev, finish, item, start
@@ -209,7 +209,7 @@ def test_investment_mix_is_effort_fte_per_category_against_the_teams_target() ->
     entities = build(_investment_events())
     now = day(5)
     index = WorkIndex(entities, now)
-    shares = daily_allocation(entities, index, MONDAY - timedelta(hours=9), now)
+    shares = weekly_allocation(entities, index, MONDAY - timedelta(hours=9), now)
     policy = policy_at(entities)
     categories = categorize(index, roadmap_owner(entities, index), policy)
     (week,) = team_investment(

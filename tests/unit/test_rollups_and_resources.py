@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.resources import daily_allocation, team_resources
+from projections.resources import team_resources, weekly_allocation
 from projections.rollups import WorkIndex, request_view, roadmap_item_view
 from tests.builders import build, ev, finish, item, start
 
@@ -142,21 +142,20 @@ def test_a_persons_day_is_split_across_their_active_items() -> None:
 
 def test_a_window_counts_only_the_days_of_a_stage_it_covers() -> None:
     """S-1 was in progress Mon Jan 5 to Wed Jan 7, U-1 on Mon Jan 5 only: a window from Tue
-    Jan 6 00:00 gives ana's Tue and Wed to S-1 alone and nothing to U-1; a window opening
-    Mon 18:00, after U-1 was finished at 17:00, gives U-1 nothing either (the stage and the
-    window share a day but no moment), so ana's Monday is S-1's alone. T-1, still in
-    progress, counts up to the window's end."""
+    Jan 6 00:00 gives ana's Tue and Wed to S-1 alone (2 person-days) and nothing to U-1; a
+    window opening Mon 18:00, after U-1 was finished at 17:00, gives U-1 nothing either
+    (the stage and the window share a day but no moment), so ana's Monday is S-1's alone:
+    2 whole days, not 1.5. T-1, still in progress, counts up to the window's end. The days
+    are summed into their ISO week."""
     entities = build(scenario())
     index = WorkIndex(entities, NOW)
-    tuesday = daily_allocation(entities, index, at(6, 0), at(8, 0))
-    assert {day.day: dict(items) for day, items in tuesday.items()} == {
-        6: {"S-1": 1.0, "T-1": 1.0},
-        7: {"S-1": 1.0, "T-1": 1.0},
+    tuesday = weekly_allocation(entities, index, at(6, 0), at(8, 0))
+    assert {week: dict(items) for week, items in tuesday.items()} == {
+        "2026-W02": {"S-1": 2.0, "T-1": 2.0}
     }
-    evening = daily_allocation(entities, index, at(5, 18), at(7, 0))
-    assert {day.day: dict(items) for day, items in evening.items()} == {
-        5: {"S-1": 1.0},
-        6: {"S-1": 1.0, "T-1": 1.0},
+    evening = weekly_allocation(entities, index, at(5, 18), at(7, 0))
+    assert {week: dict(items) for week, items in evening.items()} == {
+        "2026-W02": {"S-1": 2.0, "T-1": 1.0}
     }
 
 
