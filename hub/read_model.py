@@ -127,7 +127,12 @@ class ReadModel(SavedTopicStore):
 
     def as_forked(self) -> tuple[dict[str, dict[str, State]], WorkIndex]:
         """Every entity and an index over them, uncopied: for a forked child, whose memory
-        already is a snapshot (``hub.forked``); copying 100k entities there is waste."""
+        already is a snapshot (``hub.forked``); copying 100k entities there is waste. The
+        index the queries read is reused when it is current (``keep_warm`` keeps it so):
+        building another is half a second of the child's work at 100k items."""
+        if self._index is not None and self._index[0] == self.version:
+            index = self._index[2]
+            return self.entities, index.at(self._clock())
         return self.entities, WorkIndex(self.entities, self._clock(), bases=self._all_bases())
 
     def index(self) -> WorkIndex:

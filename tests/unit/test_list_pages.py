@@ -133,3 +133,40 @@ def test_the_index_is_rebuilt_once_a_burst_of_changes_has_ended(
     clock[0] += 60.0
     model.keep_warm()
     assert len(built) == 2 and model.index() is built[1]
+
+
+def test_the_forked_rules_read_the_current_index_as_of_their_own_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``as_forked`` reuses the index the queries read while it is current, its views
+    finished as of the model's clock now, not as of the build: an item in progress since
+    the build has aged meanwhile. Once the model changes it builds a fresh index over the
+    new state instead of reading a stale one."""
+    built: list[WorkIndex] = []
+
+    class CountedIndex(WorkIndex):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(read_model, "WorkIndex", CountedIndex)
+    clock = [T0 + timedelta(days=1)]
+    model = read_model.ReadModel("changelog", clock=lambda: clock[0])
+    started = fold_entity(
+        None, item("A-1", T0, status="In Progress", status_category="in_progress")
+    )
+    model.apply("changelog", "work_item/A-1", started)
+    model.mark_caught_up()
+    model.keep_warm()
+    assert len(built) == 1
+    clock[0] += timedelta(days=2)
+    entities, index = model.as_forked()
+    assert len(built) == 1 and index is not built[0]  # shared, not rebuilt
+    assert index.now == clock[0] and built[0].now == T0 + timedelta(days=1)
+    assert index.stable is built[0].stable and index.children is built[0].children
+    fresh = WorkIndex(entities, clock[0])
+    assert index.views["A-1"] == fresh.views["A-1"]
+    assert built[0].views["A-1"] != fresh.views["A-1"]  # the build's own moment is older
+    model.apply("changelog", "work_item/A-2", fold_entity(None, item("A-2", T0)))
+    _, after = model.as_forked()
+    assert len(built) == 2 and sorted(after.bases) == ["A-1", "A-2"]
