@@ -83,7 +83,7 @@ def drift_inputs(
         for team, rows in by_team.items()
     }
     sprints: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for report in sprint_reports(entities, index.stable, now):
+    for report in sprint_reports(entities, index, now):
         if report["team"]:
             sprints[report["team"]].append(report)
     done_by_week: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -16,10 +16,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from core.events import iso, parse_utc
+from core.events import iso
 from projections.roadmap import plan_at
 from projections.rollups import Entities, WorkIndex
-from projections.timeline import iso_week, moments_in, week_bounds, working_days
+from projections.timeline import (
+    iso_week,
+    moments_in,
+    moments_within,
+    week_bounds,
+    working_days,
+    working_ordinals,
+)
 from projections.work_items import held_on
 
 __all__ = [
@@ -60,55 +67,57 @@ def weekly_allocation(
     Each person's day is split on its own (between the items they held, or by the time
     they logged that day) and summed into its week at once: every reader wants weeks, and
     a per-day map of 100k items is a third of a million entries read twice per
-    evaluation. The stages an item has left come with their days and assignees worked out
-    (``ViewBase.worked``); only the stage it is in now is expanded here, up to now."""
-    active: dict[tuple[str, date], set[str]] = defaultdict(set)  # (person, day) -> items
-    logged: dict[tuple[str, date], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    evaluation. The stages an item has left come with their days and assignees worked out,
+    and its worklogs with their days (``ViewBase``); only the stage it is in now is
+    expanded here, up to now."""
+    # Days by number (``date.toordinal``): the stages' runs are expanded here, in the
+    # evaluation's own memory, and an int's hash is cheaper than a date's.
+    active: dict[tuple[str, int], set[str]] = defaultdict(set)  # (person, day) -> items
+    logged: dict[tuple[str, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     now = index.now
     window = working_days(start, end)
     # The window's first and last working days; none (an empty range) when it has none.
-    first, last = (window[0], window[-1]) if window else (date.max, date.min)
+    first, last = (window[0].toordinal(), window[-1].toordinal()) if window else (1, 0)
+    first_day, end_day = start.date(), end.date()
     states = entities.get("work_item", {})
     for key, base in index.bases.items():
         if base.fields["deleted_at"]:
             continue
-        state = states[key]
         for stretch in base.worked:
             if stretch.exited <= start or stretch.entered >= end:
                 continue  # the stage and the window do not meet
-            if stretch.entered >= start and stretch.exited <= end:
-                for held in stretch.held:
-                    active[held].add(key)
-            else:  # where they meet, the days touched are those both touch
-                for held in stretch.held:
-                    if first <= held[1] <= last:
-                        active[held].add(key)
+            # where they only overlap, the days touched are those both touch
+            inside = stretch.entered >= start and stretch.exited <= end
+            for person, low, high in stretch.held:
+                if not inside:
+                    low, high = max(low, first), min(high, last)
+                for n in working_ordinals(low, high):
+                    active[(person, n)].add(key)
         if base.open_in_progress and base.open_since is not None:
             days = working_days(max(base.open_since, start), min(now, end))
-            for held in held_on(state, days):
-                active[held].add(key)
-        for log in state["worklogs"].values():
-            day = parse_utc(log["started_at"]).date()
-            if log["author"] and start.date() <= day < end.date():
-                logged[(log["author"], day)][key] += log["seconds"]
-    week_of: dict[date, str] = {}  # each day's ISO week, worked out once a day
+            for person, day in held_on(states[key], days):
+                active[(person, day.toordinal())].add(key)
+        for author, day, seconds in base.logged:
+            if first_day <= day < end_day:
+                logged[(author, day.toordinal())][key] += seconds
+    week_of: dict[int, str] = {}  # each day's ISO week, worked out once a day
 
-    def week(day: date) -> str:
-        found = week_of.get(day)
+    def week(ordinal: int) -> str:
+        found = week_of.get(ordinal)
         if found is None:
-            found = week_of[day] = iso_week(day)
+            found = week_of[ordinal] = iso_week(date.fromordinal(ordinal))
         return found
 
     shares: Allocation = defaultdict(lambda: defaultdict(float))
-    for (person, day), items in active.items():
-        if (person, day) in logged:
+    for person_day, items in active.items():
+        if person_day in logged:
             continue
-        by_item, portion = shares[week(day)], 1 / len(items)
+        by_item, portion = shares[week(person_day[1])], 1 / len(items)
         for key in items:
             by_item[key] += portion
-    for (_person, day), seconds in logged.items():
-        by_item, total = shares[week(day)], sum(seconds.values())
-        for key, spent in seconds.items():
+    for (_person, ordinal), spent_on in logged.items():
+        by_item, total = shares[week(ordinal)], sum(spent_on.values())
+        for key, spent in spent_on.items():
             by_item[key] += spent / total
     return shares
 
@@ -222,7 +231,13 @@ def team_resources(
             if n >= 0 and done_at < bounds[n][2]:
                 done_in[n].append(view)
         if not index.children.get(key):  # leaves only: an epic contains its children's work
-            for n in moments_in(view["timeline"], week_ends, "in_progress"):
+            spans = index.bases[key].in_progress
+            in_progress = (
+                moments_in(view["timeline"], week_ends, "in_progress")
+                if spans is None
+                else moments_within(spans, week_ends)
+            )
+            for n in in_progress:
                 wip_in[n] += 1
     budgets: dict[str, Any] = {}  # initiative -> its current budget, read once per call
     rows = []

@@ -66,6 +66,7 @@ class WorkIndex:
         self._by_team: dict[str | None, list[Mapping[str, Any]]] | None = None
         self._demand: _DemandIndex | None = None
         self._live_teams: dict[str, str] | None = None
+        self._sprint_members: dict[str, set[str]] | None = None
 
     def at(self, now: datetime) -> WorkIndex:
         """This index as of another moment: the clock-independent parts (stable fields,
@@ -86,6 +87,18 @@ class WorkIndex:
                 if fields["team"] and not fields["deleted_at"]
             }
         return self._live_teams
+
+    def sprint_members(self) -> dict[str, set[str]]:
+        """Sprint key -> every work item that was ever in it, from the items' bases (not
+        their states: a forked evaluation that reads every state copies every page it is
+        on); worked out once per index."""
+        if self._sprint_members is None:
+            members: dict[str, set[str]] = defaultdict(set)
+            for key, base in self.bases.items():
+                for sprint in base.sprints:
+                    members[sprint].add(key)
+            self._sprint_members = dict(members)
+        return self._sprint_members
 
     def demand_index(self) -> _DemandIndex:
         """Requests and live deals by the roadmap items and work items they link to, built

@@ -8,19 +8,19 @@ start above all — are rebuilt from the log rather than read from today's sprin
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Set
 from datetime import datetime
 from typing import Any
 
 from core.events import Event, SprintUpserted, iso
+from projections.rollups import WorkIndex
 from projections.timeline import category_at
 from projections.work_items import estimate_at
 
 __all__ = [
     "fold_sprint",
     "sprints_at",
-    "sprint_members",
     "sprint_report",
     "sprint_reports",
     "velocity",
@@ -51,16 +51,6 @@ def sprints_at(work_item: State, at: str) -> set[str]:
 
 
 # --- the sprint report -----------------------------------------------------------------
-
-
-def sprint_members(work_items: Mapping[str, State]) -> dict[str, set[str]]:
-    """Sprint key -> every work item that was ever in it; built once for many reports."""
-    members: dict[str, set[str]] = defaultdict(set)
-    for key, state in work_items.items():
-        for change in state.get("sprint_changes", []):
-            for sprint in change["added"]:
-                members[sprint].add(key)
-    return members
 
 
 def _membership(state: State, sprint: str, start: str, end: str) -> tuple[bool, bool, str | None]:
@@ -109,7 +99,7 @@ def sprint_report(
     work_items: Mapping[str, State],
     views: Mapping[str, Mapping[str, Any]],
     now: datetime,
-    members: set[str] | None = None,
+    members: Set[str],
 ) -> dict[str, Any]:
     """A sprint as Jira's Sprint Report tells it, rebuilt from the membership changes.
 
@@ -129,7 +119,7 @@ def sprint_report(
     now_text = iso(now)
     if end_text is None or end_text > now_text:
         end_text, closed = now_text, False
-    candidates = members if members is not None else sprint_members(work_items)[key]
+    candidates = members
     report: dict[str, Any] = {
         "key": key,
         "name": sprint.get("name"),
@@ -208,16 +198,17 @@ def sprint_report(
 
 def sprint_reports(
     entities: Mapping[str, Mapping[str, State]],
-    views: Mapping[str, Mapping[str, Any]],
+    index: WorkIndex,
     now: datetime,
     *,
     team: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every sprint's report, in start order (unstarted ones last), optionally one team's."""
+    """Every sprint's report, in start order (unstarted ones last), optionally one team's;
+    ``index`` gives the items' views and which items each sprint ever held."""
     work_items = entities.get("work_item", {})
-    members = sprint_members(work_items)
+    members = index.sprint_members()
     reports = [
-        sprint_report(state, work_items, views, now, members.get(key, set()))
+        sprint_report(state, work_items, index.stable, now, members.get(key, set()))
         for key, state in entities.get("sprint", {}).items()
     ]
     if team is not None:

@@ -254,7 +254,7 @@ def _investment(data: TableInputs) -> Iterable[dict[str, Any]]:
 
 
 def _sprints(data: TableInputs) -> Iterable[dict[str, Any]]:
-    for report in sprint_reports(data.entities, data.index.stable, data.now):
+    for report in sprint_reports(data.entities, data.index, data.now):
         numbers = report.get("numbers") or {}
         yield {
             "key": report["key"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -18,8 +19,14 @@ __all__ = [
     "iso_week",
     "week_bounds",
     "working_days",
+    "working_ordinals",
+    "is_working_day",
+    "next_working_day",
     "category_at",
     "moments_in",
+    "moments_within",
+    "spans_of",
+    "Span",
 ]
 
 _BLOCKED = re.compile(r"block|wait|hold|paus|imped", re.I)
@@ -90,6 +97,34 @@ def category_at(segments: list[dict[str, Any]], moment: str) -> str | None:
     return None
 
 
+Span = tuple[str, str | None]  # a stage's entry and exit (None: not left yet), ISO text
+
+
+def spans_of(segments: list[dict[str, Any]], category: str) -> tuple[Span, ...] | None:
+    """The stages in ``category`` as (entered, exited), in order, when the timeline is
+    contiguous (each stage ends where the next begins, as folded timelines do); None when
+    stages overlap (hand-built ones), where only ``category_at``, moment by moment, is
+    right. The view base keeps the in-progress ones, so the check runs once per state."""
+    ordered = all(
+        a["exited_at"] is not None and a["entered_at"] <= a["exited_at"] <= b["entered_at"]
+        for a, b in itertools.pairwise(segments)
+    )
+    if not ordered:
+        return None
+    return tuple((s["entered_at"], s["exited_at"]) for s in segments if s["category"] == category)
+
+
+def moments_within(spans: tuple[Span, ...], moments: list[str]) -> list[int]:
+    """Indices of ``moments`` (ascending ISO text) inside one of contiguous ``spans``,
+    found per span by bisection: the spans' cost, not the moments'."""
+    found: list[int] = []
+    for entered, exited in spans:
+        low = bisect.bisect_left(moments, entered)
+        high = len(moments) if exited is None else bisect.bisect_left(moments, exited, lo=low)
+        found.extend(range(low, high))
+    return found
+
+
 def moments_in(segments: list[dict[str, Any]], moments: list[str], category: str) -> list[int]:
     """Indices of ``moments`` (ascending ISO text) at which the timeline was in
     ``category``: what ``category_at`` says of each, found per segment by bisection.
@@ -97,21 +132,10 @@ def moments_in(segments: list[dict[str, Any]], moments: list[str], category: str
     A team's weekly rows ask this of every item at every week's end; asking per segment
     costs the segments, not items times weeks. Timelines are contiguous, so a moment lies
     in at most one segment; one that is not (hand-built) is asked moment by moment."""
-    ordered = all(
-        a["exited_at"] is not None and a["entered_at"] <= a["exited_at"] <= b["entered_at"]
-        for a, b in itertools.pairwise(segments)
-    )
-    if not ordered:
+    spans = spans_of(segments, category)
+    if spans is None:
         return [n for n, moment in enumerate(moments) if category_at(segments, moment) == category]
-    found: list[int] = []
-    for segment in segments:
-        if segment["category"] != category:
-            continue
-        low = bisect.bisect_left(moments, segment["entered_at"])
-        ends = segment["exited_at"]
-        high = len(moments) if ends is None else bisect.bisect_left(moments, ends, lo=low)
-        found.extend(range(low, high))
-    return found
+    return moments_within(spans, moments)
 
 
 def iso_week(moment: datetime | date) -> str:
@@ -126,6 +150,24 @@ def week_bounds(week: str) -> tuple[datetime, datetime]:
     return monday, monday + timedelta(days=7)
 
 
+def is_working_day(ordinal: int) -> bool:
+    """Monday to Friday, by day number: day 1 (0001-01-01) was a Monday."""
+    return (ordinal + 6) % 7 < 5
+
+
+def working_ordinals(first: int, last: int) -> Iterator[int]:
+    """The working days' numbers (``date.toordinal``) in [first, last]."""
+    return (n for n in range(first, last + 1) if (n + 6) % 7 < 5)
+
+
+def next_working_day(ordinal: int) -> int:
+    """The number of the first working day after day ``ordinal``."""
+    ordinal += 1
+    while not is_working_day(ordinal):
+        ordinal += 1
+    return ordinal
+
+
 def working_days(start: datetime, end: datetime) -> list[date]:
     """Monday-to-Friday dates touched by [start, end): none when the interval is empty.
 
@@ -137,6 +179,4 @@ def working_days(start: datetime, end: datetime) -> list[date]:
     # The last day touched is the one ``end`` falls in, unless it falls on its midnight.
     final = last.date().toordinal() - (last.time() == time.min)
     # Day 1 (0001-01-01) was a Monday: (ordinal + 6) % 7 is the weekday.
-    return [
-        date.fromordinal(n) for n in range(start.date().toordinal(), final + 1) if (n + 6) % 7 < 5
-    ]
+    return [date.fromordinal(n) for n in working_ordinals(start.date().toordinal(), final)]

@@ -60,7 +60,7 @@ TO = time_param("to", "End of the window. Default: as_of, or now.")
 
 
 def _reports(snap: Snapshot, team: str | None) -> list[dict[str, Any]]:
-    return sprint_reports(snap.entities, snap.index.stable, snap.index.now, team=team)
+    return sprint_reports(snap.entities, snap.index, snap.index.now, team=team)
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +106,8 @@ async def sprint(call: Call) -> Any:
     if state is None:
         raise ApiError(404, "not_found", f"no sprint {key!r}")
     work_items = snap.entities.get("work_item", {})
-    report = sprint_report(state, work_items, snap.index.stable, snap.index.now)
+    members = snap.index.sprint_members().get(key, set())
+    report = sprint_report(state, work_items, snap.index.stable, snap.index.now, members)
     return {**report, "as_of": iso(snap.index.now)}
 
 

@@ -225,9 +225,7 @@ def _delivery(team: str, snap: Snapshot, now: datetime, weeks: int) -> dict[str,
     """The delivery sections of a team's page, over the same weeks as its effort."""
     start = now - timedelta(weeks=weeks)
     reports = [
-        r
-        for r in sprint_reports(snap.entities, snap.index.stable, now, team=team)
-        if r.get("numbers")
+        r for r in sprint_reports(snap.entities, snap.index, now, team=team) if r.get("numbers")
     ][-SPRINTS_SHOWN:]
     yardstick = team_percentiles(snap.index, now).get(team, {})
     aging = aging_wip(snap.index, now, team=team)

@@ -17,6 +17,7 @@ from core.http import HttpError
 from core.secrets import SecretResolver
 from emulators.jira import JiraEmulator, generate_project, jira_time
 from projections.replay import replay
+from projections.rollups import WorkIndex
 from projections.sprints import sprint_reports, sprints_at, velocity
 from projections.work_items import work_item_view
 from tests.connectors.helpers import pull_all
@@ -396,8 +397,7 @@ def test_a_sprint_report_matches_jiras_worked_by_hand() -> None:
         jira.add_to_sprint("GEN-5", 1, start + timedelta(days=3))
         events, _ = pull_all(connector(jira))
     entities = replay((e, None) for e in events)
-    views = {k: work_item_view(s, start) for k, s in entities["work_item"].items()}
-    reports = sprint_reports(entities, views, start + timedelta(days=20))
+    reports = sprint_reports(entities, WorkIndex(entities, start), start + timedelta(days=20))
     first, second = reports
     assert first["key"] == keys["Sprint 1"] and first["state"] == "closed"
     assert first["items"] == {

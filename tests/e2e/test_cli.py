@@ -178,7 +178,7 @@ def test_export_writes_every_table_for_duckdb_and_pandas_and_sql_queries_them(
     view = WorkIndex(entities, index.now).views["EXP-5"]
     assert items.loc["EXP-5", "cycle_time_days"] == round(view["cycle_time_seconds"] / 86400, 4)
     sprints = pd.read_parquet(parquet / "sprints.parquet")
-    (report,) = sprint_reports(entities, index.stable, datetime.now(UTC))
+    (report,) = sprint_reports(entities, index, datetime.now(UTC))
     for field in ("committed", "removed", "completed", "planning_accuracy"):
         assert sprints.loc[0, field] == report["numbers"][field], field
     then = pd.read_csv(text / "work_items.csv")

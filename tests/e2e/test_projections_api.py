@@ -100,7 +100,7 @@ def check_delivery_analytics(hub: HubProcess, events: list[Event]) -> None:
     entities, index = expected(events)
     window = {"from": "2026-02-02T00:00:00Z", "to": "2026-03-30T00:00:00Z"}
     start, end = datetime(2026, 2, 2, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC)
-    (want,) = sprint_reports(entities, index.stable, datetime.now(UTC))
+    (want,) = sprint_reports(entities, index, datetime.now(UTC))
     got = hub.get("/api/v1/sprints/jira-sprint-900").json()
     assert got["items"] == want["items"] and got["numbers"] == want["numbers"]
     assert want["items"]["removed"] == ["API-2"] and want["items"]["added"] == ["API-9"]

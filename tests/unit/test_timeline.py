@@ -7,7 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from core.events import iso
-from projections.timeline import build_timeline, category_at, moments_in, working_days
+from projections.timeline import (
+    build_timeline,
+    category_at,
+    moments_in,
+    moments_within,
+    spans_of,
+    working_days,
+)
 
 
 def _days_one_by_one(start: datetime, end: datetime) -> list[date]:
@@ -58,8 +65,9 @@ def _timeline(rng: random.Random) -> list[dict[str, Any]]:
 
 def test_moments_in_a_category_agree_with_asking_moment_by_moment() -> None:
     """Found per segment by bisection, the moments a timeline spent in a category are the
-    ones ``category_at`` names one moment at a time, for folded timelines and for a
-    hand-built one whose segments overlap (the first segment that covers a moment wins)."""
+    ones ``category_at`` names one moment at a time, for folded timelines (also from their
+    spans alone, as view bases keep them) and for a hand-built one whose segments overlap
+    (the first segment that covers a moment wins; it has no spans to read)."""
     rng = random.Random(5)
     origin = datetime(2026, 1, 1, tzinfo=UTC)
     moments = [iso(origin + timedelta(days=n, hours=23)) for n in range(40)]
@@ -68,9 +76,12 @@ def test_moments_in_a_category_agree_with_asking_moment_by_moment() -> None:
         for category in ("in_progress", "done", "todo"):
             expected = [n for n, m in enumerate(moments) if category_at(segments, m) == category]
             assert moments_in(segments, moments, category) == expected
+            spans = spans_of(segments, category)
+            assert spans is not None and moments_within(spans, moments) == expected
     overlapping = [
         {"category": "todo", "entered_at": moments[0], "exited_at": moments[10]},
         {"category": "in_progress", "entered_at": moments[5], "exited_at": None},
     ]
     assert moments_in(overlapping, moments, "in_progress") == list(range(10, 40))
     assert moments_in(overlapping, moments, "todo") == list(range(0, 10))
+    assert spans_of(overlapping, "in_progress") is None

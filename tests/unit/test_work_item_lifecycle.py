@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import copy
 import random
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from core.codec import decode_dict
 from core.events import Event
 from core.log_reader import Position
+from projections.timeline import working_ordinals
 from projections.tracking import apply_tracked
 from projections.work_items import (
     cycle_time_at,
     fold_work_item,
+    held_runs,
     view_at,
     view_base,
     work_item_view,
@@ -185,8 +187,35 @@ def test_an_item_remembers_who_held_each_day_of_the_stages_it_left() -> None:
     base = view_base(fold(events))
     (left,) = base.worked  # Mon 10:00 to Tue 10:00; back in progress since Wed 10:00
     assert (left.entered, left.exited) == (at(5, 10), at(6, 10))
-    assert [(person, day.day) for person, day in left.held] == [("ana", 5), ("bo", 6)]
+    days = [
+        (person, date.fromordinal(a).day, date.fromordinal(b).day) for person, a, b in left.held
+    ]
+    assert days == [("ana", 5, 5), ("bo", 6, 6)]
     assert base.open_in_progress and base.open_since == at(7, 10)
+
+
+def test_the_days_a_stage_was_held_are_kept_as_runs_of_working_days() -> None:
+    """Consecutive working days one person held the item make one run, across a weekend;
+    a change of person, or a working day held by nobody, starts another. Expanded, the
+    runs give back every (person, day) pair they were made of."""
+    monday = date(2026, 1, 5)
+    days = [
+        monday + timedelta(days=n) for n in range(14) if (monday + timedelta(days=n)).weekday() < 5
+    ]
+    pairs = (
+        *(("ana", d) for d in days[:7]),  # Mon Jan 5 .. Tue Jan 13, over the weekend
+        ("bo", days[7]),
+        *(("bo", d) for d in days[9:]),  # Jan 15 held by nobody: a new run
+    )
+    runs = held_runs(pairs)
+    assert [(p, date.fromordinal(a).day, date.fromordinal(b).day) for p, a, b in runs] == [
+        ("ana", 5, 13),
+        ("bo", 14, 14),
+        ("bo", 16, 16),
+    ]
+    assert [(p, date.fromordinal(n)) for p, a, b in runs for n in working_ordinals(a, b)] == list(
+        pairs
+    )
 
 
 def test_a_late_snapshot_does_not_overwrite_newer_fields() -> None:
