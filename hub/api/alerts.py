@@ -7,7 +7,6 @@ Alert and silence shapes follow Alertmanager's API (``status.state``, ``silenced
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,8 @@ from hub.api.declare import (
 )
 from hub.api.declare import path as path_param
 from hub.api.errors import ApiError
-from hub.drift_inputs import drift_inputs
+from hub.api.snapshots import snapshot
+from hub.drift_inputs import drift_inputs_forked
 
 if TYPE_CHECKING:
     from hub.alerting import AlertingService
@@ -244,10 +244,10 @@ async def digest(call: Call) -> Any:
     service = call.services.alerting
     team, days = call.args["team"], call.args["days"]
     now = utcnow()
-    entities, index = call.services.read_model.snapshot()
-    if team and team not in entities.get("team", {}):
+    snap = await snapshot(call.services, None)
+    if team and team not in snap.entities.get("team", {}):
         raise ApiError(404, "not_found", f"no team {team!r} in the roadmap")
-    inputs = await asyncio.to_thread(drift_inputs, entities, index, now, service.config)
+    inputs = await drift_inputs_forked(snap.entities, snap.index.at(now), now, service.config)
     return build_digest(inputs, service.store.alerts, now - timedelta(days=days), team=team)
 
 

@@ -45,7 +45,7 @@ async def snapshot(services: Services, as_of: datetime | None) -> Snapshot:
         index = model.index()  # with the entities it was built over, not the live ones
         if as_of is None:
             return Snapshot(index.entities, index, None)
-        return Snapshot(index.entities, WorkIndex(index.entities, as_of, index.bases), as_of)
+        return Snapshot(index.entities, index.at(as_of), as_of)
 
     entities, _ = await rebuild_async(services.bootstrap_servers, until=as_of)
     return Snapshot(entities, WorkIndex(entities, as_of), as_of)

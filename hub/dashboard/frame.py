@@ -9,22 +9,20 @@ the API and the alerts give.
 from __future__ import annotations
 
 import time as clock
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from alerts.config import AlertingConfig
 from alerts.inputs import DriftInputs
 from hub.api.declare import Call, Param
 from hub.api.errors import ApiError
 from hub.api.snapshots import Snapshot, snapshot
 from hub.dashboard.render import render
 from hub.dashboard.session import Session
-from hub.drift_inputs import drift_inputs
-from hub.forked import run_forked
+from hub.drift_inputs import drift_inputs_forked
 
 if TYPE_CHECKING:
     from hub.services import Services
@@ -109,19 +107,6 @@ def html(template: str, context: dict[str, Any], status: int = 200) -> web.Respo
 _LIVE_INPUTS: dict[int, tuple[float, int, DriftInputs]] = {}
 
 
-async def _computed(snap: Snapshot, moment: datetime, config: AlertingConfig) -> DriftInputs:
-    """The drift inputs over ``snap`` in a fork (``hub.forked``), like the rules': at 100k
-    work items they are seconds of pure Python, which in a thread held the GIL, and so
-    every query, for as long. The child sends back the aggregates; the page gets them
-    joined again with the snapshot it renders from."""
-
-    def work() -> DriftInputs:
-        return drift_inputs(snap.entities, snap.index, moment, config).aggregates()
-
-    found = await run_forked(work)
-    return replace(found, entities=snap.entities, index=snap.index)
-
-
 async def inputs_for(f: Frame, snap: Snapshot) -> DriftInputs:
     """The drift inputs for the page's moment: computed off the worker's interpreter,
     and for the live view reused for a few seconds (every page view would otherwise redo
@@ -129,13 +114,13 @@ async def inputs_for(f: Frame, snap: Snapshot) -> DriftInputs:
     services = f.services
     config = services.alerting.config
     if snap.as_of is not None:
-        return await _computed(snap, snap.as_of, config)
+        return await drift_inputs_forked(snap.entities, snap.index, snap.as_of, config)
     key = id(services)
     version = services.read_model.version
     cached = _LIVE_INPUTS.get(key)
     if cached and (cached[1] == version or clock.monotonic() - cached[0] < INPUTS_TTL):
         return cached[2]
-    computed = await _computed(snap, snap.index.now, config)
+    computed = await drift_inputs_forked(snap.entities, snap.index, snap.index.now, config)
     _LIVE_INPUTS[key] = (clock.monotonic(), version, computed)
     return computed
 

@@ -5,24 +5,30 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from hub.forked import CHILD_NICENESS, FORK_AVAILABLE, ForkedWorkFailed, run_forked
+from hub.forked import (
+    FORK_AVAILABLE,
+    ForkedWorkFailed,
+    run_forked,
+    run_forked_beside,
+)
 
 pytestmark = pytest.mark.skipif(not FORK_AVAILABLE, reason="fork is used on Linux only")
 
 
 def test_the_work_runs_in_another_process_on_the_state_at_the_fork() -> None:
-    """The child computes on the parent's data as it was at the fork, at a lower priority
-    than the worker, and only the answer comes back; a change the parent makes afterwards
-    is not seen by the child."""
+    """The child computes on the parent's data as it was at the fork, as idle-time work
+    (SCHED_IDLE: any worker thread that wakes comes first), and only the answer comes
+    back; a change the parent makes afterwards is not seen by the child."""
     state = {"items": list(range(100_000))}
 
     def work() -> tuple[int, int, int]:
         time.sleep(0.3)  # the parent changes its state meanwhile
-        return os.getpid(), os.nice(0), sum(state["items"])
+        return os.getpid(), os.sched_getscheduler(0), sum(state["items"])
 
     async def main() -> tuple[int, int, int]:
         task = asyncio.create_task(run_forked(work))
@@ -30,9 +36,9 @@ def test_the_work_runs_in_another_process_on_the_state_at_the_fork() -> None:
         state["items"] = [1]
         return await task
 
-    pid, niceness, total = asyncio.run(main())
+    pid, policy, total = asyncio.run(main())
     assert pid != os.getpid()
-    assert niceness == min(19, os.nice(0) + CHILD_NICENESS)
+    assert policy == os.SCHED_IDLE and os.sched_getscheduler(0) != os.SCHED_IDLE
     assert total == sum(range(100_000))
 
 
@@ -56,6 +62,18 @@ def test_a_child_that_dies_without_answering_is_an_error() -> None:
         asyncio.run(run_forked(work))
 
 
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended, waiting up to 10 s for it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_cancelling_kills_the_child(tmp_path: Path) -> None:
     """A cancelled evaluation (the worker stopping) leaves no child behind."""
     marker = tmp_path / "pid"
@@ -73,13 +91,71 @@ def test_cancelling_kills_the_child(tmp_path: Path) -> None:
             await task
 
     asyncio.run(main())
-    pid = int(marker.read_text())
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("the forked child is still running")
+    assert _gone(int(marker.read_text())), "the forked child is still running"
+
+
+def test_two_halves_run_in_two_forks_of_one_snapshot_and_combine_in_the_main_one() -> None:
+    """The helper and the main work each run in a process of their own, at the same time,
+    on the parent's state as it was when both were forked (a change the parent makes
+    afterwards reaches neither); the main work reads the helper's answer, several pipe
+    buffers long, and only the combined answer comes back."""
+    state = {"items": list(range(100_000))}
+
+    def helper() -> tuple[int, float, list[int]]:
+        return os.getpid(), time.monotonic(), state["items"]  # ~500 kB pickled
+
+    def work(half: Callable[[], tuple[int, float, list[int]]]) -> tuple[int, int, int, float]:
+        began = time.monotonic()
+        time.sleep(0.3)  # the parent changes its state meanwhile
+        helper_pid, helper_began, items = half()
+        return os.getpid(), helper_pid, sum(items) + sum(state["items"]), helper_began - began
+
+    async def main() -> tuple[int, int, int, float]:
+        task = asyncio.create_task(run_forked_beside(helper, work))
+        await asyncio.sleep(0.1)
+        state["items"] = [1]
+        return await task
+
+    pid, helper_pid, total, apart = asyncio.run(main())
+    assert len({pid, helper_pid, os.getpid()}) == 3
+    assert total == 2 * sum(range(100_000))
+    assert abs(apart) < 0.25  # side by side, not one after the other
+
+
+def test_a_failing_helper_fails_the_work_with_its_traceback() -> None:
+    """What the helper raised reaches the caller as ForkedWorkFailed, naming the error."""
+
+    def helper() -> int:
+        raise KeyError("sprint-7")
+
+    def work(half: Callable[[], int]) -> int:
+        return half() + 1
+
+    with pytest.raises(ForkedWorkFailed, match=r"(?s)KeyError: 'sprint-7'"):
+        asyncio.run(run_forked_beside(helper, work))
+
+
+def test_cancelling_the_pair_kills_both_children(tmp_path: Path) -> None:
+    """A cancelled evaluation leaves neither the main fork nor its helper behind."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+
+    def helper() -> None:
+        (pids / "helper").write_text(str(os.getpid()))
+        time.sleep(60)
+
+    def work(half: Callable[[], None]) -> None:
+        (pids / "main").write_text(str(os.getpid()))
+        half()
+
+    async def main() -> None:
+        task = asyncio.create_task(run_forked_beside(helper, work))
+        while len([p for p in pids.iterdir() if p.read_text()]) < 2:
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    for name in ("helper", "main"):
+        assert _gone(int((pids / name).read_text())), f"the {name} fork is still running"
