@@ -13,9 +13,9 @@ The child touches nothing shared: no sockets, no files, no logging; it ends with
 Where ``fork`` is not safe (not Linux) the work runs in a thread as before.
 
 Work that splits into two independent halves can run them on both cores at once
-(``run_forked_beside``): both forks are made at the same instant, so both read one
-snapshot; the helper pipes its half to the main fork, which combines them, and only the
-combined answer comes back. The parent's cost stays one answer read.
+(``run_forked_beside``): the fork forks a helper at once, so both read one snapshot; the
+helper pipes its half to the main fork, which combines them, and only the combined
+answer comes back. The parent's cost stays one fork and one answer read.
 """
 
 from __future__ import annotations
@@ -38,29 +38,16 @@ __all__ = ["ForkedWorkFailed", "FORK_AVAILABLE", "run_forked", "run_forked_besid
 T = TypeVar("T")
 H = TypeVar("H")
 FORK_AVAILABLE = sys.platform == "linux" and hasattr(os, "fork")
-CHILD_NICENESS = 10  # where SCHED_IDLE is not to be had (``_background``)
+CHILD_NICENESS = 10
 
 
 class ForkedWorkFailed(RuntimeError):
     """The work raised in the child, or the child died before answering."""
 
 
-def _background() -> None:
-    """Make this process background work: folding and the API come first.
-
-    ``SCHED_IDLE`` where the kernel has it: the child then runs only on CPU time nobody
-    else wants, and a worker thread that wakes takes its core at once. At niceness +10 a
-    request still waited behind it for part of a time slice, and with both cores busy
-    computing (``run_forked_beside``) the key lookups' p99 went from 17 ms to 33 ms at 50x
-    the demo. Elsewhere, a nice value."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        os.nice(CHILD_NICENESS)
-
-
-def _child(work: Callable[[], object], out: int) -> None:
-    """In the fork: compute, write the pickled answer, leave without any cleanup."""
+def _child(work: Callable[[], object], out: int, nested: bool) -> None:
+    """In the fork: compute, write the pickled answer, leave without any cleanup.
+    ``nested``: forked by a fork, which made it background work already."""
     status = 0
     try:
         gc.disable()  # collections would write to every object's header: copied pages
@@ -68,7 +55,9 @@ def _child(work: Callable[[], object], out: int) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         die_with_parent()
-        _background()
+        if not nested:
+            # Background work: when the cores are busy, folding and the API come first.
+            os.nice(CHILD_NICENESS)
         try:
             answer = pickle.dumps((True, work()), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # the parent reports it; the child only carries it
@@ -104,55 +93,46 @@ def _answer(data: bytes, status: int | None) -> Any:
     return answer
 
 
-def _spawn(work: Callable[[], object]) -> tuple[int, int]:
+def _spawn(work: Callable[[], object], nested: bool = False) -> tuple[int, int]:
     """Fork a child computing ``work``: its pid, and the read end of its answer."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         os.close(read_end)
-        _child(work, write_end)
+        _child(work, write_end, nested)
     os.close(write_end)
     return pid, read_end
 
 
 async def run_forked_beside(helper: Callable[[], H], work: Callable[[Callable[[], H]], T]) -> T:
-    """``work`` and ``helper`` in two forks made at the same instant (one snapshot of this
-    process), on two cores: ``work`` gets a function that waits for the helper's answer
-    in its own process, so it computes its part first and combines the two there, and
-    only its answer comes back here. Cancelling kills both. Without ``fork``, one thread
-    computes the helper's part when ``work`` asks for it."""
+    """``work`` and ``helper`` in two processes reading one snapshot of this one, on two
+    cores: ``work`` gets a function that waits for the helper's answer, so it computes
+    its part first and combines the two, and only its answer comes back here. Cancelling
+    kills both. Without ``fork``, one thread computes the helper's part when ``work`` asks
+    for it.
+
+    The worker forks once; that fork forks the helper before it does anything else, so
+    both read the worker's memory as it was at the one fork. Two forks from the worker
+    would stall its event loop twice: a fork copies the page tables of the whole process,
+    ~30 ms at 50x the demo, and the key lookups' p99 went from 17 ms to 33 ms."""
     if not FORK_AVAILABLE:
         return await asyncio.to_thread(work, helper)
-    helper_pid, helper_answer = _spawn(helper)
 
-    def helpers_answer() -> H:
-        # In the main fork: the helper's whole answer, once it has written it.
-        with os.fdopen(helper_answer, "rb", closefd=True) as pipe:
-            data = pipe.read()
-        result: H = _answer(data, None)  # its exit status is the parent's to collect
-        return result
+    def main() -> T:
+        helper_pid, helper_answer = _spawn(helper, nested=True)
 
-    try:
-        pid, read_end = _spawn(lambda: work(helpers_answer))
-    except BaseException:
-        os.kill(helper_pid, signal.SIGKILL)
-        os.waitpid(helper_pid, 0)
-        raise
-    finally:
-        os.close(helper_answer)  # the main fork holds its own copy; it is the reader
-    try:
-        data, status = await asyncio.shield(asyncio.to_thread(_collect, pid, read_end))
-    except asyncio.CancelledError:
-        for child in (pid, helper_pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
-        raise
-    finally:
-        # The helper has ended by now, unless the main fork died before reading it: then
-        # its next write fails (no reader left) and it ends too.
-        await asyncio.to_thread(os.waitpid, helper_pid, 0)
-    result: T = _answer(data, status)
-    return result
+        def helpers_answer() -> H:
+            # Its whole answer, once written; if ``work`` fails first, the helper ends
+            # with this process (``die_with_parent``).
+            with os.fdopen(helper_answer, "rb", closefd=True) as pipe:
+                data = pipe.read()
+            _, status = os.waitpid(helper_pid, 0)
+            result: H = _answer(data, status)
+            return result
+
+        return work(helpers_answer)
+
+    return await run_forked(main)
 
 
 async def run_forked(work: Callable[[], T]) -> T:
@@ -165,7 +145,7 @@ async def run_forked(work: Callable[[], T]) -> T:
         data, status = await asyncio.shield(asyncio.to_thread(_collect, pid, read_end))
     except asyncio.CancelledError:
         with contextlib.suppress(ProcessLookupError):  # it may have just finished
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)  # and a helper it forked dies with it
         raise
     result: T = _answer(data, status)
     return result
