@@ -18,6 +18,19 @@ from tests.builders import build, item
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
 
+def _count_index_builds(monkeypatch: pytest.MonkeyPatch) -> list[WorkIndex]:
+    """Every index the read model builds from now on, in order."""
+    built: list[WorkIndex] = []
+
+    class CountedIndex(WorkIndex):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(read_model, "WorkIndex", CountedIndex)
+    return built
+
+
 def test_a_teams_items_are_the_key_ordered_items_of_that_team() -> None:
     """team_in_key_order gives exactly the team's items of in_key_order, in that order;
     an unknown team has none."""
@@ -51,14 +64,7 @@ def test_the_index_is_built_once_the_model_has_caught_up_before_any_query(
     """The warm-up timer builds the index, sorted and grouped by team, as soon as the read
     model has caught up, so the first list query after a start reads it instead of
     building it; before catch-up and with nobody querying, nothing is built."""
-    built: list[WorkIndex] = []
-
-    class CountedIndex(WorkIndex):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            built.append(self)
-
-    monkeypatch.setattr(read_model, "WorkIndex", CountedIndex)
+    built = _count_index_builds(monkeypatch)
     model = read_model.ReadModel("changelog")
     model.apply("changelog", "work_item/A-1", fold_entity(None, item("A-1", T0)))
     model.keep_warm()
@@ -107,15 +113,8 @@ def test_the_index_is_rebuilt_once_a_burst_of_changes_has_ended(
     """With nobody querying, the warm-up leaves the index alone while changes stream in,
     and rebuilds it once they have stopped for ``QUIET_FOR``: the first list query after a
     backfill finds it ready. Without changes nothing is rebuilt."""
-    built: list[WorkIndex] = []
-
-    class CountedIndex(WorkIndex):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            built.append(self)
-
+    built = _count_index_builds(monkeypatch)
     clock = [1000.0]
-    monkeypatch.setattr(read_model, "WorkIndex", CountedIndex)
     model = read_model.ReadModel("changelog", ticks=lambda: clock[0])
     model.apply("changelog", "work_item/A-0", fold_entity(None, item("A-0", T0)))
     model.mark_caught_up()
@@ -142,14 +141,7 @@ def test_the_forked_rules_read_the_current_index_as_of_their_own_moment(
     finished as of the model's clock now, not as of the build: an item in progress since
     the build has aged meanwhile. Once the model changes it builds a fresh index over the
     new state instead of reading a stale one."""
-    built: list[WorkIndex] = []
-
-    class CountedIndex(WorkIndex):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            built.append(self)
-
-    monkeypatch.setattr(read_model, "WorkIndex", CountedIndex)
+    built = _count_index_builds(monkeypatch)
     clock = [T0 + timedelta(days=1)]
     model = read_model.ReadModel("changelog", clock=lambda: clock[0])
     started = fold_entity(
