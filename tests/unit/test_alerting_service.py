@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from alerts.config import parse_alerting
 from alerts.digest import build_digest
+from alerts.engine import advance
+from alerts.rules import evaluate_rules
+from core.events import iso
 from core.metrics import Metrics
 from core.publish import AsyncPublisher
 from core.secrets import SecretResolver
@@ -115,3 +119,76 @@ def test_the_dispatcher_plans_only_on_change_or_when_a_flush_is_due() -> None:
         assert service._next_plan == NOW + timedelta(minutes=2)
 
     asyncio.run(scenario())
+
+
+def _run(service: AlertingService, steps: Callable[[], Awaitable[None]]) -> None:
+    async def scenario() -> None:
+        try:
+            await steps()
+        finally:
+            await service.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_alerts_advanced_in_the_fork_equal_advancing_the_observations_here() -> None:
+    """The fork advances the alerts with its observations and sends back only the changed
+    ones: the store then holds exactly what advancing the same observations in this
+    process gives, and the state metrics count them."""
+    sent: list[tuple[str, str | None]] = []
+    service, model = _service(sent)
+    _run(service, lambda: service.evaluate(NOW))
+    entities, index = model.snapshot()
+    observed, failed = evaluate_rules(drift_inputs(entities, index, NOW, service.config),
+                                      service.config)  # fmt: skip
+    expected, changed = advance({}, observed, NOW, skip_alertnames=failed)
+    assert service.store.alerts == expected and len(changed) == len(expected)
+    assert service.last_evaluation["changed"] == len(expected)
+    firing = service.metrics.alerts.labels("firing")._value.get()
+    assert firing == sum(a["state"] == "firing" for a in expected.values()) > 0
+
+
+def test_alerts_written_while_the_rules_ran_are_advanced_as_they_are_now() -> None:
+    """An alert record arriving while the fork judges (a previous leader's last write)
+    is not overwritten by the fork's answer, computed from the alerts as they were: the
+    observations advance the store as it is now. Here a firing alert marked resolved
+    meanwhile, and still observed, opens again instead of staying resolved."""
+    sent: list[tuple[str, str | None]] = []
+    service, _ = _service(sent)
+    later = NOW + timedelta(minutes=1)
+
+    async def steps() -> None:
+        await service.evaluate(NOW)
+        fingerprint, alert = next(iter(service.store.alerts.items()))
+        assert alert["state"] == "firing"
+        judging = asyncio.create_task(service.evaluate(later))
+        await asyncio.sleep(0)  # the fork has been made; the rules run in it
+        record = f"alert/{fingerprint}"
+        resolved = {**alert, "state": "resolved", "ends_at": NOW.isoformat()}
+        revision = service.store.next_revision(record) + 5
+        service.store.apply("hub.alerting", record, {"rev": revision, "value": resolved})
+        await judging
+        now_held = service.store.alerts[fingerprint]
+        assert now_held["state"] == "firing" and now_held["starts_at"] == iso(later)
+        assert service.store.next_revision(record) == revision + 2  # written after it
+
+    _run(service, steps)
+
+
+def test_a_new_value_of_a_firing_alert_does_not_re_plan_the_dispatch() -> None:
+    """The rules rewrite alerts' values every evaluation; the dispatcher plans again only
+    when an alert's state or labels changed (or a flush is due), not for a new value."""
+    sent: list[tuple[str, str | None]] = []
+    service, _ = _service(sent)
+
+    async def steps() -> None:
+        await service.evaluate(NOW)
+        await service.dispatch(NOW)
+        fingerprint, alert = next(iter(service.store.alerts.items()))
+        soon = NOW + timedelta(seconds=1)
+        await service.write("alert", fingerprint, {**alert, "value": 99.0})
+        assert not service._dispatch_due(soon)
+        await service.write("alert", fingerprint, {**alert, "state": "resolved"})
+        assert service._dispatch_due(soon)
+
+    _run(service, steps)
