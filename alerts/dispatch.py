@@ -29,6 +29,7 @@ from core.events import iso, parse_utc
 
 __all__ = [
     "RouteMatch",
+    "Router",
     "Notification",
     "match_routes",
     "integrations",
@@ -52,6 +53,9 @@ class RouteMatch:
     group_wait: timedelta
     group_interval: timedelta
     repeat_interval: timedelta
+
+
+Routed = tuple[str, dict[str, str], RouteMatch]  # group key, group labels, route
 
 
 def match_routes(route: Route, labels: Mapping[str, str]) -> list[RouteMatch]:
@@ -89,6 +93,34 @@ def _walk(route: Route, here: RouteMatch, labels: Mapping[str, str]) -> list[Rou
         if not child.continue_:
             break
     return found or [here]
+
+
+class Router:
+    """Where alerts go under one route tree, each distinct label set worked out once.
+
+    Every plan walks every firing alert through the tree and builds its group keys; with
+    thousands firing that was 30% of a plan, repeated for the same label sets each time
+    (the rules emit the same ones every evaluation). Kept by whoever plans repeatedly
+    under one configuration; dropped whole past ``LIMIT`` label sets."""
+
+    LIMIT = 100_000
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self._seen: dict[tuple[tuple[str, str], ...], tuple[Routed, ...]] = {}
+
+    def groups(self, labels: Mapping[str, str]) -> tuple[Routed, ...]:
+        """Each route ``labels`` end at: its group key, the group's labels, the route."""
+        seen = tuple(sorted(labels.items()))
+        found = self._seen.get(seen)
+        if found is None:
+            if len(self._seen) >= self.LIMIT:
+                self._seen.clear()
+            found = tuple(
+                (*_group_key(match, labels), match) for match in match_routes(self.route, labels)
+            )
+            self._seen[seen] = found
+        return found
 
 
 def integrations(receiver: Receiver) -> list[tuple[str, Any]]:
@@ -184,11 +216,14 @@ def plan(
     config: AlertingConfig,
     now: datetime,
     in_flight: Iterable[tuple[str, str]] = (),
+    router: Router | None = None,
 ) -> tuple[dict[str, Group], dict[str, Group | None], list[Notification]]:
-    """Groups after this tick, the changed ones (``None``: closed), and what to send."""
+    """Groups after this tick, the changed ones (``None``: closed), and what to send.
+    ``router``: one kept across plans under ``config.route`` (``Router``)."""
     at = iso(now)
     silences = list(silences)
     busy = set(in_flight)
+    router = router or Router(config.route)
     firing = firing_alerts(alerts.values())
     inhibiting = Inhibitors(firing, config.inhibit_rules)
     members: dict[str, set[str]] = {}
@@ -198,14 +233,13 @@ def plan(
         muted = mute_status(alert, inhibiting, silences, now)
         if muted["silencedBy"] or muted["inhibitedBy"]:
             continue
-        for match in match_routes(config.route, alert["labels"]):
-            key, labels = _group_key(match, alert["labels"])
+        for key, labels, match in router.groups(alert["labels"]):
             members.setdefault(key, set()).add(alert["fingerprint"])
             if key not in result:
                 result[key] = changed[key] = {
                     "key": key,
                     "receiver": match.receiver,
-                    "group_labels": labels,
+                    "group_labels": dict(labels),
                     "created_at": at,
                     "next_flush_at": iso(now + match.group_wait),
                     "group_interval_seconds": match.group_interval.total_seconds(),
@@ -213,12 +247,15 @@ def plan(
                     "notified": {},
                 }
     notifications: list[Notification] = []
+    # A thousand groups flush at once, under a few receivers and intervals: each looked up
+    # once per plan.
+    outputs_of = {r.name: integrations(r) for r in config.receivers}
+    flush_after: dict[float, str] = {}
     for key, group in list(result.items()):
         if parse_utc(group["next_flush_at"]) > now:
             continue
         current = sorted(members.get(key, ()))
-        receiver = config.receiver(group["receiver"]) if _known(config, group) else None
-        outputs = integrations(receiver) if receiver else []
+        outputs = outputs_of.get(group["receiver"], [])
         sent_any, open_any = False, False
         for name, integration in outputs:
             if (key, name) in busy:
@@ -263,7 +300,10 @@ def plan(
                 }
             if group["notified"].get(name, {}).get("firing"):
                 open_any = True
-        group["next_flush_at"] = iso(now + timedelta(seconds=group["group_interval_seconds"]))
+        interval = group["group_interval_seconds"]
+        if interval not in flush_after:
+            flush_after[interval] = iso(now + timedelta(seconds=interval))
+        group["next_flush_at"] = flush_after[interval]
         if not current and not open_any and not sent_any:
             result.pop(key)
             changed[key] = None
@@ -282,10 +322,6 @@ def next_dispatch(
     for silence in silences:
         moments += [parse_utc(silence[edge]) for edge in ("startsAt", "endsAt")]
     return min((m for m in moments if m > now), default=None)
-
-
-def _known(config: AlertingConfig, group: Group) -> bool:
-    return any(r.name == group["receiver"] for r in config.receivers)
 
 
 def _is_resolved(alert: Alert | None) -> bool:

@@ -26,7 +26,14 @@ import structlog
 from alerts.config import AlertingConfig, load_alerting
 from alerts.delivery import Deliverer, Delivery, send, send_digest
 from alerts.digest import build_digest, due_digests, period_of
-from alerts.dispatch import Notification, delivered, integrations, next_dispatch, plan
+from alerts.dispatch import (
+    Notification,
+    Router,
+    delivered,
+    integrations,
+    next_dispatch,
+    plan,
+)
 from alerts.engine import advance
 from alerts.inputs import DriftInputs
 from alerts.rules import evaluate_rules
@@ -95,6 +102,7 @@ class AlertingService:
         self.clock = clock
         self.themes = themes  # feedback themes, for the rules about demand nobody plans for
         self.store = AlertStore()
+        self.router = Router(config.route)  # label sets routed once, for every plan
         self.external_url = (config.external_url or api_url).rstrip("/")
         self.deliverer = Deliverer(config, self._on_result, clock)
         self._inputs: DriftInputs | None = None
@@ -285,6 +293,7 @@ class AlertingService:
             self.config,
             now,
             self.deliverer.in_flight,
+            self.router,
         )
         await self.write_many("group", dict(changed))
         self._planned_version = self.store.routing_version  # its own writes included

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.config import AlertingConfig, parse_alerting
-from alerts.dispatch import Notification, delivered, match_routes, plan
+from alerts.dispatch import Notification, Router, delivered, match_routes, plan
 from alerts.engine import advance
 from alerts.inhibition import Inhibitors
 from alerts.matchers import parse_matcher
@@ -44,6 +44,7 @@ class Sim:
         self.groups: dict[str, dict[str, Any]] = {}
         self.silences: list[dict[str, Any]] = []
         self.sent: list[Notification] = []
+        self.router = Router(self.config.route)  # kept across ticks, as the worker does
 
     def run(
         self, start: datetime, seconds: int, observed: list[Observation], step: int = 5
@@ -54,7 +55,7 @@ class Sim:
     def tick(self, now: datetime, observed: list[Observation]) -> None:
         self.alerts, _ = advance(self.alerts, observed, now)
         self.groups, _, notifications = plan(
-            self.alerts, self.groups, self.silences, self.config, now
+            self.alerts, self.groups, self.silences, self.config, now, router=self.router
         )
         for n in notifications:
             self.sent.append(n)
@@ -299,6 +300,35 @@ def test_routes_match_deepest_first_and_continue_to_siblings() -> None:
     ]
     assert critical[1].group_wait == timedelta(seconds=1)
     assert [m.receiver for m in match_routes(config.route, {"team": "ops"})] == ["all"]
+
+
+def test_a_router_routes_each_label_set_once_and_as_a_fresh_walk_would() -> None:
+    """A kept router gives every label set the groups a fresh walk of the tree gives, in
+    any label order, working each set out once; a group planned through it owns its
+    labels, so changing them cannot change where the next alert goes."""
+    config = parse_alerting(
+        {
+            "route": {
+                "receiver": "all",
+                "group_by": ["alertname"],
+                "routes": [{"matchers": ['team="core"'], "receiver": "core", "group_by": ["team"]}],
+            },
+            "receivers": [{"name": n, "console_configs": [{}]} for n in ("all", "core")],
+        }
+    )
+    router = Router(config.route)
+    core = {"alertname": "WipOverLimit", "team": "core"}
+    ops = {"alertname": "PastDue", "team": "ops"}
+    for labels in (core, ops):
+        fresh = Router(config.route).groups(labels)
+        assert router.groups(labels) == fresh
+        assert [m for _, _, m in fresh] == match_routes(config.route, labels)
+    assert router.groups(dict(reversed(core.items()))) is router.groups(core)
+    assert [key for key, _, _ in router.groups(core)] == ['{}/{team="core"}:{team="core"}']
+    alerts, _ = advance({}, [seen(for_=0)], T0)
+    groups, _, _ = plan(alerts, {}, [], config, T0, router=router)
+    next(iter(groups.values()))["group_labels"]["team"] = "changed"
+    assert router.groups(core)[0][1] == {"team": "core"}
 
 
 def test_matchers_read_alertmanager_syntax() -> None:
