@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
+from alerts.config import parse_alerting
+from alerts.dispatch import plan
+from alerts.engine import advance
+from alerts.rules import Observation
 from alerts.store import AlertStore
 from core.topics import ALERTING
+
+T0 = datetime(2026, 3, 4, 12, tzinfo=UTC)
 
 
 def _alert(state: str = "firing", value: float = 1.0, team: str = "core") -> dict[str, Any]:
@@ -67,6 +75,26 @@ def test_routing_version_ignores_an_alert_s_new_value_but_not_its_state_or_label
     put("alert/f1", 4, _alert(state="resolved", value=5.0, team="web"))  # new labels
     put("alert/f1", 5, None)  # forgotten
     put("silence/s1", 1, {"id": "s1"})
+    put("silence/s1", 1, {"id": "s1"})  # echo
     put("group/g1", 1, {"key": "g1"})
+    put("group/g1", 1, {"key": "g1", "notified": {}})  # same revision, other content
     put("delivery/d1", 1, {"status": "delivered"})
-    assert moves == [True, False, False, True, True, True, True, True, True]
+    assert moves == [True, False, False, True, True, True, True, False, True, True, True]
+
+
+def test_the_echoes_of_a_planned_flush_change_nothing() -> None:
+    """Groups and alerts written by the service and read back from the topic (decoded
+    from JSON, as the follower does) move neither counter: a flush that writes a
+    thousand groups is not planned again while their echoes arrive."""
+    config = parse_alerting({})
+    alerts, _ = advance({}, [Observation({"alertname": "PastDue", "team": "core"}, {}, 2.0, 0)], T0)
+    groups, _, _ = plan(alerts, {}, [], config, T0)
+    store = AlertStore()
+    written = [("alert", fp, a) for fp, a in alerts.items()]
+    written += [("group", key, g) for key, g in groups.items()]
+    for kind, key, value in written:
+        _put(store, f"{kind}/{key}", 1, value)
+    counters = (store.alert_writes, store.routing_version)
+    for kind, key, value in written:
+        _put(store, f"{kind}/{key}", 1, json.loads(json.dumps(value)))
+    assert (store.alert_writes, store.routing_version) == counters
