@@ -37,6 +37,7 @@ __all__ = [
     "inhibitors",
     "mute_status",
     "plan",
+    "next_flush",
     "next_dispatch",
     "delivered",
 ]
@@ -217,9 +218,16 @@ def plan(
     now: datetime,
     in_flight: Iterable[tuple[str, str]] = (),
     router: Router | None = None,
+    since: datetime | None = None,
 ) -> tuple[dict[str, Group], dict[str, Group | None], list[Notification]]:
     """Groups after this tick, the changed ones (``None``: closed), and what to send.
-    ``router``: one kept across plans under ``config.route`` (``Router``)."""
+
+    A group flushes when one of its flush times (``next_flush``) came after ``since``
+    (the previous plan's time; ``None``: every group whose first flush has come, as a new
+    leader does: the notification log keeps that from repeating anything). Only a group
+    whose content changed is returned as changed: a flush with nothing to say writes
+    nothing, where a thousand groups flushing every ``group_interval`` otherwise wrote a
+    thousand records each time. ``router``: one kept across plans (``Router``)."""
     at = iso(now)
     silences = list(silences)
     busy = set(in_flight)
@@ -241,7 +249,7 @@ def plan(
                     "receiver": match.receiver,
                     "group_labels": dict(labels),
                     "created_at": at,
-                    "next_flush_at": iso(now + match.group_wait),
+                    "first_flush_at": iso(now + match.group_wait),
                     "group_interval_seconds": match.group_interval.total_seconds(),
                     "repeat_interval_seconds": match.repeat_interval.total_seconds(),
                     "notified": {},
@@ -250,13 +258,12 @@ def plan(
     # A thousand groups flush at once, under a few receivers and intervals: each looked up
     # once per plan.
     outputs_of = {r.name: integrations(r) for r in config.receivers}
-    flush_after: dict[float, str] = {}
     for key, group in list(result.items()):
-        if parse_utc(group["next_flush_at"]) > now:
-            continue
+        if (next_flush(group, since) if since else _first_flush(group)) > now:
+            continue  # no flush time of this group came since the last plan
         current = sorted(members.get(key, ()))
         outputs = outputs_of.get(group["receiver"], [])
-        sent_any, open_any = False, False
+        sent_any, open_any, remembered = False, False, key not in groups
         for name, integration in outputs:
             if (key, name) in busy:
                 open_any = True
@@ -298,18 +305,32 @@ def plan(
                     **group["notified"],
                     name: {"firing": current, "at": told["at"]},
                 }
+                remembered = True
             if group["notified"].get(name, {}).get("firing"):
                 open_any = True
-        interval = group["group_interval_seconds"]
-        if interval not in flush_after:
-            flush_after[interval] = iso(now + timedelta(seconds=interval))
-        group["next_flush_at"] = flush_after[interval]
         if not current and not open_any and not sent_any:
             result.pop(key)
             changed[key] = None
-        else:
+        elif remembered:
             changed[key] = group
     return result, changed, notifications
+
+
+def _first_flush(group: Group) -> datetime:
+    # Groups written before flush times were derived carry their next flush instead: the
+    # times after it follow from it all the same.
+    return parse_utc(group.get("first_flush_at") or group["next_flush_at"])
+
+
+def next_flush(group: Group, after: datetime) -> datetime:
+    """The group's first flush time later than ``after``: its first flush (``group_wait``
+    after it formed), then one every ``group_interval``, as Alertmanager's group timer
+    ticks. Derived, never stored: a flush changes nothing a record holds."""
+    first = _first_flush(group)
+    if first > after:
+        return first
+    step = timedelta(seconds=max(float(group["group_interval_seconds"]), 1.0))
+    return first + ((after - first) // step + 1) * step
 
 
 def next_dispatch(
@@ -318,7 +339,7 @@ def next_dispatch(
     """The first moment after ``now`` at which ``plan`` could decide something new with
     no alert, group or silence changing: a group's next flush, or a silence starting or
     ending. Until then (or a change), planning again would only repeat itself."""
-    moments = [parse_utc(group["next_flush_at"]) for group in groups.values()]
+    moments = [next_flush(group, now) for group in groups.values()]
     for silence in silences:
         moments += [parse_utc(silence[edge]) for edge in ("startsAt", "endsAt")]
     return min((m for m in moments if m > now), default=None)

@@ -116,6 +116,7 @@ class AlertingService:
         self._pending: dict[tuple[str, str], Notification] = {}
         self._planned_version = -1  # the store's routing version the last plan saw
         self._next_plan: datetime | None = None  # when a plan could next decide anything
+        self._planned_at: datetime | None = None  # groups flush for their times after it
         self._lock = asyncio.Lock()
 
     @property
@@ -294,9 +295,11 @@ class AlertingService:
             now,
             self.deliverer.in_flight,
             self.router,
+            self._planned_at,
         )
         await self.write_many("group", dict(changed))
         self._planned_version = self.store.routing_version  # its own writes included
+        self._planned_at = now
         self._next_plan = next_dispatch(groups, self.store.silences.values(), now)
         for notification in notifications:
             receiver = self.config.receiver(notification.receiver)

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from alerts.digest import build_digest
-from alerts.dispatch import inhibitors, integrations, mute_status
+from alerts.dispatch import inhibitors, integrations, mute_status, next_flush
 from alerts.engine import FIRING, PENDING, RECOVERING
 from alerts.inhibition import Inhibitors
 from alerts.silences import SilenceRequest, expire, new_silence, silence_state
-from core.events import utcnow
+from core.events import iso, utcnow
 from core.validation import problems_from
 from hub.api.declare import (
     CURSOR,
@@ -127,13 +127,14 @@ async def list_alerts(call: Call) -> Any:
 
 @ROUTES.get("/api/v1/alerts/groups", "Notification groups and what each was told")
 async def alert_groups(call: Call) -> Any:
+    now = utcnow()
     groups = [
         {
             "key": g["key"],
             "receiver": g["receiver"],
             "labels": g["group_labels"],
             "created_at": g["created_at"],
-            "next_flush_at": g["next_flush_at"],
+            "next_flush_at": iso(next_flush(g, now)),
             "notified": g["notified"],
         }
         for g in sorted(call.services.alerting.store.groups.values(), key=lambda g: g["key"])

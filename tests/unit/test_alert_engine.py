@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.config import AlertingConfig, parse_alerting
-from alerts.dispatch import Notification, Router, delivered, match_routes, plan
+from alerts.dispatch import (
+    Notification,
+    Router,
+    delivered,
+    match_routes,
+    next_dispatch,
+    next_flush,
+    plan,
+)
 from alerts.engine import advance
 from alerts.inhibition import Inhibitors
 from alerts.matchers import parse_matcher
@@ -44,7 +52,9 @@ class Sim:
         self.groups: dict[str, dict[str, Any]] = {}
         self.silences: list[dict[str, Any]] = []
         self.sent: list[Notification] = []
+        self.written = 0  # group records the plans changed (what the worker writes)
         self.router = Router(self.config.route)  # kept across ticks, as the worker does
+        self.planned_at: datetime | None = None  # None: a new leader
 
     def run(
         self, start: datetime, seconds: int, observed: list[Observation], step: int = 5
@@ -54,9 +64,17 @@ class Sim:
 
     def tick(self, now: datetime, observed: list[Observation]) -> None:
         self.alerts, _ = advance(self.alerts, observed, now)
-        self.groups, _, notifications = plan(
-            self.alerts, self.groups, self.silences, self.config, now, router=self.router
+        self.groups, changed, notifications = plan(
+            self.alerts,
+            self.groups,
+            self.silences,
+            self.config,
+            now,
+            router=self.router,
+            since=self.planned_at,
         )
+        self.planned_at = now
+        self.written += len(changed)
         for n in notifications:
             self.sent.append(n)
             self.groups[n.group_key] = delivered(self.groups[n.group_key], n, now)
@@ -215,6 +233,41 @@ def test_inhibitors_are_the_firing_sources_with_equal_labels_never_the_alert_its
     assert found.of(elsewhere) == ["o"]  # squad differs for the second rule
     assert found.of(wip) == [] and found.of(other) == []  # each its team's only source
     assert Inhibitors([wip, slip], []).of(slip) == []
+
+
+def test_groups_flush_every_group_interval_and_a_flush_with_nothing_to_say_writes_nothing(
+) -> None:
+    """A group flushes at its first flush time, then every group_interval: an alert that
+    joins in between waits for the next one. Flushes that tell nothing change no record
+    (at a thousand groups, writing each one at every flush was a thousand records every
+    group_interval), and the next plan is due at the next flush time."""
+    sim = Sim({**CONFIG, "route": {**CONFIG["route"], "group_by": ["team"]}})
+    sim.run(T0, 15, [seen(for_=0)])  # group_wait 10 s, group_interval 1 min
+    assert sim.statuses() == [("firing", 1, 0)]
+    written = sim.written
+    sim.run(T0 + timedelta(seconds=15), 60, [seen(for_=0)])  # through the flush at 70 s
+    assert sim.written == written and len(sim.sent) == 1
+    assert next_dispatch(sim.groups, [], T0 + timedelta(seconds=75)) == T0 + timedelta(
+        seconds=130
+    )
+    both = [seen(for_=0), seen("Stalled", for_=0)]
+    sim.run(T0 + timedelta(seconds=75), 55, both)  # the second alert joins at 75 s
+    assert len(sim.sent) == 1
+    sim.tick(T0 + timedelta(seconds=130), both)
+    assert sim.statuses() == [("firing", 1, 0), ("firing", 2, 0)]
+    assert sim.sent[1].created_at == "2026-03-04T12:02:10.000000Z"
+
+
+def test_a_group_s_flush_times_follow_its_first_one() -> None:
+    """Flush times are derived from the group's first flush and its interval, never
+    stored; a group written before that carries its next flush, which serves as the first."""
+    group = {"first_flush_at": "2026-03-04T12:00:10Z", "group_interval_seconds": 60.0}
+    assert next_flush(group, T0) == T0 + timedelta(seconds=10)
+    assert next_flush(group, T0 + timedelta(seconds=10)) == T0 + timedelta(seconds=70)
+    assert next_flush(group, T0 + timedelta(seconds=69)) == T0 + timedelta(seconds=70)
+    assert next_flush(group, T0 + timedelta(seconds=500)) == T0 + timedelta(seconds=550)
+    older = {"next_flush_at": "2026-03-04T12:00:10Z", "group_interval_seconds": 60.0}
+    assert next_flush(older, T0 + timedelta(seconds=69)) == T0 + timedelta(seconds=70)
 
 
 def test_a_restart_mid_incident_sends_nothing_twice() -> None:
