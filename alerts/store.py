@@ -74,10 +74,10 @@ class AlertStore(TopicStore):
                     self.routing_version += 1
             else:
                 self.routing_version += 1
-        if value.get("value") is None:
+        if after is None:
             bucket.pop(key, None)
         else:
-            bucket[key] = value["value"]
+            bucket[key] = after
             if kind == "delivery":
                 self.deliveries.move_to_end(key)
                 while len(self.deliveries) > DELIVERY_LOG_LIMIT:

@@ -236,14 +236,14 @@ class AlertingService:
             if views is not None:
                 inputs.themes = views
             observed, failed = evaluate_rules(inputs, config)
-            alerts, changed = advance(alerts_then, observed, now, **self._advancing(failed))
+            changed, states = self._advance(alerts_then, observed, now, failed)
             return _Judgement(
                 packed_inputs=pickle.dumps(inputs.aggregates(), protocol=pickle.HIGHEST_PROTOCOL),
                 packed_observed=pickle.dumps(observed, protocol=pickle.HIGHEST_PROTOCOL),
                 observed=len(observed),
                 failed=failed,
                 changed=changed,
-                states=Counter(a["state"] for a in alerts.values()),
+                states=states,
                 held=sum(len(states) for states in entities.values()),
             )
 
@@ -257,10 +257,7 @@ class AlertingService:
                 # Alerts written while the rules ran (a previous leader's last writes
                 # arriving): the observations advance what the store holds now instead.
                 observed = pickle.loads(judged.packed_observed)
-                alerts, changed = advance(
-                    self.store.alerts, observed, now, **self._advancing(judged.failed)
-                )
-                states = Counter(a["state"] for a in alerts.values())
+                changed, states = self._advance(self.store.alerts, observed, now, judged.failed)
             await self.write_many("alert", dict(changed))
         self._evaluated_at, self._evaluated_version = time.monotonic(), version
         duration = time.monotonic() - started
@@ -282,9 +279,15 @@ class AlertingService:
         for state in ("pending", "firing", "recovering", "resolved", "inactive"):
             self.metrics.alerts.labels(state).set(states.get(state, 0))
 
-    def _advancing(self, failed: set[str]) -> dict[str, Any]:
-        """``advance``'s options: failed rules' alerts left as they were; retention."""
-        return {"skip_alertnames": failed, "retention": self.config.resolved_retention}
+    def _advance(
+        self, alerts: dict[str, Any], observed: list[Any], now: datetime, failed: set[str]
+    ) -> tuple[dict[str, dict[str, Any] | None], Counter[str]]:
+        """The alerts that change with ``observed`` (failed rules' alerts left as they
+        were), and every alert's state counted, for the metrics."""
+        after, changed = advance(
+            alerts, observed, now, skip_alertnames=failed, retention=self.config.resolved_retention
+        )
+        return changed, Counter(alert["state"] for alert in after.values())
 
     async def dispatch(self, now: datetime) -> None:
         groups, changed, notifications = plan(
