@@ -133,7 +133,8 @@ def test_the_live_themes_are_looked_over_again_only_when_the_model_changed(
 ) -> None:
     """The worker's once-a-second refresh lists the requests only after something new was
     folded: with nothing new it answers the same themes without a look (at scale that
-    look was 12k requests every second); a request folded later joins its theme."""
+    look was 12k requests every second); a request folded later joins its theme, and is
+    not looked for again every second until the interval's rebuild, which groups it."""
     import asyncio
 
     from hub import theme_service
@@ -166,5 +167,13 @@ def test_the_live_themes_are_looked_over_again_only_when_the_model_changed(
         fold(ev("customer_request.opened", "S-9", "o", NOW, title=late, text=late))
         assert await service.refresh() is built and len(looks) == 2
         assert built.theme_of("S-9") == built.theme_of("S-0") is not None
+        for _ in range(3):
+            assert await service.refresh() is built
+        assert len(looks) == 2  # the joined request is placed: no look until a change
+        service.rebuild_seconds = 0.0  # the interval's rebuild, owed for the joined one
+        rebuilt = await service.refresh()
+        assert rebuilt is not built and len(looks) == 3
+        assert rebuilt is not None and rebuilt.theme_of("S-9") == rebuilt.theme_of("S-0")
+        assert await service.refresh() is rebuilt and len(looks) == 3  # nothing owed now
 
     asyncio.run(scenario())
