@@ -26,10 +26,39 @@ from pydantic_core import from_json, to_json
 
 from core.follow import Applied, follow_topics
 
-__all__ = ["Following", "SavedTopicStore", "TopicStore"]
+__all__ = ["Following", "Journal", "SavedTopicStore", "TopicStore"]
 
 log = structlog.get_logger(__name__)
 SAVE_FORMAT = 1
+
+
+class Journal:
+    """The records a store applied since someone began keeping its journal, up to
+    ``limit``: what a copy of the store made then (a standing fork, ``hub.forked``)
+    applies to be the same again. Past the limit, or when the store changed other than
+    by a record (a saved state loaded, a stale one cleared), the journal is ``lost`` and
+    the copy must be made anew."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.records: list[tuple[str, str, Any]] = []
+        self.lost = False
+
+    def add(self, topic: str, key: str, value: Any) -> None:
+        if self.lost:
+            return
+        if len(self.records) >= self.limit:
+            self.lose()
+            return
+        self.records.append((topic, key, value))
+
+    def lose(self) -> None:
+        self.lost, self.records = True, []
+
+    def take(self) -> list[tuple[str, str, Any]]:
+        """The records kept so far, which the journal then forgets."""
+        records, self.records = self.records, []
+        return records
 
 
 class TopicStore(ABC):
@@ -41,6 +70,7 @@ class TopicStore(ABC):
         self.applied: Applied = {}  # where the store stands in each partition
         self.behind = 0  # records on its topics not read yet, as of the last fetch
         self._caught_up = threading.Event()  # read from threads and the event loop alike
+        self.journal: Journal | None = None  # kept while a copy of the store follows it
 
     @abstractmethod
     def _apply(self, topic: str, key: str, value: Any) -> None:
@@ -49,6 +79,8 @@ class TopicStore(ABC):
     def apply(self, topic: str, key: str, value: Any) -> None:
         self._apply(topic, key, value)
         self.version += 1
+        if self.journal is not None:
+            self.journal.add(topic, key, value)
 
     @property
     def caught_up(self) -> bool:
@@ -106,7 +138,12 @@ class SavedTopicStore(TopicStore):
         """Forget a loaded state that the log no longer matches."""
 
     def _stale_handler(self) -> Callable[[], None] | None:
-        return self._clear
+        return self._cleared
+
+    def _cleared(self) -> None:
+        self._clear()
+        if self.journal is not None:  # not a record: a copy cannot follow it
+            self.journal.lose()
 
     def save(self, path: Path) -> None:
         """Write the state and where it stands to ``path``; whole or not at all (a copy
@@ -140,6 +177,8 @@ class SavedTopicStore(TopicStore):
             return False
         self.applied = applied
         self.version += 1
+        if self.journal is not None:
+            self.journal.lose()
         return True
 
 

@@ -7,13 +7,16 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from core.topic_store import TopicStore
 from hub.forked import (
     CHILD_NICENESS,
     FORK_AVAILABLE,
     ForkedWorkFailed,
+    StandingFork,
     run_forked,
     run_forked_beside,
 )
@@ -168,3 +171,142 @@ def test_cancelling_the_pair_kills_both_children(tmp_path: Path) -> None:
     asyncio.run(main())
     for name in ("helper", "main"):
         assert _gone(int((pids / name).read_text())), f"the {name} fork is still running"
+
+
+class _Counts(TopicStore):
+    """A store of numbers by key: what a standing fork's work reads."""
+
+    def __init__(self) -> None:
+        super().__init__(["numbers"])
+        self.values: dict[str, int] = {}
+
+    def _apply(self, _topic: str, key: str, value: object) -> None:
+        if value is None:
+            self.values.pop(key, None)
+        else:
+            assert isinstance(value, int)
+            self.values[key] = value
+
+
+def _standing(
+    store: _Counts, **options: Any
+) -> tuple[StandingFork[int, tuple[int, int]], Callable[[int], tuple[int, int]]]:
+    """A standing fork over ``store``; its work answers (pid, the store's sum x factor)."""
+    fork: StandingFork[int, tuple[int, int]] = StandingFork([store], **options)
+
+    def work(factor: int) -> tuple[int, int]:
+        return os.getpid(), factor * sum(store.values.values())
+
+    return fork, work
+
+
+def test_a_standing_fork_answers_every_call_with_the_records_applied_since() -> None:
+    """One fork answers call after call: each sees every record the store applied
+    before the call (sent as its journal, thousands of them over several frames), and
+    not a change made around ``apply``, which proves it reads its own copy. Closing it
+    ends the process and the journal."""
+    store = _Counts()
+    store.apply("numbers", "a", 1)
+    fork, work = _standing(store)
+    basis = ("config",)
+
+    async def main() -> list[tuple[int, int]]:
+        answers = [await fork.call(work, 1, basis)]
+        for n in range(3_000):
+            store.apply("numbers", f"k{n}", 2)
+        store.apply("numbers", "a", None)
+        answers.append(await fork.call(work, 10, basis))
+        store.values["b"] = 1_000_000  # not a record: the fork never hears of it
+        answers.append(await fork.call(work, 1, basis))
+        return answers
+
+    try:
+        first, second, third = asyncio.run(main())
+    finally:
+        fork.close()
+    assert first[0] == second[0] == third[0] != os.getpid()
+    assert fork.forks == 1
+    assert first[1] == 1 and second[1] == 10 * 6_000 and third[1] == 6_000
+    assert store.journal is None
+    assert _gone(first[0]), "the standing fork is still running"
+
+
+def test_a_new_fork_is_made_when_its_basis_journal_or_age_no_longer_serve() -> None:
+    """The fork is made anew, reading the store as it is, when the objects its work was
+    made with are no longer the same, when more records came than its journal keeps
+    (a backfill), and when it is older than its age limit; otherwise it stays."""
+    store = _Counts()
+    now = [0.0]
+    fork, work = _standing(store, journal_limit=10, max_age=60.0, clock=lambda: now[0])
+    config = {"version": 1}
+
+    async def main() -> list[tuple[int, int]]:
+        answers = [await fork.call(work, 1, (config,))]
+        answers.append(await fork.call(work, 1, (dict(config),)))
+        basis = (config,)
+        answers.append(await fork.call(work, 1, basis))
+        for n in range(11):
+            store.values[f"k{n}"] = 1  # held here ...
+            store.apply("numbers", f"k{n}", 1)  # ... and journaled past the limit
+        answers.append(await fork.call(work, 1, basis))
+        now[0] = 59.0
+        answers.append(await fork.call(work, 1, basis))
+        now[0] = 61.0
+        answers.append(await fork.call(work, 1, basis))
+        return answers
+
+    try:
+        pids = [pid for pid, _ in asyncio.run(main())]
+    finally:
+        fork.close()
+    assert pids[0] != pids[1] != pids[2] != pids[3]  # new basis, new basis, overflow
+    assert pids[4] == pids[3] != pids[5]  # young enough, then too old
+    assert fork.forks == 5
+
+
+def test_a_failure_in_a_standing_fork_is_raised_and_the_next_call_forks_anew() -> None:
+    """What the work raised comes back as ForkedWorkFailed with its traceback; that fork
+    ends (its copy may be half updated) and the next call gets a fresh one."""
+    store = _Counts()
+    fork: StandingFork[int, int] = StandingFork([store])
+
+    def work(n: int) -> int:
+        if n < 0:
+            raise ValueError(f"no plan for {n}")
+        return os.getpid()
+
+    async def main() -> tuple[int, int]:
+        first = await fork.call(work, 1, ())
+        with pytest.raises(ForkedWorkFailed, match=r"(?s)ValueError: no plan for -1"):
+            await fork.call(work, -1, ())
+        return first, await fork.call(work, 1, ())
+
+    try:
+        first, second = asyncio.run(main())
+    finally:
+        fork.close()
+    assert first != second and fork.forks == 2
+    assert _gone(first), "the failed fork is still running"
+
+
+def test_cancelling_a_call_ends_the_standing_fork(tmp_path: Path) -> None:
+    """A cancelled call (the worker stopping mid-evaluation) leaves no fork behind."""
+    marker = tmp_path / "pid"
+    store = _Counts()
+    fork: StandingFork[int, None] = StandingFork([store])
+
+    def work(_: int) -> None:
+        marker.write_text(str(os.getpid()))
+        time.sleep(60)
+
+    async def main() -> None:
+        task = asyncio.create_task(fork.call(work, 1, ()))
+        while not marker.exists() or not marker.read_text():
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert _gone(int(marker.read_text())), "the standing fork is still running"
+    assert store.journal is None
