@@ -12,7 +12,8 @@ items, 50x about 110k. Per size:
   to hold the whole changelog, then query latency (key lookups and list pages from 50
   paced clients) while the leader evaluates the rules back to back
   (``evaluation_interval: 1s``), once the first evaluation's notifications have gone
-  out, the worker's evaluation time and its peak RSS.
+  out, the worker's evaluation time, its peak RSS, and the private memory of its forks
+  (the standing evaluation fork: pages copied for it since it forked).
 
 The baseline of every 10x and 50x figure is the same figure at 1x, measured in the same
 run; the growth exponent k in value ~ size^k is log(ratio) / log(factor). Targets (#21):
@@ -247,6 +248,21 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _forks_private_mib(pid: int) -> float:
+    """What the worker's forks hold of their own (pages copied since they forked, their
+    own allocations): the standing evaluation fork costs this beside the worker's RSS."""
+    total = 0
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            rollup = Path(f"/proc/{child}/smaps_rollup").read_text()
+        except FileNotFoundError:  # ended meanwhile
+            continue
+        for line in rollup.splitlines():
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1])
+    return total / 1024
+
+
 def _read_model_settled(worker: Worker, quiet: int = 3) -> float:
     """When (perf_counter) the worker's read model had read its whole changelog and held
     the same entities for ``quiet`` seconds: the backfill is over for queries too, and
@@ -317,6 +333,7 @@ def _in_worker(bootstrap: str, events: int, work_items: int) -> dict[str, Any]:
             "key_p99_ms": _percentile(keys, 0.99) * 1000,
             "list_p99_ms": _percentile(lists, 0.99) * 1000,
             "worker_rss_mib": _rss_mib(worker.process.pid),
+            "forks_private_mib": _forks_private_mib(worker.process.pid),
             "work_items": work_items,
         }
     finally:
@@ -339,6 +356,7 @@ FIGURES = (  # name, unit, higher is better, growth target (exponent), 50x targe
     ("evaluation_seconds", "s", False, 1.1, 5.0),
     ("worker_evaluation_seconds", "s", False, 1.1, 5.0),
     ("worker_rss_mib", "MiB", False, 1.1, 2048.0),
+    ("forks_private_mib", "MiB", False, None, None),
     ("key_p99_ms", "ms", False, None, 10.0),
     ("list_p99_ms", "ms", False, None, 50.0),
     ("fold_rate", "events/s", True, None, None),

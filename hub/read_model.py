@@ -133,7 +133,11 @@ class ReadModel(SavedTopicStore):
         if self._index is not None and self._index[0] == self.version:
             index = self._index[2]
             return self.entities, index.at(self._clock())
-        return self.entities, WorkIndex(self.entities, self._clock(), bases=self._all_bases())
+        index = WorkIndex(self.entities, self._clock(), bases=self._all_bases())
+        # Kept for the next call: a standing fork (``hub.forked.StandingFork``) asks again
+        # at every evaluation, and its model changes only by the records it replays.
+        self._index = (self.version, self._ticks(), index)
+        return self.entities, index
 
     def index(self) -> WorkIndex:
         """Every work item and the parent tree; rebuilt when the model changed and the last

@@ -192,3 +192,33 @@ def test_a_new_value_of_a_firing_alert_does_not_re_plan_the_dispatch() -> None:
         assert service._dispatch_due(soon)
 
     _run(service, steps)
+
+
+def test_evaluations_share_one_fork_that_judges_the_model_and_alerts_as_they_are() -> None:
+    """The second evaluation runs in the fork the first made (no fork held the event
+    loop for it), yet judges what changed in between: every work item removed from the
+    model and an alert resolved by hand are both seen there, so its alerts equal
+    advancing the observations of the changed model in this process."""
+    sent: list[tuple[str, str | None]] = []
+    service, model = _service(sent)
+    later = NOW + timedelta(minutes=1)
+
+    async def steps() -> None:
+        await service.evaluate(NOW)
+        assert service.last_evaluation["forked"]
+        for key in list(model.entities["work_item"]):
+            model.apply("changelog", f"work_item/{key}", None)
+        fingerprint, alert = next(iter(service.store.alerts.items()))
+        resolved = {**alert, "state": "resolved", "ends_at": NOW.isoformat()}
+        await service.write("alert", fingerprint, resolved)
+        before = dict(service.store.alerts)
+        await service.evaluate(later)
+        assert not service.last_evaluation["forked"]
+        entities, index = model.snapshot()
+        inputs = drift_inputs(entities, index, later, service.config)
+        observed, failed = evaluate_rules(inputs, service.config)
+        expected, _ = advance(before, observed, later, skip_alertnames=failed)
+        assert service.store.alerts == expected
+        assert service.store.alerts != before  # the removed items resolved their alerts
+
+    _run(service, steps)
