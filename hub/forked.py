@@ -223,7 +223,9 @@ def _serve(
     try:
         _become_child(nested=False)
         # It lives for minutes: collections must run, but over what it makes, not the
-        # inherited heap (scanning that would write every object's header: copied pages).
+        # inherited heap (scanning that would write every object's header: copied pages),
+        # and between requests, not during one (a one-shot fork runs without any).
+        gc.disable()
         gc.freeze()
         for store in stores:
             store.journal = None  # its own applies are the parent's, replayed
@@ -246,6 +248,7 @@ def _serve(
                 outgoing.flush()
                 if not pickle.loads(outcome)[0]:
                     break
+                gc.collect()  # while the parent reads the answer
     except BaseException:
         status = 1
     finally:
