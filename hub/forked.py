@@ -36,6 +36,7 @@ import contextlib
 import gc
 import os
 import pickle
+import select
 import signal
 import struct
 import sys
@@ -214,11 +215,17 @@ def _read_frame(pipe: IO[bytes]) -> bytes | None:
 
 
 def _serve(
-    work: Callable[[Any], object], stores: Sequence[TopicStore], requests: int, answers: int
+    work: Callable[[Any], object],
+    stores: Sequence[TopicStore],
+    requests: int,
+    answers: int,
+    idle_limit: float,
 ) -> None:
     """In a standing fork: per request, apply the stores' journals, then answer it; until
-    the parent closes the requests' pipe. A failure is answered, then the fork ends: its
-    copy of the stores may be half updated."""
+    the parent closes the requests' pipe, or asks nothing for ``idle_limit`` seconds (a
+    worker that is no longer the leader evaluates nothing: its fork must not hold its
+    copied memory for good). A failure is answered, then the fork ends: its copy of the
+    stores may be half updated."""
     status = 0
     try:
         _become_child(nested=False)
@@ -230,7 +237,9 @@ def _serve(
         for store in stores:
             store.journal = None  # its own applies are the parent's, replayed
         with os.fdopen(requests, "rb") as incoming, os.fdopen(answers, "wb") as outgoing:
-            while (head := _read_frame(incoming)) is not None:
+            while select.select([incoming], [], [], idle_limit)[0]:
+                if (head := _read_frame(incoming)) is None:
+                    break
                 counts, request = pickle.loads(head)
 
                 def answer(counts: list[int] = counts, request: Any = request) -> object:
@@ -336,7 +345,7 @@ class StandingFork(Generic[R, T]):
         if pid == 0:  # pragma: no cover - the child's coverage is not collected
             os.close(requests_write)
             os.close(answers_read)
-            _serve(work, self.stores, requests_read, answers_write)
+            _serve(work, self.stores, requests_read, answers_write, self.max_age)
         os.close(requests_read)
         os.close(answers_write)
         self._pid, self._born, self._basis = pid, self.clock(), basis

@@ -310,3 +310,24 @@ def test_cancelling_a_call_ends_the_standing_fork(tmp_path: Path) -> None:
     asyncio.run(main())
     assert _gone(int(marker.read_text())), "the standing fork is still running"
     assert store.journal is None
+
+
+def test_a_standing_fork_asked_nothing_for_its_age_limit_ends_by_itself() -> None:
+    """A worker that stops evaluating (it is no longer the leader) does not keep its fork
+    and the memory copied for it: the fork ends once asked nothing for ``max_age``, and
+    the next call makes a new one."""
+    store = _Counts()
+    fork, work = _standing(store, max_age=0.5)
+
+    async def main() -> tuple[int, bool, int]:
+        first, _ = await fork.call(work, 1, ())
+        ended = await asyncio.to_thread(_gone, first)
+        second, _ = await fork.call(work, 1, ())
+        return first, ended, second
+
+    try:
+        first, ended, second = asyncio.run(main())
+    finally:
+        fork.close()
+    assert ended, "the idle fork is still running"
+    assert second != first and fork.forks == 2
