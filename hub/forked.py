@@ -80,13 +80,14 @@ def _become_child(nested: bool) -> None:
         os.nice(CHILD_NICENESS)
 
 
-def _outcome(work: Callable[[], object]) -> bytes:
-    """``work``'s answer pickled, or its failure's traceback: the parent raises it."""
+def _outcome(work: Callable[[], object]) -> tuple[bool, bytes]:
+    """Whether ``work`` succeeded, and its answer pickled or its failure's traceback:
+    the parent raises it."""
     try:
-        return pickle.dumps((True, work()), protocol=pickle.HIGHEST_PROTOCOL)
+        return True, pickle.dumps((True, work()), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # the parent reports it; the child only carries it
         text = "".join(traceback.format_exception(exc))
-        return pickle.dumps((False, text), protocol=pickle.HIGHEST_PROTOCOL)
+        return False, pickle.dumps((False, text), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -101,7 +102,7 @@ def _child(work: Callable[[], object], out: int, nested: bool) -> None:
     try:
         gc.disable()  # collections would write to every object's header: copied pages
         _become_child(nested)
-        _write_all(out, _outcome(work))
+        _write_all(out, _outcome(work)[1])
     except BaseException:
         status = 1
     finally:
@@ -151,8 +152,6 @@ async def run_forked_beside(helper: Callable[[], H], work: Callable[[Callable[[]
     both read the worker's memory as it was at the one fork. Two forks from the worker
     would stall its event loop twice: a fork copies the page tables of the whole process,
     ~30 ms at 50x the demo, and the key lookups' p99 went from 17 ms to 33 ms."""
-    if not FORK_AVAILABLE:
-        return await asyncio.to_thread(work, helper)
     return await run_forked(lambda: beside(helper, work))
 
 
@@ -252,10 +251,10 @@ def _serve(
                                 store.apply(topic, key, value)
                     return work(request)
 
-                outcome = _outcome(answer)
+                ok, outcome = _outcome(answer)
                 _write_frame(outgoing, outcome)
                 outgoing.flush()
-                if not pickle.loads(outcome)[0]:
+                if not ok:
                     break
                 gc.collect()  # while the parent reads the answer
     except BaseException:
