@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,17 @@ def _gone(pid: int) -> bool:
     return False
 
 
+async def _cancel_once_started(start: Callable[[], Awaitable[object]], marker: Path) -> None:
+    """Start the work, cancel it once the child wrote its pid to ``marker``, and check
+    the cancellation reached the caller."""
+    task = asyncio.ensure_future(start())
+    while not marker.exists() or not marker.read_text():
+        await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 def test_cancelling_kills_the_child(tmp_path: Path) -> None:
     """A cancelled evaluation (the worker stopping) leaves no child behind."""
     marker = tmp_path / "pid"
@@ -89,15 +100,7 @@ def test_cancelling_kills_the_child(tmp_path: Path) -> None:
         marker.write_text(str(os.getpid()))
         time.sleep(60)
 
-    async def main() -> None:
-        task = asyncio.create_task(run_forked(work))
-        while not marker.exists() or not marker.read_text():
-            await asyncio.sleep(0.05)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
+    asyncio.run(_cancel_once_started(lambda: run_forked(work), marker))
     assert _gone(int(marker.read_text())), "the forked child is still running"
 
 
@@ -299,15 +302,7 @@ def test_cancelling_a_call_ends_the_standing_fork(tmp_path: Path) -> None:
         marker.write_text(str(os.getpid()))
         time.sleep(60)
 
-    async def main() -> None:
-        task = asyncio.create_task(fork.call(work, 1, ()))
-        while not marker.exists() or not marker.read_text():
-            await asyncio.sleep(0.05)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
+    asyncio.run(_cancel_once_started(lambda: fork.call(work, 1, ()), marker))
     assert _gone(int(marker.read_text())), "the standing fork is still running"
     assert store.journal is None
 
